@@ -1,0 +1,110 @@
+"""prolific_async: an async SDK for Prolific's AI Task Builder API.
+
+Example::
+
+    import prolific_async as pa
+
+    async with pa.Prolific() as client:
+        batch = await client.batches.wait_ready(batch_id)
+"""
+
+from ._client import DEFAULT_BASE_URL, Prolific
+from ._config import PollPolicy, RetryPolicy, Timeouts
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BatchItemIssue,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    PollError,
+    PollTimeout,
+    ProlificError,
+    RateLimitError,
+    RequestInfo,
+    ResourceFailed,
+    StorageError,
+    UnprocessableEntityError,
+)
+from ._polling import Category, Transition
+from ._version import __version__
+from .models import (
+    Answer,
+    Batch,
+    BatchColumn,
+    BatchDatasetRef,
+    BatchPage,
+    BatchRow,
+    BatchStatus,
+    BatchSync,
+    Collection,
+    CollectionPage,
+    ContentFormat,
+    DataCollectionMetadata,
+    DataCollectionMethod,
+    Dataset,
+    DatasetField,
+    DatasetImport,
+    DatasetSchema,
+    DatasetStatus,
+    ExportJob,
+    ExportStatus,
+    FileUpload,
+    FreeText,
+    FreeTextWithUnit,
+    Image,
+    ImportRecordError,
+    ImportStatus,
+    Instruction,
+    InstructionType,
+    Item,
+    MultipleChoice,
+    MultipleChoiceWithFreeText,
+    Option,
+    ReportLink,
+    ResponseBody,
+    RichText,
+    SchemaField,
+    Study,
+    StudyAction,
+    StudyCreate,
+    StudyStatus,
+    SyncStatus,
+    TaskDetails,
+    TaskResponse,
+    UnitOption,
+    UnknownItem,
+    UploadURL,
+    Validation,
+)
+from .resources import UNSET, StatusSnapshot
+
+__all__ = [
+    # the client and its configuration
+    "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
+    "__version__",
+    # watching jobs
+    "Transition", "Category", "StatusSnapshot",
+    # errors
+    "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
+    "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",
+    "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
+    "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
+    "PollTimeout", "BatchItemIssue", "RequestInfo",
+    # models
+    "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow", "BatchStatus",
+    "BatchSync", "Collection", "CollectionPage", "ContentFormat", "DataCollectionMetadata",
+    "DataCollectionMethod", "Dataset", "DatasetField", "DatasetImport", "DatasetSchema",
+    "DatasetStatus", "ExportJob", "ExportStatus", "FileUpload", "FreeText", "FreeTextWithUnit",
+    "Image", "ImportRecordError", "ImportStatus", "Instruction", "InstructionType", "Item",
+    "MultipleChoice", "MultipleChoiceWithFreeText", "Option", "ReportLink", "ResponseBody",
+    "RichText", "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus",
+    "SyncStatus", "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL",
+    "Validation",
+]

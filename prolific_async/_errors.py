@@ -1,0 +1,319 @@
+"""The exceptions prolific_async raises.
+
+    ProlificError
+    ├── ConfigurationError              no token, bad base URL, ...
+    ├── ClientClosedError               the client is not open (outside ``async with`` / after close)
+    ├── APIConnectionError              the request did not get an HTTP answer
+    │   └── APITimeoutError
+    ├── APIStatusError                  the API answered with an error status
+    │   ├── BadRequestError             400
+    │   ├── AuthenticationError         401
+    │   ├── PermissionDeniedError       403
+    │   ├── NotFoundError               404
+    │   ├── ConflictError               409
+    │   ├── UnprocessableEntityError    422 (``issues`` holds INVALID_BATCH_ITEMS entries)
+    │   ├── RateLimitError              429
+    │   └── InternalServerError         5xx
+    ├── StorageError                    a presigned upload/download URL answered with an error
+    └── PollError
+        ├── ResourceFailed              the job ended in ERROR / failed
+        └── PollTimeout                 the deadline passed; carries a resume token
+
+Every message is one readable line. Bodies are kept whole on ``.body`` but truncated in messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchItemIssue",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollError",
+    "PollTimeout",
+    "ProlificError",
+    "RateLimitError",
+    "RequestInfo",
+    "ResourceFailed",
+    "StorageError",
+    "UnprocessableEntityError",
+    "error_for_status",
+]
+
+#: The CLI cuts error details at 500 characters (DCT-285); we do the same in messages.
+MAX_MESSAGE_DETAIL = 500
+
+
+class ProlificError(Exception):
+    """Base class of every error raised by prolific_async."""
+
+
+class ConfigurationError(ProlificError, ValueError):
+    """The client was configured wrongly (no token, bad URL, ...)."""
+
+
+class ClientClosedError(ProlificError, RuntimeError):
+    """A request was made while the client was not open."""
+
+
+@attrs.frozen
+class RequestInfo:
+    """What was asked: method and URL, never headers (they carry the token)."""
+
+    method: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+class APIConnectionError(ProlificError):
+    """The request got no HTTP answer (refused, reset, DNS, TLS ...)."""
+
+    def __init__(self, message: str, *, request: RequestInfo) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+@attrs.frozen
+class BatchItemIssue:
+    """One entry of an ``INVALID_BATCH_ITEMS`` error (indices are zero-based)."""
+
+    page: int | None = None
+    row: int | None = None
+    column: int | None = None
+    item: int | None = None
+    type: str | None = None
+    field: str | None = None
+    message: str = ""
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{label} {value}"
+            for label, value in (
+                ("Page", self.page),
+                ("Row", self.row),
+                ("Column", self.column),
+                ("Item", self.item),
+            )
+            if value is not None
+        )
+        kind = f" ({self.type})" if self.type else ""
+        field = f' "{self.field}"' if self.field else ""
+        return f"{where}{kind}{field}: {self.message}"
+
+
+class APIStatusError(ProlificError):
+    """The API answered with a status of 400 or more.
+
+    ``status_code``, the parsed ``body`` (or the text when it was not JSON), a one-line
+    ``detail`` and the ``request`` that was made are all available::
+
+        try:
+            await client.batches.get(batch_id)
+        except prolific_async.NotFoundError as exc:
+            print(exc.status_code, exc.detail)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any,
+        detail: str,
+        request: RequestInfo,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.detail = detail
+        self.request = request
+        self.headers = headers or {}
+
+
+class BadRequestError(APIStatusError):
+    pass
+
+
+class AuthenticationError(APIStatusError):
+    pass
+
+
+class PermissionDeniedError(APIStatusError):
+    pass
+
+
+class NotFoundError(APIStatusError):
+    pass
+
+
+class ConflictError(APIStatusError):
+    pass
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422; for an ``INVALID_BATCH_ITEMS`` body, ``issues`` lists what is wrong and where."""
+
+    @property
+    def issues(self) -> list[BatchItemIssue]:
+        return _batch_item_issues(self.body) or []
+
+
+class RateLimitError(APIStatusError):
+    """429; ``retry_after`` is the server's hint in seconds, when it gave one."""
+
+    retry_after: float | None = None
+
+
+class InternalServerError(APIStatusError):
+    pass
+
+
+class StorageError(ProlificError):
+    """A presigned storage URL (upload, export, report) answered with an error."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class PollError(ProlificError):
+    """Base class of errors raised while watching an asynchronous job."""
+
+
+class ResourceFailed(PollError):
+    """The watched job ended in ERROR / failed. ``snapshot`` is the last thing the API said."""
+
+    def __init__(self, message: str, *, kind: str, resource_id: str, status: str, snapshot: Any):
+        super().__init__(message)
+        self.kind = kind
+        self.resource_id = resource_id
+        self.status = status
+        self.snapshot = snapshot
+
+
+class PollTimeout(PollError, TimeoutError):
+    """The deadline passed before the job finished.
+
+    ``last_status`` is the last status seen, ``resume_token`` a small JSON-serialisable dict
+    that ``client.resume(token)`` turns back into a watch, in this process or another.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str, resource_id: str, last_status: str | None,
+        resume_token: dict[str, Any],
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.resource_id = resource_id
+        self.last_status = last_status
+        self.resume_token = resume_token
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+
+def truncate(text: str, limit: int = MAX_MESSAGE_DETAIL) -> str:
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def _batch_item_issues(body: Any) -> list[BatchItemIssue] | None:
+    if not (isinstance(body, dict) and body.get("type") == "INVALID_BATCH_ITEMS"):
+        return None
+    issues = []
+    for raw in body.get("issues") or []:
+        if isinstance(raw, dict):
+            fields = attrs.fields_dict(BatchItemIssue)
+            issues.append(BatchItemIssue(**{k: v for k, v in raw.items() if k in fields}))
+    return issues
+
+
+def _flatten(detail: Any) -> str:
+    """A ``detail`` may be a string, a list of strings or ``{field: [messages]}``."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        return "; ".join(_flatten(d) for d in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    return json.dumps(detail)
+
+
+def describe_body(body: Any) -> str:
+    """One readable line for any of the documented error-body shapes (REFERENCE §6)."""
+    if isinstance(body, dict):
+        issues = _batch_item_issues(body)
+        if issues is not None:
+            return "invalid batch items: " + "; ".join(str(i) for i in issues)
+        error = body.get("error")
+        if isinstance(error, dict):
+            parts = [str(error["title"])] if error.get("title") else []
+            if error.get("detail") not in (None, ""):
+                parts.append(_flatten(error["detail"]))
+            if error.get("additional_information"):
+                parts.append(str(error["additional_information"]))
+            return ": ".join(parts) or json.dumps(error)
+        if "message" in body and "detail" in body:
+            return f"{body['message']}: {_flatten(body['detail'])}"
+        if "detail" in body:
+            return _flatten(body["detail"])
+        if "message" in body:
+            prefix = f"{body['type']}: " if isinstance(body.get("type"), str) else ""
+            return prefix + _flatten(body["message"])
+        return json.dumps(body)
+    if isinstance(body, str):
+        return _TAG.sub(" ", body)
+    return "" if body is None else json.dumps(body)
+
+
+def error_for_status(
+    status_code: int,
+    reason: str,
+    body: Any,
+    request: RequestInfo,
+    headers: dict[str, str] | None = None,
+) -> APIStatusError:
+    """Build the right `APIStatusError` subclass for an error answer."""
+    cls = _BY_STATUS.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    detail = truncate(describe_body(body)) or reason
+    message = f"{status_code} {reason}: {detail} ({request})"
+    return cls(
+        message, status_code=status_code, body=body, detail=detail, request=request,
+        headers=headers,
+    )

@@ -1,0 +1,135 @@
+"""What every resource shares: path building with validated ids, one call-and-parse helper,
+watch construction, and atomic downloads."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import anyio
+
+from .._converter import converter
+from .._polling import WatchSpec
+from .._transport import Response, RetryMode, Transport
+
+if TYPE_CHECKING:
+    from .._client import Prolific
+
+__all__ = ["DC", "Resource", "download", "required", "segment"]
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+#: The AI Task Builder part of the API.
+DC = "/api/v1/data-collection"
+
+_BAD_SEGMENT = re.compile(r"[/\\\s\x00-\x1f\x7f?#%]")
+
+
+def segment(name: str, value: str) -> str:
+    """Validate one path segment (an id or a filename) and quote it.
+
+    An id that could change which URL is called (``/``, ``..``, whitespace, control characters,
+    ``?``, ``#``, ``%``) is refused before any request is made.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if not value or value in (".", "..") or _BAD_SEGMENT.search(value) or ".." in value:
+        raise ValueError(f"{name} is not a valid path segment: {value!r}")
+    return quote(value, safe="")
+
+
+def required(name: str, value: str) -> str:
+    """A required string argument: refuse an empty one before anything is sent."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+class Resource:
+    """A thin namespace: each method turns arguments into one transport call and a model."""
+
+    def __init__(self, client: Prolific) -> None:
+        self._client = client
+
+    @property
+    def _transport(self) -> Transport:
+        return self._client._require_transport()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        model: Any = None,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json_body: Any = None,
+        retry: RetryMode = "always",
+    ) -> Any:
+        response = await self._transport.request(
+            method, path, params=params, json_body=json_body, retry=retry
+        )
+        return self._parse(response, model)
+
+    @staticmethod
+    def _parse(response: Response, model: Any) -> Any:
+        if model is None:
+            return None
+        return converter.structure(response.data, model)
+
+    def _spec(
+        self,
+        kind: str,
+        ids: tuple[str, ...],
+        path: str,
+        model: type[S],
+        status_of: Callable[[S], str],
+    ) -> WatchSpec[S]:
+        """What a watch of ``path`` polls: one attempt per poll, as the poller retries on its
+        own schedule."""
+
+        async def fetch() -> S:
+            response = await self._transport.request("GET", path, retry="never")
+            snapshot: S = self._parse(response, model)
+            return snapshot
+
+        return WatchSpec(kind=kind, ids=ids, fetch=fetch, status_of=status_of)
+
+
+def _timestamped(stem: str, suffix: str) -> str:
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}{suffix}"
+
+
+async def download(
+    transport: Transport, url: str, dest: str | os.PathLike[str], *, stem: str, suffix: str
+) -> Path:
+    """Stream ``url`` into ``dest`` (a folder, or a file path) atomically.
+
+    The bytes go to a hidden temporary file beside the target, renamed only once complete; a
+    failed download leaves nothing behind. In a folder, the name is ``<stem>-<timestamp><suffix>``
+    so runs never overwrite each other.
+    """
+    target = Path(dest)
+    if str(dest).endswith(("/", os.sep)) or await anyio.Path(target).is_dir():
+        target = target / _timestamped(stem, suffix)
+    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+
+    async def sink(resp: aiohttp.ClientResponse) -> None:
+        async with await anyio.open_file(partial, "wb") as out:
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                await out.write(chunk)
+
+    try:
+        await transport.transfer("GET", url, sink=sink)
+        await anyio.Path(partial).rename(target)
+    finally:
+        await anyio.Path(partial).unlink(missing_ok=True)
+    return target

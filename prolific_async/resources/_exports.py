@@ -1,0 +1,138 @@
+"""Export jobs, shared by batches and collections (same contract, different path and kind)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .._config import PollPolicy
+from .._converter import converter
+from .._errors import StorageError
+from .._polling import Transition, WatchSpec
+from ..models.exports import ExportJob, ExportStatus
+from ._base import Resource, download, segment
+
+__all__ = ["Exports"]
+
+#: A URL this close to expiry is refreshed before the download starts.
+EXPIRY_MARGIN = timedelta(seconds=30)
+
+
+class Exports(Resource):
+    """Mixin: ``_exports_root(id)`` gives ``…/batches/{id}`` or ``…/collections/{id}``."""
+
+    _export_kind: str
+
+    def _exports_root(self, owner_id: str) -> str:
+        raise NotImplementedError
+
+    async def request_export(
+        self, owner_id: str, *, study_id: str | None = None,
+        from_: datetime | None = None, to: datetime | None = None,
+    ) -> ExportJob:
+        """Start (or join) an export job.
+
+        Accepts both documented answers: 202 ``generating`` with an ``export_id``, and the
+        older 200 ``complete`` with a ``url`` (a recent export reused). Safe to retry: the
+        server joins an identical job that is still generating.
+        """
+        params: dict[str, str | int] = {}
+        if study_id is not None:
+            params["study_id"] = segment("study_id", study_id)
+        if from_ is not None:
+            params["from"] = from_.isoformat()
+        if to is not None:
+            params["to"] = to.isoformat()
+        job: ExportJob = await self._call(
+            "POST", f"{self._exports_root(owner_id)}/export", ExportJob, params=params or None
+        )
+        return job
+
+    async def export_status(self, owner_id: str, export_id: str) -> ExportJob:
+        root = self._exports_root(owner_id)
+        job: ExportJob = await self._call(
+            "GET", f"{root}/export/{segment('export_id', export_id)}", ExportJob
+        )
+        return job
+
+    async def list_exports(self, owner_id: str) -> list[ExportJob]:
+        """Export jobs, most recent first (the server keeps at most 10; delete to free one)."""
+        response = await self._transport.request(
+            "GET", f"{self._exports_root(owner_id)}/export"
+        )
+        data = response.data
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        return converter.structure(rows or [], list[ExportJob])
+
+    async def delete_export(self, owner_id: str, export_id: str) -> None:
+        """Delete a finished export job (a generating one answers 409 `ConflictError`)."""
+        root = self._exports_root(owner_id)
+        await self._call("DELETE", f"{root}/export/{segment('export_id', export_id)}")
+
+    def watch_export(
+        self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
+    ) -> AsyncIterator[Transition[ExportJob]]:
+        """Stream the export job's status changes; ends at ``complete``, raises on ``failed``."""
+        return self._client._watch(self._export_spec(owner_id, export_id), policy)
+
+    def _export_spec(self, owner_id: str, export_id: str) -> WatchSpec[ExportJob]:
+        path = f"{self._exports_root(owner_id)}/export/{segment('export_id', export_id)}"
+        return self._spec(self._export_kind, (owner_id, export_id), path, ExportJob,
+                          lambda job: str(job.status))
+
+    async def wait_export(
+        self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
+    ) -> ExportJob:
+        """Wait for a complete export; `ResourceFailed` if it failed, `PollTimeout` at the deadline."""
+        job = None
+        async for transition in self.watch_export(owner_id, export_id, policy=policy):
+            job = transition.snapshot
+        assert job is not None
+        return job
+
+    async def export(
+        self, owner_id: str, dest: str | os.PathLike[str] = ".", *,
+        policy: PollPolicy | None = None, study_id: str | None = None,
+        from_: datetime | None = None, to: datetime | None = None,
+    ) -> Path:
+        """Request an export, wait for it, and download the ZIP to ``dest`` atomically.
+
+        ``dest`` is a folder (the file is named ``<id>-export-<timestamp>.zip``) or a file path.
+        An expired download URL is refreshed by polling the job again, as the docs say.
+        """
+        job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
+        if job.status != ExportStatus.COMPLETE:
+            if job.export_id is None:
+                raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
+            job = await self.wait_export(owner_id, job.export_id, policy=policy)
+        for refresh in (False, True):
+            if refresh or _expired(job):
+                job = await self._refreshed(owner_id, job, study_id=study_id, from_=from_, to=to)
+            if job.url is None:
+                raise StorageError(f"export of {owner_id} is complete but has no url")
+            try:
+                return await download(
+                    self._transport, job.url, dest, stem=f"{owner_id}-export", suffix=".zip"
+                )
+            except StorageError as exc:
+                # S3 answers 403 to an expired signature: refresh once, then give up.
+                if refresh or exc.status_code != 403:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _refreshed(
+        self, owner_id: str, job: ExportJob, *, study_id: str | None,
+        from_: datetime | None, to: datetime | None,
+    ) -> ExportJob:
+        if job.export_id is not None:
+            return await self.export_status(owner_id, job.export_id)
+        # The 200 contract gives no job id; asking again returns the reused export's new URL.
+        return await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
+
+
+def _expired(job: ExportJob) -> bool:
+    return job.expires_at is not None and job.expires_at - EXPIRY_MARGIN <= datetime.now(
+        timezone.utc
+    )

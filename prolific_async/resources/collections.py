@@ -1,0 +1,94 @@
+"""``client.collections``: static pages of questions, exported like batches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from .._converter import converter
+from ..models.collections import Collection, CollectionPage
+from ..models.common import TaskDetails
+from ._base import DC, required, segment
+from ._exports import Exports
+
+__all__ = ["Collections"]
+
+
+class Collections(Exports):
+    """Collections (early access): no dataset and no setup; publish a study on them at once.
+
+    Example::
+
+        col = await client.collections.create(
+            name="survey", workspace_id=WS, task_details=details,
+            collection_items=[pa.CollectionPage(order=0, page_items=[pa.FreeText(
+                order=0, description="Anything to add?")])])
+    """
+
+    _export_kind = "collection_export"
+
+    def _exports_root(self, owner_id: str) -> str:
+        return f"{DC}/collections/{segment('collection_id', owner_id)}"
+
+    async def list(
+        self, *, workspace_id: str, limit: int | None = None, offset: int | None = None
+    ) -> list[Collection]:
+        params: dict[str, str | int] = {"workspace_id": required("workspace_id", workspace_id)}
+        if limit is not None:
+            params["limit"] = limit
+        if offset is not None:
+            params["offset"] = offset
+        response = await self._transport.request("GET", f"{DC}/collections", params=params)
+        data = response.data
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        return converter.structure(rows or [], list[Collection])
+
+    async def create(
+        self, *, name: str, workspace_id: str, task_details: TaskDetails,
+        collection_items: Sequence[CollectionPage],
+    ) -> Collection:
+        body = _body(name, task_details, collection_items)
+        body["workspace_id"] = required("workspace_id", workspace_id)
+        collection: Collection = await self._call(
+            "POST", f"{DC}/collections", Collection, json_body=body, retry="unsent"
+        )
+        return collection
+
+    async def get(self, collection_id: str) -> Collection:
+        collection: Collection = await self._call("GET", self._exports_root(collection_id),
+                                                  Collection)
+        return collection
+
+    async def update(
+        self, collection_id: str, *, name: str, task_details: TaskDetails,
+        collection_items: Sequence[CollectionPage],
+    ) -> Collection:
+        """Replace the collection whole: pages and items without their ``id`` are created,
+        existing ones left out are deleted."""
+        collection: Collection = await self._call(
+            "PUT", self._exports_root(collection_id), Collection,
+            json_body=_body(name, task_details, collection_items),
+        )
+        return collection
+
+    async def responses(self, collection_id: str) -> AsyncIterator[dict[str, Any]]:
+        """Raw response records (Prolific documents this endpoint as "coming soon")."""
+        response = await self._transport.request(
+            "GET", f"{self._exports_root(collection_id)}/responses"
+        )
+        data = response.data
+        for row in (data.get("results", []) if isinstance(data, dict) else data) or []:
+            yield row
+
+
+def _body(name: str, task_details: TaskDetails,
+          collection_items: Sequence[CollectionPage]) -> dict[str, Any]:
+    if not isinstance(task_details, TaskDetails):
+        raise TypeError(f"task_details must be a TaskDetails, got {type(task_details).__name__}")
+    if not collection_items:
+        raise ValueError("collection_items must hold at least one page")
+    return {
+        "name": required("name", name),
+        "task_details": converter.unstructure(task_details),
+        "collection_items": converter.unstructure(list(collection_items), list[CollectionPage]),
+    }

@@ -1,0 +1,74 @@
+"""``client.instructions``: the (deprecated, still documented) per-batch instructions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from .._converter import converter
+from .._transport import Response
+from ..models.instructions import Instruction, Item
+from ._base import DC, Resource, segment
+
+__all__ = ["Instructions"]
+
+logger = logging.getLogger("prolific_async")
+
+
+class Instructions(Resource):
+    """Questions asked of participants for each task of a batch.
+
+    Prolific marks these endpoints deprecated in favour of ``batch_items`` on the batch (the
+    SDK logs the server's ``Sunset`` date once); they are refused once a batch is set up.
+
+    Example::
+
+        await client.instructions.create(batch.id, [
+            pa.MultipleChoice(description="Which is better?", answer_limit=1,
+                              options=[pa.Option(label="A", value="a"),
+                                       pa.Option(label="B", value="b")]),
+            pa.FreeText(description="Why?"),
+        ])
+    """
+
+    _warned = False
+
+    def _path(self, batch_id: str) -> str:
+        return f"{DC}/batches/{segment('batch_id', batch_id)}/instructions"
+
+    async def get(self, batch_id: str) -> list[Item]:
+        return self._items(await self._transport.request("GET", self._path(batch_id)))
+
+    async def create(self, batch_id: str, instructions: Sequence[Instruction]) -> list[Item]:
+        """Add instructions to a batch that is not set up yet."""
+        body = {"instructions": _unstructure(instructions)}
+        return self._items(
+            await self._transport.request("POST", self._path(batch_id), json_body=body,
+                                          retry="unsent")
+        )
+
+    async def replace(self, batch_id: str, instructions: Sequence[Instruction]) -> list[Item]:
+        """Replace every instruction of a batch (PUT)."""
+        return self._items(
+            await self._transport.request(
+                "PUT", self._path(batch_id), json_body=_unstructure(instructions)
+            )
+        )
+
+    def _items(self, response: Response) -> list[Item]:
+        if response.headers.get("Deprecation") and not Instructions._warned:
+            Instructions._warned = True
+            logger.warning(
+                "the instructions endpoints are deprecated (sunset %s): prefer batch_items",
+                response.headers.get("Sunset", "unannounced"),
+            )
+        data = response.data
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        return converter.structure(rows or [], list[Item])
+
+
+def _unstructure(instructions: Sequence[Instruction]) -> list[Any]:
+    if isinstance(instructions, (str, bytes)) or not instructions:
+        raise ValueError("instructions must be a non-empty sequence of instruction models")
+    return [converter.unstructure(item, Item) for item in instructions]

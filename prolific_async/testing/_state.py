@@ -1,0 +1,462 @@
+"""The fake server's world: records of datasets, batches, studies and jobs, and the simulation
+that moves them along on the fake clock.
+
+Every status is computed from timestamps when it is read (never by a background task), so the
+state is a pure function of what was asked and what the clock says: deterministic in tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+import time
+import zipfile
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+
+__all__ = ["FakeClock", "World"]
+
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    """The fake server's notion of time, in seconds.
+
+    ``speed=1.0`` runs with the wall clock (the demo); ``speed=0`` stands still until a test
+    calls `advance` (deterministic tests); anything else scales time (a 10-minute job in 6 s
+    with ``speed=100``).
+    """
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.speed = speed
+        self._offset = 0.0
+        self._started = time.monotonic()
+
+    def now(self) -> float:
+        return self._offset + (time.monotonic() - self._started) * self.speed
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+
+    def datetime(self, at: float | None = None) -> datetime:
+        return EPOCH + timedelta(seconds=self.now() if at is None else at)
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+@attrs.define
+class Upload:
+    dataset_id: str
+    import_id: str | None
+    filename: str
+    uploaded_at: float | None = None
+    accepted: int = 0
+    rejected: int = 0
+    error: str | None = None
+
+
+@attrs.define
+class DatasetRec:
+    id: str
+    name: str
+    workspace_id: str
+    created_at: float
+    schema: dict[str, Any] | None
+    rows: list[dict[str, str]] = attrs.Factory(list)
+    uploads: dict[str, Upload] = attrs.Factory(dict)
+    fail: bool = False
+
+
+@attrs.define
+class ExportRec:
+    id: str
+    owner: str
+    filter: dict[str, Any] | None
+    requested_at: float
+    fail: bool = False
+    deleted: bool = False
+
+
+@attrs.define
+class SyncRec:
+    id: str
+    batch_id: str
+    requested_at: float
+
+
+@attrs.define
+class OwnerRec:
+    """A batch or a collection: anything a study collects responses for."""
+
+    id: str
+    kind: str  # "batch" | "collection"
+    body: dict[str, Any]
+    created_at: float
+    instructions: list[dict[str, Any]] = attrs.Factory(list)
+    dataset_id: str | None = None
+    setup_at: float | None = None
+    tasks_per_group: int = 1
+    tasks: list[dict[str, Any]] = attrs.Factory(list)
+    fail: bool = False
+    exports: dict[str, ExportRec] = attrs.Factory(dict)
+    syncs: dict[str, SyncRec] = attrs.Factory(dict)
+
+
+@attrs.define
+class StudyRec:
+    id: str
+    body: dict[str, Any]
+    created_at: float
+    status: str = "UNPUBLISHED"
+    published_at: float | None = None
+
+
+INSTRUCTION_TYPES = frozenset({"multiple_choice", "free_text", "multiple_choice_with_free_text",
+                               "free_text_with_unit", "file_upload"})
+
+
+@attrs.define
+class World:
+    clock: FakeClock
+    seed: int
+    fail_names: frozenset[str]
+    dataset_processing: float
+    batch_setup: float
+    export_generating: float
+    url_ttl: float
+    submission_interval: float
+    user_id: str = "fake-researcher-0001"
+    datasets: dict[str, DatasetRec] = attrs.Factory(dict)
+    owners: dict[str, OwnerRec] = attrs.Factory(dict)
+    studies: dict[str, StudyRec] = attrs.Factory(dict)
+    _counter: int = 0
+
+    def new_id(self, prefix: str) -> str:
+        self._counter += 1
+        digest = hashlib.sha256(f"{self.seed}:{prefix}:{self._counter}".encode()).hexdigest()
+        return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def ingest(self, upload: Upload, data: bytes) -> None:
+        """Parse an uploaded file; empty or malformed data makes the dataset ERROR."""
+        dataset = self.datasets[upload.dataset_id]
+        upload.uploaded_at = self.clock.now()
+        rows: list[dict[str, str]] = []
+        try:
+            text = data.decode("utf-8")
+            if upload.filename.endswith(".jsonl"):
+                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+                if not all(isinstance(row, dict) for row in rows):
+                    raise ValueError("every JSONL line must be an object")
+            else:
+                reader = csv.DictReader(io.StringIO(text))
+                rows = list(reader)
+                if not reader.fieldnames or any(None in row for row in rows):
+                    raise ValueError("malformed CSV")
+            if not rows:
+                raise ValueError("the file holds no rows")
+        except (UnicodeDecodeError, ValueError) as exc:
+            upload.error = str(exc)
+            return
+        upload.accepted = len(rows)
+        dataset.rows.extend({k: str(v) for k, v in row.items()} for row in rows)
+
+    def dataset_status(self, dataset: DatasetRec) -> str:
+        done = [u for u in dataset.uploads.values() if u.uploaded_at is not None]
+        if not done:
+            return "UNINITIALISED"
+        last = max(u.uploaded_at for u in done if u.uploaded_at is not None)
+        if self.clock.now() < last + self.dataset_processing:
+            return "PROCESSING"
+        if dataset.fail or any(u.error for u in done):
+            return "ERROR"
+        return "READY"
+
+    def import_status(self, upload: Upload) -> str:
+        if upload.uploaded_at is None:
+            return "uninitialised"
+        elapsed = self.clock.now() - upload.uploaded_at
+        if elapsed < self.dataset_processing / 2:
+            return "queued"
+        if elapsed < self.dataset_processing:
+            return "processing"
+        if upload.error or self.datasets[upload.dataset_id].fail:
+            return "failed"
+        return "partial" if upload.rejected else "complete"
+
+    def dataset_json(self, dataset: DatasetRec, *, full: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": dataset.id, "name": dataset.name,
+            "created_at": iso(self.clock.datetime(dataset.created_at)),
+            "created_by": self.user_id, "status": self.dataset_status(dataset),
+            "total_datapoint_count": len(dataset.rows) if self.dataset_status(dataset) == "READY"
+            else 0,
+            "workspace_id": dataset.workspace_id,
+        }
+        if full:
+            body["schema_version"] = 4 if dataset.schema else 3
+            body["schema"] = dataset.schema
+            body["imports"] = [self.import_json(u) for u in dataset.uploads.values()
+                               if u.import_id]
+        return body
+
+    def import_json(self, upload: Upload) -> dict[str, Any]:
+        status = self.import_status(upload)
+        body: dict[str, Any] = {"dataset_id": upload.dataset_id, "import_id": upload.import_id,
+                                "status": status}
+        if status in ("complete", "partial", "failed"):
+            body.update(accepted_count=upload.accepted, duplicate_count=0,
+                        rejected_count=upload.rejected)
+        if status == "failed":
+            body["reason"] = upload.error or "processing failed"
+        return body
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def batch_status(self, batch: OwnerRec) -> str:
+        if batch.setup_at is None:
+            return "UNINITIALISED"
+        if self.clock.now() < batch.setup_at + self.batch_setup:
+            return "PROCESSING"
+        return "ERROR" if batch.fail else "READY"
+
+    def questions(self, owner: OwnerRec) -> list[dict[str, Any]]:
+        """Every instruction participants answer, from /instructions or the page layout."""
+        found = list(owner.instructions)
+        pages = owner.body.get("batch_items") or owner.body.get("collection_items") or []
+        for page in pages:
+            items = page.get("page_items") or [
+                item for row in page.get("rows", []) for col in row.get("columns", [])
+                for item in col.get("items", [])
+            ]
+            found.extend(item for item in items if item.get("type") in INSTRUCTION_TYPES)
+        return found
+
+    def set_up(self, batch: OwnerRec, tasks_per_group: int) -> None:
+        dataset = self.datasets[batch.dataset_id] if batch.dataset_id else None
+        batch.setup_at = self.clock.now()
+        batch.tasks_per_group = tasks_per_group
+        rows = dataset.rows if dataset else []
+        batch.tasks = [
+            {"id": self.new_id(f"task-{batch.id}"), "datapoint": row, "group": i // tasks_per_group}
+            for i, row in enumerate(rows)
+        ]
+        batch.fail = batch.fail or not rows
+
+    def batch_json(self, batch: OwnerRec) -> dict[str, Any]:
+        status = self.batch_status(batch)
+        dataset = self.datasets.get(batch.dataset_id or "")
+        ready = status == "READY"
+        return {
+            "id": batch.id, "name": batch.body["name"],
+            "created_at": iso(self.clock.datetime(batch.created_at)),
+            "created_by": self.user_id, "status": status,
+            "workspace_id": batch.body["workspace_id"],
+            "datasets": [{"id": dataset.id, "name": dataset.name,
+                          "total_datapoint_count": len(dataset.rows)}] if dataset else [],
+            "total_task_count": len(batch.tasks) if ready else 0,
+            "total_instruction_count": len(self.questions(batch)),
+            "total_task_groups": len({t["group"] for t in batch.tasks}) if ready else 0,
+            "tasks_per_group": batch.tasks_per_group,
+            "schema_version": 3,
+            "task_details": batch.body.get("task_details"),
+            "batch_items": batch.body.get("batch_items"),
+            "auto_sync_enabled": bool(batch.body.get("auto_sync_enabled", False)),
+        }
+
+    # -- participants -----------------------------------------------------------------------
+
+    def submissions(self, owner: OwnerRec, until: float | None = None) -> list[dict[str, Any]]:
+        """The submissions made so far by simulated participants, oldest first.
+
+        Submission ``k`` of a published study lands ``(k + 1) * submission_interval`` seconds
+        after publishing; each covers one task group and answers every question. Answers are
+        drawn from a generator seeded by (seed, study, k): the same run gives the same data.
+        """
+        now = self.clock.now() if until is None else until
+        questions = self.questions(owner)
+        tasks = owner.tasks or [{"id": f"{owner.id}-task", "datapoint": {}, "group": 0}]
+        groups = sorted({t["group"] for t in tasks})
+        out: list[dict[str, Any]] = []
+        for study in self.studies.values():
+            if study.body.get("data_collection_id") != owner.id or study.published_at is None:
+                continue
+            places = int(study.body.get("total_available_places") or 0)
+            for k in range(places):
+                at = study.published_at + (k + 1) * self.submission_interval
+                if at > now:
+                    break
+                rng = random.Random(f"{self.seed}:{study.id}:{k}")
+                group = groups[k % len(groups)]
+                out.append({
+                    "submission_id": f"sub-{study.id[:8]}-{k:04d}",
+                    "participant_id": f"part-{rng.getrandbits(48):012x}",
+                    "created_at": at,
+                    "tasks": [t for t in tasks if t["group"] == group],
+                    "answers": {q["id"]: _answer(q, rng) for q in questions},
+                })
+        return out
+
+    def responses_json(self, owner: OwnerRec) -> list[dict[str, Any]]:
+        questions = {q["id"]: q for q in self.questions(owner)}
+        results = []
+        for sub in self.submissions(owner):
+            for task in sub["tasks"]:
+                for qid, answer in sub["answers"].items():
+                    results.append({
+                        "id": f"resp-{sub['submission_id']}-{task['id'][:8]}-{qid[:8]}",
+                        "batch_id": owner.id, "participant_id": sub["participant_id"],
+                        "task_id": task["id"], "correlation_id": task["id"],
+                        "submission_id": sub["submission_id"], "metadata": task["datapoint"],
+                        "response": {"instruction_id": qid, "type": questions[qid]["type"],
+                                     "answer": answer},
+                        "created_at": iso(self.clock.datetime(sub["created_at"])),
+                        "schema_version": 2,
+                    })
+        return results
+
+    def study_status(self, study: StudyRec) -> str:
+        if study.status != "ACTIVE":
+            return study.status
+        owner = self.owners.get(study.body.get("data_collection_id", ""))
+        places = int(study.body.get("total_available_places") or 0)
+        if owner is not None and len(self.submissions(owner)) >= places:
+            return "AWAITING REVIEW"
+        return "ACTIVE"
+
+    # -- exports ----------------------------------------------------------------------------
+
+    def export_status(self, job: ExportRec) -> str:
+        if self.clock.now() < job.requested_at + self.export_generating:
+            return "generating"
+        return "failed" if job.fail else "complete"
+
+    def export_zip(self, owner: OwnerRec, job: ExportRec) -> bytes:
+        """A real ZIP in the documented layout, as of the moment the job completed."""
+        done_at = job.requested_at + self.export_generating
+        questions = {q["id"]: q for q in self.questions(owner)}
+        subs = self.submissions(owner, until=done_at)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            by_submission, by_task, files = [], {}, []
+            for sub in subs:
+                created = iso(self.clock.datetime(sub["created_at"]))
+                per_task: dict[str, Any] = {}
+                for task in sub["tasks"]:
+                    shaped = {qid: _archive_answer(questions[qid], ans, sub["submission_id"],
+                                                   qid, files)
+                              for qid, ans in sub["answers"].items()}
+                    per_task[task["id"]] = shaped
+                    by_task.setdefault(task["id"], []).append({
+                        "submission_id": sub["submission_id"],
+                        "participant_id": sub["participant_id"], "created_at": created,
+                        **shaped,
+                    })
+                by_submission.append({
+                    "submission_id": sub["submission_id"],
+                    "participant_id": sub["participant_id"], "batch_id": owner.id,
+                    "created_at": created, "responses": per_task,
+                })
+            meta = {"name": owner.body.get("name"), "exported_at": iso(self.clock.datetime(done_at)),
+                    "instructions": [{"id": q["id"], "type": q["type"],
+                                      "description": q.get("description")}
+                                     for q in questions.values()]}
+            if owner.kind == "batch":
+                archive.writestr("responses-by-submission.jsonl", _jsonl(by_submission))
+                archive.writestr("responses-by-task.jsonl", _jsonl(
+                    {"task_id": tid, "batch_id": owner.id, "responses": rows}
+                    for tid, rows in by_task.items()))
+                archive.writestr("batch.json", json.dumps({"batch_id": owner.id, **meta}, indent=2))
+            else:
+                archive.writestr("responses.jsonl", _jsonl(by_submission))
+                archive.writestr("collection.json",
+                                 json.dumps({"collection_id": owner.id, **meta}, indent=2))
+            archive.writestr("README.md", _ARCHIVE_README)
+            for path in files:
+                archive.writestr(path, b"\xff\xd8\xff fake image bytes")
+        return buffer.getvalue()
+
+    def report_csv(self, batch: OwnerRec) -> str:
+        """The dataset's columns plus one column per question, one row per task answered."""
+        questions = self.questions(batch)
+        columns = list(batch.tasks[0]["datapoint"]) if batch.tasks else []
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([*columns, "task_id", "participant_id", "submission_id",
+                         *(q.get("description") or q["id"] for q in questions)])
+        for sub in self.submissions(batch):
+            for task in sub["tasks"]:
+                writer.writerow([
+                    *(task["datapoint"].get(c, "") for c in columns), task["id"],
+                    sub["participant_id"], sub["submission_id"],
+                    *("|".join(str(a.get("value", a.get("file_name", ""))) for a in
+                               sub["answers"][q["id"]]) for q in questions),
+                ])
+        return out.getvalue()
+
+
+def _answer(question: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    kind = question["type"]
+    options = [o["value"] for o in question.get("options") or []] or ["yes", "no"]
+    if kind == "multiple_choice":
+        return [{"value": rng.choice(options)}]
+    if kind == "multiple_choice_with_free_text":
+        return [{"value": rng.choice(options), "explanation": f"because {rng.randint(1, 99)}"}]
+    if kind == "free_text_with_unit":
+        units = [u["value"] for u in question.get("unit_options") or []] or ["unit"]
+        return [{"value": str(rng.randint(1, 100)), "unit": rng.choice(units)}]
+    if kind == "file_upload":
+        return [{"file_key": f"uploads/{rng.getrandbits(32):08x}.jpg", "file_name": "photo.jpg",
+                 "file_size_mb": 0.01, "content_type": "image/jpeg"}]
+    return [{"value": rng.choice(["Clear and accurate.", "Too vague.", "Mostly right."])}]
+
+
+def _archive_answer(question: dict[str, Any], answer: list[dict[str, Any]], submission: str,
+                    qid: str, files: list[str]) -> dict[str, Any]:
+    kind = question["type"]
+    shaped: dict[str, Any] = {"type": kind, "description": question.get("description")}
+    if kind == "multiple_choice":
+        shaped["values"] = [a["value"] for a in answer]
+    elif kind == "multiple_choice_with_free_text":
+        shaped["values"] = [{"option": a["value"], "explanation": a["explanation"]}
+                            for a in answer]
+    elif kind == "file_upload":
+        shaped["files"] = []
+        for index, a in enumerate(answer):
+            path = f"files/{submission}_{qid}_{index}.jpg"
+            if path not in files:
+                files.append(path)
+            shaped["files"].append({"name": a["file_name"], "path": path})
+    else:
+        shaped["value"] = answer[0]["value"]
+        if kind == "free_text_with_unit":
+            shaped["unit"] = answer[0]["unit"]
+    return shaped
+
+
+def _jsonl(rows: Any) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+_ARCHIVE_README = """# Export
+
+Made by the prolific_async fake server, in the layout of Prolific's batch exports.
+
+```python
+import pandas as pd
+by_submission = pd.read_json("responses-by-submission.jsonl", lines=True)
+by_task = pd.read_json("responses-by-task.jsonl", lines=True)
+```
+"""
