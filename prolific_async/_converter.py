@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 import attrs
 import cattrs
@@ -66,7 +66,7 @@ def _structure_answer_value(value: Any, _: Any) -> Any:
 
 
 def _is_answer_value(cls: Any) -> bool:
-    return cls in (AnswerValue, Optional[AnswerValue])
+    return cls in (AnswerValue, AnswerValue | None)
 
 
 converter.register_structure_hook_func(_is_answer_value, _structure_answer_value)
@@ -74,8 +74,8 @@ converter.register_structure_hook_func(_is_answer_value, _structure_answer_value
 
 def _omit_none_unstructure(cls: type[Any]) -> Any:
     # Only fields whose default is None are left out when unset: a real default is sent.
-    overrides = {a.name: override(omit_if_default=True)
-                 for a in attrs.fields(cls) if a.default is None}
+    overrides: dict[str, Any] = {a.name: override(omit_if_default=True)
+                                 for a in attrs.fields(cls) if a.default is None}
     base = make_dict_unstructure_fn(cls, converter, **overrides)
     tag = getattr(cls, "TYPE", None)
     if tag is None:
@@ -107,6 +107,6 @@ def _unstructure_item(item: Any) -> Any:
     return converter.unstructure(item, type(item))
 
 
-converter.register_structure_hook(Item, _structure_item)  # type: ignore[arg-type]
-converter.register_unstructure_hook(Item, _unstructure_item)  # type: ignore[arg-type]
+converter.register_structure_hook(Item, _structure_item)
+converter.register_unstructure_hook(Item, _unstructure_item)
 converter.register_unstructure_hook(UnknownItem, lambda item: dict(item.data))

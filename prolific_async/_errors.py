@@ -2,7 +2,7 @@
 
     ProlificError
     ├── ConfigurationError              no token, bad base URL, ...
-    ├── ClientClosedError               the client is not open (outside ``async with`` / after close)
+    ├── ClientClosedError               the client is not open (outside ``async with``, closed)
     ├── APIConnectionError              the request did not get an HTTP answer
     │   └── APITimeoutError
     ├── APIStatusError                  the API answered with an error status

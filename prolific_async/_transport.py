@@ -158,7 +158,8 @@ class Transport:
                 raw = await resp.read()
                 return Response(resp.status, dict(resp.headers), _decode(raw))
 
-        return await self._with_retries(attempt, request, retry)
+        response: Response = await self._with_retries(attempt, request, retry)
+        return response
 
     async def transfer(
         self,

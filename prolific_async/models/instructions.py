@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import attrs
 
@@ -179,20 +179,13 @@ class UnknownItem:
     data: dict[str, Any]
 
 
-Instruction = Union[
-    MultipleChoice, MultipleChoiceWithFreeText, FreeText, FreeTextWithUnit, FileUpload
-]
-Item = Union[
-    MultipleChoice,
-    MultipleChoiceWithFreeText,
-    FreeText,
-    FreeTextWithUnit,
-    FileUpload,
-    RichText,
-    Image,
-    DatasetField,
-    UnknownItem,
-]
+Instruction = (
+    MultipleChoice | MultipleChoiceWithFreeText | FreeText | FreeTextWithUnit | FileUpload
+)
+Item = (
+    MultipleChoice | MultipleChoiceWithFreeText | FreeText | FreeTextWithUnit | FileUpload
+    | RichText | Image | DatasetField | UnknownItem
+)
 
 #: ``type`` tag → class, for every known item.
 ITEM_TYPES: dict[str, type[Any]] = {

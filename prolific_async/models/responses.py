@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Union
 
 import attrs
 
@@ -11,7 +10,7 @@ from .instructions import InstructionType
 
 __all__ = ["Answer", "AnswerValue", "ResponseBody", "TaskResponse"]
 
-AnswerValue = Union[str, int, float, bool]
+AnswerValue = str | int | float | bool
 
 
 @attrs.frozen(kw_only=True)

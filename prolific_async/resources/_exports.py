@@ -85,7 +85,8 @@ class Exports(Resource):
     async def wait_export(
         self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
     ) -> ExportJob:
-        """Wait for a complete export; `ResourceFailed` if it failed, `PollTimeout` at the deadline."""
+        """Wait for a complete export (`ResourceFailed` if it failed, `PollTimeout` at the
+        deadline)."""
         job = None
         async for transition in self.watch_export(owner_id, export_id, policy=policy):
             job = transition.snapshot

@@ -14,7 +14,7 @@ from .._polling import Transition, WatchSpec
 from ..models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink
 from ..models.common import TaskDetails
 from ..models.responses import TaskResponse
-from ._base import DC, Resource, download, required, segment
+from ._base import DC, download, required, segment
 from ._exports import Exports
 from .datasets import StatusSnapshot
 

@@ -11,13 +11,23 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 from aiohttp import web
 
-from ._state import INSTRUCTION_TYPES, DatasetRec, ExportRec, FakeClock, OwnerRec, StudyRec
-from ._state import SyncRec, Upload, World, iso
+from ._state import (
+    INSTRUCTION_TYPES,
+    DatasetRec,
+    ExportRec,
+    FakeClock,
+    OwnerRec,
+    StudyRec,
+    SyncRec,
+    Upload,
+    World,
+    iso,
+)
 
 __all__ = ["Fault", "FakeProlific", "RecordedRequest"]
 
@@ -182,7 +192,8 @@ class FakeProlific:
         await site.start()
         self._runners.append(runner)
         server = site._server
-        assert server is not None and isinstance(server, asyncio.base_events.Server)
+        assert server is not None
+        assert isinstance(server, asyncio.base_events.Server)
         port = server.sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 
@@ -582,7 +593,8 @@ class FakeProlific:
 
     # -- instructions -----------------------------------------------------------------------
 
-    _DEPRECATED = {"Deprecation": "true", "Sunset": "Tue, 01 Sep 2026 23:59:59 GMT"}
+    _DEPRECATED: ClassVar[dict[str, str]] = {
+        "Deprecation": "true", "Sunset": "Tue, 01 Sep 2026 23:59:59 GMT"}
 
     async def _get_instructions(self, request: web.Request) -> web.Response:
         batch = self._owner(request)
@@ -668,7 +680,8 @@ class FakeProlific:
     async def _request_export(self, request: web.Request) -> web.Response:
         owner = self._owner(request)
         filters = {k: request.query[k] for k in ("study_id", "from", "to") if k in request.query}
-        jobs = [j for j in owner.exports.values() if not j.deleted and j.filter == (filters or None)]
+        jobs = [j for j in owner.exports.values()
+                if not j.deleted and j.filter == (filters or None)]
         for job in reversed(jobs):
             status = self.world.export_status(job)
             if status == "generating":

@@ -350,7 +350,9 @@ class World:
         subs = self.submissions(owner, until=done_at)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            by_submission, by_task, files = [], {}, []
+            by_submission: list[dict[str, Any]] = []
+            by_task: dict[str, list[dict[str, Any]]] = {}
+            files: list[str] = []
             for sub in subs:
                 created = iso(self.clock.datetime(sub["created_at"]))
                 per_task: dict[str, Any] = {}
@@ -369,7 +371,8 @@ class World:
                     "participant_id": sub["participant_id"], "batch_id": owner.id,
                     "created_at": created, "responses": per_task,
                 })
-            meta = {"name": owner.body.get("name"), "exported_at": iso(self.clock.datetime(done_at)),
+            exported_at = iso(self.clock.datetime(done_at))
+            meta = {"name": owner.body.get("name"), "exported_at": exported_at,
                     "instructions": [{"id": q["id"], "type": q["type"],
                                       "description": q.get("description")}
                                      for q in questions.values()]}
