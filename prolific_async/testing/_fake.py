@@ -55,14 +55,16 @@ class Fault:
 
     It fires on every ``every``-th match, or with ``probability`` (from the fake's seeded
     generator), or on each match when neither is set; at most ``times`` times. It answers
-    ``status`` (with ``Retry-After: retry_after`` when set), or drops the connection
-    (``drop=True``), after ``latency`` seconds.
+    ``status`` with ``body`` (JSON, or text when a string; a short JSON detail by default)
+    and ``Retry-After: retry_after`` when set, or drops the connection (``drop=True``), after
+    ``latency`` seconds. ``status=None`` with only ``latency`` slows requests down.
     """
 
     method: str = "*"
     path: str = "*"
     status: int | None = 503
     retry_after: str | None = None
+    body: Any = None
     drop: bool = False
     latency: float = 0.0
     every: int | None = None
@@ -86,6 +88,16 @@ class Fault:
             hit = True
         self.fired += hit
         return hit
+
+
+    def response(self) -> web.Response:
+        assert self.status is not None
+        headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+        if isinstance(self.body, str):
+            return web.Response(status=self.status, text=self.body, content_type="text/html",
+                                headers=headers)
+        body = self.body if self.body is not None else {"detail": f"injected {self.status}"}
+        return web.json_response(body, status=self.status, headers=headers)
 
 
 def _error(status: int, body: Any) -> web.Response:
@@ -292,11 +304,7 @@ class FakeProlific:
                         request.transport.abort()
                         return web.Response(status=500)
                     if fault.status is not None:
-                        headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                        return web.json_response(
-                            {"detail": f"injected fault {fault.status}"}, status=fault.status,
-                            headers=headers,
-                        )
+                        return fault.response()
             if server == "api":
                 expected = f"Token {self.token}"
                 given = request.headers.get("Authorization")
