@@ -14,7 +14,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -166,21 +167,21 @@ class Transport:
         method: Literal["GET", "PUT"],
         url: str,
         *,
-        body: Callable[[], AsyncIterator[bytes]] | None = None,
+        body: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         sink: Callable[[aiohttp.ClientResponse], Any] | None = None,
     ) -> None:
         """Upload to or download from a presigned storage URL: no token, ever.
 
-        ``body`` makes a fresh stream for each attempt; ``sink`` consumes a successful answer.
+        ``body`` opens a fresh stream for each attempt; ``sink`` consumes a successful answer.
         """
         request = RequestInfo(method, _redact_query(url))
         send_headers = {"User-Agent": self._user_agent, **(headers or {})}
         send_headers.pop("Authorization", None)
 
         async def attempt() -> None:
-            async with self.session.request(
-                method, url, data=body() if body else None, headers=send_headers,
+            async with (body() if body else nullcontext()) as data, self.session.request(
+                method, url, data=data, headers=send_headers,
                 timeout=self._transfer_timeout, allow_redirects=False,
             ) as resp:
                 if resp.status >= 400:

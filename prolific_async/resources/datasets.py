@@ -5,6 +5,9 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import attrs
@@ -16,8 +19,6 @@ from ..models.datasets import Dataset, DatasetImport, DatasetSchema, DatasetStat
 from ._base import DC, Resource, required, segment
 
 __all__ = ["Datasets", "StatusSnapshot"]
-
-_CHUNK = 1 << 18
 
 
 @attrs.frozen
@@ -89,13 +90,17 @@ class Datasets(Resource):
         kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
                 or "application/octet-stream")
 
-        async def chunks() -> AsyncIterator[bytes]:
-            async with await anyio.open_file(source, "rb") as stream:
-                while chunk := await stream.read(_CHUNK):
-                    yield chunk
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[BinaryIO]:
+            # aiohttp reads a file object in its executor, chunk by chunk: streamed from disk.
+            stream = await anyio.to_thread.run_sync(Path(os.fspath(path)).open, "rb")
+            try:
+                yield stream
+            finally:
+                stream.close()
 
         await self._transport.transfer(
-            "PUT", target.upload_url, body=chunks,
+            "PUT", target.upload_url, body=opened,
             headers={"Content-Type": kind, "Content-Length": str(size)},
         )
         return target

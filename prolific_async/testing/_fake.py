@@ -306,6 +306,7 @@ class FakeProlific:
                     if fault.status is not None:
                         return fault.response()
             if server == "api":
+                self.clock.advance(self.clock.per_request)
                 expected = f"Token {self.token}"
                 given = request.headers.get("Authorization")
                 if given is None:

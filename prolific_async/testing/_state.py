@@ -29,13 +29,15 @@ class FakeClock:
 
     ``speed=1.0`` runs with the wall clock (the demo); ``speed=0`` stands still until a test
     calls `advance` (deterministic tests); anything else scales time (a 10-minute job in 6 s
-    with ``speed=100``).
+    with ``speed=100``). ``per_request`` moves the clock that much on every API request, so
+    a poller makes progress deterministically, measured in requests rather than seconds.
     """
 
-    def __init__(self, speed: float = 1.0) -> None:
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
+    def __init__(self, speed: float = 1.0, *, per_request: float = 0.0) -> None:
+        if speed < 0 or per_request < 0:
+            raise ValueError("speed and per_request must be >= 0")
         self.speed = speed
+        self.per_request = per_request
         self._offset = 0.0
         self._started = time.monotonic()
 

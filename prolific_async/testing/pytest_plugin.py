@@ -24,7 +24,7 @@ async def fake_prolific() -> AsyncIterator[FakeProlific]:
 async def prolific_client(fake_prolific: FakeProlific) -> AsyncIterator[Prolific]:
     client = Prolific(
         fake_prolific.token, base_url=fake_prolific.url, seed=1234,
-        poll=PollPolicy(initial=0.01, multiplier=1.5, ceiling=0.05, deadline=10),
+        poll=PollPolicy(initial=0.01, multiplier=1.5, ceiling=0.05, deadline=5),
         retry=RetryPolicy(wait_initial=0.01, wait_max=0.05),
     )
     async with client:
