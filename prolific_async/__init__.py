@@ -32,7 +32,8 @@ from ._errors import (
     StorageError,
     UnprocessableEntityError,
 )
-from ._polling import Category, Transition
+from ._fanin import WatchFailure, watch_many
+from ._polling import Category, Transition, Watch
 from ._version import __version__
 from .models import (
     Answer,
@@ -90,7 +91,7 @@ __all__ = [
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
     "__version__",
     # watching jobs
-    "Transition", "Category", "StatusSnapshot",
+    "Transition", "Category", "StatusSnapshot", "Watch", "WatchFailure", "watch_many",
     # errors
     "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
     "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +14,7 @@ import anyio
 
 from ._config import PollPolicy, RetryPolicy, Timeouts
 from ._errors import ClientClosedError, ConfigurationError
-from ._polling import KINDS, Channels, Transition, WatchSpec, watch
+from ._polling import KINDS, Channels, Watch, WatchSpec, watch
 from ._transport import Transport
 from ._version import __version__
 from .resources import Batches, Collections, Datasets, Instructions, Studies
@@ -132,7 +132,7 @@ class Prolific:
     def _watch(
         self, spec: WatchSpec[Any], policy: PollPolicy | None, *,
         previous: str | None = None, attempt: int = 0,
-    ) -> AsyncIterator[Any]:
+    ) -> Watch[Any]:
         transport = self._require_transport()
         return watch(spec, policy or self.poll, self._channels,
                      spend_retry=transport.budget.try_spend, previous=previous,
@@ -140,7 +140,7 @@ class Prolific:
 
     def resume(
         self, token: dict[str, Any], *, policy: PollPolicy | None = None
-    ) -> AsyncIterator[Transition[Any]]:
+    ) -> Watch[Any]:
         """Continue a watch that ended in `PollTimeout`, from its ``resume_token``.
 
         The token is plain JSON: store it, and resume in this process or another. Only changes

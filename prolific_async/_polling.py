@@ -13,8 +13,9 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime, timezone
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -31,6 +32,7 @@ from ._errors import (
 
 __all__ = [
     "KINDS",
+    "Watch",
     "Category",
     "JobKind",
     "Transition",
@@ -176,6 +178,39 @@ class _Failure:
     error: Exception
 
 
+class Watch(Generic[S]):
+    """An async iterator of `Transition` for one job, as returned by every ``watch*`` method.
+
+    Use it with ``async for``; it knows its ``kind`` and ``resource_id`` before the first poll.
+    Breaking out of the loop stops polling; ``aclose()`` (or ``async with``) does so at once.
+    """
+
+    def __init__(self, spec: WatchSpec[S], generator: AsyncGenerator[Transition[S], None]):
+        self.kind = spec.kind
+        self.ids = spec.ids
+        self.resource_id = spec.resource_id
+        self._generator = generator
+
+    def __repr__(self) -> str:
+        return f"<Watch {self.kind} {'/'.join(self.ids)}>"
+
+    def __aiter__(self) -> Watch[S]:
+        return self
+
+    async def __anext__(self) -> Transition[S]:
+        return await self._generator.__anext__()
+
+    async def aclose(self) -> None:
+        await self._generator.aclose()
+
+    async def __aenter__(self) -> Watch[S]:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
 class _Channel:
     """The shared poll schedule and latest answer for one resource."""
 
@@ -265,7 +300,7 @@ def resume_token(spec: WatchSpec[Any], status: str | None, attempt: int) -> dict
             "attempt": attempt}
 
 
-async def watch(
+async def _watch(
     spec: WatchSpec[S],
     policy: PollPolicy,
     channels: Channels,
@@ -274,7 +309,7 @@ async def watch(
     previous: str | None = None,
     attempt: int = 0,
     rng: random.Random | None = None,
-) -> AsyncIterator[Transition[S]]:
+) -> AsyncGenerator[Transition[S], None]:
     """Yield a `Transition` for the first status and each change; end after a terminal one.
 
     ``previous``/``attempt`` continue a watch from a resume token. ``spend_retry`` takes a
@@ -352,3 +387,18 @@ async def watch(
                 raise timed_out()
     finally:
         channels.leave(key, channel)
+
+
+def watch(
+    spec: WatchSpec[S],
+    policy: PollPolicy,
+    channels: Channels,
+    *,
+    spend_retry: Callable[[], bool],
+    previous: str | None = None,
+    attempt: int = 0,
+    rng: random.Random | None = None,
+) -> Watch[S]:
+    """A `Watch` of ``spec`` (see `_watch` for what it yields)."""
+    return Watch(spec, _watch(spec, policy, channels, spend_retry=spend_retry,
+                              previous=previous, attempt=attempt, rng=rng))

@@ -63,7 +63,8 @@ async def test_invalid_batch_items_is_422_with_issues(prolific_client: pa.Prolif
 
 async def test_missing_task_details_field(prolific_client: pa.Prolific,
                                           fake_prolific: FakeProlific) -> None:
-    with pytest.raises(pa.BadRequestError, match="task_details.task_steps: This field is required"):
+    with pytest.raises(pa.BadRequestError,
+                       match=r"task_details\.task_steps: This field is required"):
         await prolific_client.batches.create(
             name="b", workspace_id=fake_prolific.workspace_id,
             task_details=pa.TaskDetails(task_name="n", task_introduction="i", task_steps=""))

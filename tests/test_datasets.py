@@ -86,7 +86,7 @@ async def test_bad_file_ends_in_error(prolific_client: pa.Prolific, fake_prolifi
 
 async def test_missing_file_sends_nothing(prolific_client: pa.Prolific,
                                           fake_prolific: FakeProlific, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.csv"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
         await prolific_client.datasets.upload("ds-1", tmp_path / "nope.csv")
     assert fake_prolific.requests == []
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .._config import PollPolicy
 from .._converter import converter
 from .._errors import StorageError
-from .._polling import Transition, WatchSpec
+from .._polling import Watch, WatchSpec
 from ..models.exports import ExportJob, ExportStatus
 from ._base import Resource, download, segment
 
@@ -73,7 +72,7 @@ class Exports(Resource):
 
     def watch_export(
         self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
-    ) -> AsyncIterator[Transition[ExportJob]]:
+    ) -> Watch[ExportJob]:
         """Stream the export job's status changes; ends at ``complete``, raises on ``failed``."""
         return self._client._watch(self._export_spec(owner_id, export_id), policy)
 

@@ -10,7 +10,7 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._errors import StorageError
-from .._polling import Transition, WatchSpec
+from .._polling import Watch, WatchSpec
 from ..models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink
 from ..models.common import TaskDetails
 from ..models.responses import TaskResponse
@@ -126,7 +126,7 @@ class Batches(Exports):
 
     def watch(
         self, batch_id: str, *, policy: PollPolicy | None = None
-    ) -> AsyncIterator[Transition[StatusSnapshot]]:
+    ) -> Watch[StatusSnapshot]:
         """Stream the batch's status changes until READY (or `ResourceFailed` on ERROR)."""
         return self._client._watch(self._status_spec(batch_id), policy)
 
@@ -201,7 +201,7 @@ class Batches(Exports):
 
     def watch_sync(
         self, batch_id: str, sync_id: str, *, policy: PollPolicy | None = None
-    ) -> AsyncIterator[Transition[BatchSync]]:
+    ) -> Watch[BatchSync]:
         """Stream a batch sync's status changes until complete."""
         return self._client._watch(self._sync_spec(batch_id, sync_id), policy)
 

@@ -14,7 +14,7 @@ import attrs
 
 from .._config import PollPolicy
 from .._converter import converter
-from .._polling import Transition, WatchSpec
+from .._polling import Watch, WatchSpec
 from ..models.datasets import Dataset, DatasetImport, DatasetSchema, DatasetStatus, UploadURL
 from ._base import DC, Resource, required, segment
 
@@ -118,7 +118,7 @@ class Datasets(Resource):
 
     def watch(
         self, dataset_id: str, *, policy: PollPolicy | None = None
-    ) -> AsyncIterator[Transition[StatusSnapshot]]:
+    ) -> Watch[StatusSnapshot]:
         """Stream a V3 dataset's status changes until READY (or `ResourceFailed` on ERROR)."""
         return self._client._watch(self._status_spec(dataset_id), policy)
 
@@ -128,7 +128,7 @@ class Datasets(Resource):
 
     def watch_import(
         self, dataset_id: str, import_id: str, *, policy: PollPolicy | None = None
-    ) -> AsyncIterator[Transition[DatasetImport]]:
+    ) -> Watch[DatasetImport]:
         """Stream a V4 import job's status changes until complete or partial."""
         return self._client._watch(self._import_spec(dataset_id, import_id), policy)
 

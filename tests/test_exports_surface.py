@@ -1,0 +1,52 @@
+"""Pins the public surface: a name added or removed here is a decision, not an accident."""
+
+from __future__ import annotations
+
+import prolific_async as pa
+import prolific_async.testing as testing
+
+
+def test_all_names_exist_and_are_unique() -> None:
+    assert len(pa.__all__) == len(set(pa.__all__))
+    for name in pa.__all__:
+        assert hasattr(pa, name), name
+
+
+def test_public_names() -> None:
+    expected = {
+        "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
+        "__version__", "Transition", "Category", "StatusSnapshot", "watch_many",
+        "Watch", "WatchFailure",
+        "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
+        "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",
+        "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
+        "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
+        "PollTimeout", "BatchItemIssue", "RequestInfo",
+        "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow",
+        "BatchStatus", "BatchSync", "Collection", "CollectionPage", "ContentFormat",
+        "DataCollectionMetadata", "DataCollectionMethod", "Dataset", "DatasetField",
+        "DatasetImport", "DatasetSchema", "DatasetStatus", "ExportJob", "ExportStatus",
+        "FileUpload", "FreeText", "FreeTextWithUnit", "Image", "ImportRecordError",
+        "ImportStatus", "Instruction", "InstructionType", "Item", "MultipleChoice",
+        "MultipleChoiceWithFreeText", "Option", "ReportLink", "ResponseBody", "RichText",
+        "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
+        "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
+    }
+    assert set(pa.__all__) == expected
+
+
+def test_testing_names() -> None:
+    assert set(testing.__all__) == {"FakeClock", "FakeProlific", "Fault", "RecordedRequest"}
+
+
+def test_error_tree() -> None:
+    assert issubclass(pa.APITimeoutError, pa.APIConnectionError)
+    for error in (pa.BadRequestError, pa.AuthenticationError, pa.PermissionDeniedError,
+                  pa.NotFoundError, pa.ConflictError, pa.UnprocessableEntityError,
+                  pa.RateLimitError, pa.InternalServerError):
+        assert issubclass(error, pa.APIStatusError)
+    assert issubclass(pa.ResourceFailed, pa.PollError)
+    assert issubclass(pa.PollTimeout, pa.PollError)
+    for error in (pa.APIConnectionError, pa.APIStatusError, pa.PollError, pa.StorageError,
+                  pa.ConfigurationError, pa.ClientClosedError):
+        assert issubclass(error, pa.ProlificError)

@@ -1,0 +1,38 @@
+"""Code a user would write: it must type-check under mypy --strict (nox -s typecheck)."""
+
+from __future__ import annotations
+
+import prolific_async as pa
+
+
+async def pipeline(client: pa.Prolific, workspace_id: str) -> str:
+    ds: pa.Dataset = await client.datasets.create(name="d", workspace_id=workspace_id)
+    await client.datasets.upload(ds.id, "data.csv")
+    async for t in client.datasets.watch(ds.id):
+        status: str = t.current
+        print(t.previous, status, t.elapsed)
+    batch = await client.batches.create(
+        name="b", workspace_id=workspace_id, dataset_id=ds.id,
+        task_details=pa.TaskDetails(task_name="n", task_introduction="i", task_steps="s"))
+    items: list[pa.Item] = await client.instructions.create(batch.id, [
+        pa.MultipleChoice(description="?", options=[pa.Option(label="A", value="a")]),
+        pa.FreeText(description="why?"),
+    ])
+    print(len(items))
+    await client.batches.setup(batch.id, tasks_per_group=5)
+    ready: pa.Batch = await client.batches.wait_ready(
+        batch.id, policy=pa.PollPolicy(deadline=600))
+    study: pa.Study = await client.studies.create(pa.StudyCreate(
+        name="s", description="d", data_collection_id=ready.id))
+    await client.studies.publish(study.id)
+    async for response in client.batches.responses(batch.id):
+        answer: pa.Answer = response.response.answer[0]
+        print(answer.value)
+    try:
+        path = await client.batches.export(batch.id, "out/")
+    except pa.PollTimeout as exc:
+        async for t2 in client.resume(exc.resume_token):
+            export: pa.ExportJob = t2.snapshot
+            print(export.status)
+        raise
+    return str(path)
