@@ -25,6 +25,7 @@ from ._config import PollPolicy
 from ._errors import (
     APIConnectionError,
     APIStatusError,
+    PollError,
     PollTimeout,
     RateLimitError,
     ResourceFailed,
@@ -350,10 +351,14 @@ async def _watch(
             if isinstance(outcome, _Failure):
                 error = outcome.error
                 errors += 1
-                if not _is_transient(error) or errors > policy.max_poll_errors:
-                    raise error
-                if not spend_retry():
-                    raise error
+                if not _is_transient(error):
+                    raise error  # a 404 or a 400 will not get better by asking again
+                if errors > policy.max_poll_errors or not spend_retry():
+                    why = ("retry budget spent" if errors <= policy.max_poll_errors
+                           else f"{errors} poll errors in a row")
+                    raise PollError(
+                        f"gave up watching {spec.kind} {spec.resource_id} ({why}): {error}"
+                    ) from error
                 logger.debug("poll of %s %s failed (%d in a row): %s", spec.kind,
                              spec.resource_id, errors, error)
                 if anyio.current_time() >= deadline_at:
