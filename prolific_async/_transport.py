@@ -112,8 +112,14 @@ class Transport:
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
-        self._auth = f"Token {token}"
         self._user_agent = user_agent
+        # Built once: the token lives in these two dicts and nowhere else in the transport.
+        self._headers = {
+            "Authorization": f"Token {token}",
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+        }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.timeouts = timeouts
         self.retry = retry
         self.budget = RetryBudget(retry.budget, retry.budget_refill_per_second)
@@ -138,15 +144,11 @@ class Transport:
         """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted."""
         url = self.base_url + path
         request = RequestInfo(method, path)
-        headers = {
-            "Authorization": self._auth,
-            "User-Agent": self._user_agent,
-            "Accept": "application/json",
-        }
+        headers = self._headers
         data: bytes | None = None
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/json"
+            headers = self._json_headers
 
         async def attempt() -> Response:
             # Redirects are not followed: the token must reach no other URL than the one built.
@@ -157,7 +159,7 @@ class Transport:
                 if resp.status >= 400:
                     raise await _status_error(resp, request)
                 raw = await resp.read()
-                return Response(resp.status, dict(resp.headers), _decode(raw))
+                return Response(resp.status, resp.headers, _decode(raw))
 
         response: Response = await self._with_retries(attempt, request, retry)
         return response
@@ -232,10 +234,9 @@ class Transport:
                 hint = None
                 error, cause = wrapped, exc
             else:
-                logger.debug(
-                    "%s -> ok in %.1f ms (attempt %d)", request,
-                    (time.monotonic() - started) * 1000, number,
-                )
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%s -> ok in %.1f ms (attempt %d)", request,
+                                 (time.monotonic() - started) * 1000, number)
                 return result
 
             if number == attempts or not self.budget.try_spend():

@@ -139,7 +139,8 @@ class FakeProlific:
     published, a simulated participant submits every ``submission_interval`` seconds.
     ``export_contract="200"`` makes a repeated export request reuse a complete export (the
     older documented contract); ``"202"`` always starts or joins a job (the newer one).
-    Every request is kept in ``requests``; `inject` adds faults.
+    Every request is kept in ``requests`` (unless ``record=False``, for long runs);
+    `inject` adds faults.
     """
 
     def __init__(
@@ -157,6 +158,7 @@ class FakeProlific:
         submission_interval: float = 1.0,
         export_contract: Literal["200", "202"] = "202",
         max_export_jobs: int = 10,
+        record: bool = True,
     ) -> None:
         self.token = token
         self.workspace_id = workspace_id
@@ -169,6 +171,7 @@ class FakeProlific:
             export_generating=export_generating, url_ttl=url_ttl,
             submission_interval=submission_interval,
         )
+        self.record = record
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self._rng = random.Random(seed)
@@ -285,16 +288,8 @@ class FakeProlific:
     def _middleware(self, server: Literal["api", "storage"]) -> Any:
         @web.middleware
         async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-            body = b"" if server == "storage" else await request.read()
-            try:
-                parsed = json.loads(body) if body else None
-            except ValueError:
-                parsed = None
-            self.requests.append(RecordedRequest(
-                server=server, method=request.method, path=request.path,
-                query=dict(request.query), headers=dict(request.headers), json=parsed,
-                body_size=request.content_length or len(body), at=time.monotonic(),
-            ))
+            if self.record:
+                self._record(server, request, b"" if server == "storage" else await request.read())
             for fault in self.faults:
                 if fault.matches(request.method, request.path) and fault.should_fire(self._rng):
                     if fault.latency:
@@ -319,6 +314,18 @@ class FakeProlific:
                 return rejected.response
 
         return middleware
+
+    def _record(self, server: Literal["api", "storage"], request: web.Request,
+                body: bytes) -> None:
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        self.requests.append(RecordedRequest(
+            server=server, method=request.method, path=request.path,
+            query=dict(request.query), headers=dict(request.headers), json=parsed,
+            body_size=request.content_length or len(body), at=time.monotonic(),
+        ))
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
         try:
