@@ -249,6 +249,7 @@ class _Channel:
         deadline_at: float,
     ) -> None:
         self.busy = anyio.Event()
+        started = anyio.current_time()
         outcome: Any
         try:
             try:
@@ -257,8 +258,13 @@ class _Channel:
                 outcome = _Failure(exc)
             self.version += 1
             self.outcome = outcome
+            # Polls are spaced start to start, so a slow answer does not stretch the cadence
+            # (and the gap between two looks at the job never exceeds the delay); a request
+            # slower than the delay is followed at once, so the rate never exceeds 1/delay.
             # A final poll lands on the deadline rather than after it.
-            self.next_at = min(anyio.current_time() + delay_after(outcome), deadline_at)
+            finished = anyio.current_time()
+            due = max(started + delay_after(outcome), finished + MIN_DELAY)
+            self.next_at = min(due, max(deadline_at, finished + MIN_DELAY))
         finally:
             # Also on cancellation: waiters wake and one of them takes over the polling.
             self.busy = None
