@@ -168,6 +168,7 @@ class Prolific:
             "batch_export": self.batches._export_spec,
             "collection_export": self.collections._export_spec,
             "batch_sync": self.batches._sync_spec,
+            "study": self.studies._study_spec,
         }
         try:
             spec = specs[token["kind"]](*ids)

@@ -104,6 +104,13 @@ KINDS: dict[str, JobKind] = {
         JobKind("batch_export", **_EXPORT, remedy=_EXPORT_REMEDY),
         JobKind("collection_export", **_EXPORT, remedy=_EXPORT_REMEDY),
         JobKind(
+            "study",
+            pending=frozenset({"UNPUBLISHED", "SCHEDULED", "ACTIVE", "PAUSED"}),
+            # Data collection is over once the study awaits review (or is completed).
+            done=frozenset({"AWAITING REVIEW", "COMPLETED"}),
+            failed=frozenset(),
+        ),
+        JobKind(
             "batch_sync",
             pending=frozenset({"queued", "processing"}),
             done=frozenset({"complete"}),

@@ -24,6 +24,8 @@ EXPECTED = {
     "batch_export": ({"generating"}, {"complete"}, {"failed"}),
     "collection_export": ({"generating"}, {"complete"}, {"failed"}),
     "batch_sync": ({"queued", "processing"}, {"complete"}, {"failed"}),
+    "study": ({"UNPUBLISHED", "SCHEDULED", "ACTIVE", "PAUSED"},
+              {"AWAITING REVIEW", "COMPLETED"}, set()),
 }
 
 
@@ -44,7 +46,7 @@ def test_every_status_of_every_kind(kind: str) -> None:
 @pytest.mark.parametrize(("enum", "kind"), [
     (pa.DatasetStatus, "dataset"), (pa.BatchStatus, "batch"),
     (pa.ImportStatus, "dataset_import"), (pa.ExportStatus, "batch_export"),
-    (pa.SyncStatus, "batch_sync"),
+    (pa.SyncStatus, "batch_sync"), (pa.StudyStatus, "study"),
 ])
 def test_every_enum_member_has_a_category(enum: type[pa.models.OpenEnum], kind: str) -> None:
     for member in enum:

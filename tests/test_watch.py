@@ -103,6 +103,19 @@ async def test_collection_export_sequence(stepping: tuple[pa.Prolific, FakeProli
         (None, "generating"), ("generating", "complete")]
 
 
+async def test_study_sequence(stepping: tuple[pa.Prolific, FakeProlific]) -> None:
+    from .helpers import published_study
+
+    client, fake = stepping
+    batch = await ready_batch(client, fake)
+    study = await published_study(client, fake, batch, places=2)
+    fake.clock.per_request = 0.25
+    transitions = [t async for t in client.studies.watch(study.id)]
+    assert [(t.previous, t.current) for t in transitions] == [
+        (None, "ACTIVE"), ("ACTIVE", "AWAITING REVIEW")]
+    assert transitions[-1].snapshot.places_taken == 2
+
+
 async def test_error_raises_resource_failed_with_snapshot() -> None:
     async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25),
                             fail_names={"doomed"}) as fake:

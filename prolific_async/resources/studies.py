@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .._config import PollPolicy
 from .._converter import converter
+from .._polling import Watch, WatchSpec
 from ..models.studies import Study, StudyAction, StudyCreate
 from ._base import Resource, segment
 
@@ -51,3 +53,15 @@ class Studies(Resource):
 
     async def publish(self, study_id: str) -> Study:
         return await self.transition(study_id, StudyAction.PUBLISH)
+
+    def watch(self, study_id: str, *, policy: PollPolicy | None = None) -> Watch[Study]:
+        """Stream a study's status changes until it is AWAITING REVIEW or COMPLETED.
+
+        Participants take minutes to days: give a ``policy`` with a long ``deadline`` and a
+        ceiling of a minute or more on the real API.
+        """
+        return self._client._watch(self._study_spec(study_id), policy)
+
+    def _study_spec(self, study_id: str) -> WatchSpec[Study]:
+        return self._spec("study", (study_id,), f"{_STUDIES}/{segment('study_id', study_id)}/",
+                          Study, lambda study: str(study.status))
