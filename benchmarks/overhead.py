@@ -96,7 +96,8 @@ def main() -> None:
         # One warm-up of each, then alternating measured rounds.
         anyio.run(run_bare, url, token, batch_id, 200, args.concurrency)
         anyio.run(run_sdk, url, token, batch_id, 200, args.concurrency)
-        sdk, bare = [], []
+        sdk: list[float] = []
+        bare: list[float] = []
         for number in range(args.rounds):
             # Alternate which goes first, so neither always meets a warmer or busier machine.
             pair = (run_bare, run_sdk) if number % 2 == 0 else (run_sdk, run_bare)

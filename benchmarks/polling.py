@@ -65,9 +65,11 @@ def main() -> None:
         results = []
         for seed in range(args.runs):
             draw = random.Random(seed).random
-            results.append(simulate(
-                duration, lambda n, draw=draw: next_delay(policy, n, spread=draw()),
-                args.latency, start_to_start=True))
+
+            def gap(attempt: int, draw: Callable[[], float] = draw) -> float:
+                return next_delay(policy, attempt, spread=draw())
+
+            results.append(simulate(duration, gap, args.latency, start_to_start=True))
         requests = statistics.median(r for r, _ in results)
         delays = [d for _, d in results]
         delay, worst = statistics.median(delays), max(delays)

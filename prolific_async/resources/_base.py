@@ -22,7 +22,7 @@ from .._transport import Response, RetryMode, Transport
 if TYPE_CHECKING:
     from .._client import Prolific
 
-__all__ = ["DC", "Resource", "download", "required", "segment"]
+__all__ = ["DC", "Resource", "download", "required", "rows_of", "segment"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -44,6 +44,13 @@ def segment(name: str, value: str) -> str:
     if not value or value in (".", "..") or _BAD_SEGMENT.search(value) or ".." in value:
         raise ValueError(f"{name} is not a valid path segment: {value!r}")
     return quote(value, safe="")
+
+
+def rows_of(data: Any) -> list[Any]:
+    """The rows of a list answer: ``{"results": [...], "meta": ...}`` or, in older API
+    generations, a bare array (REFERENCE §1a #1 and #15)."""
+    rows = data.get("results") if isinstance(data, dict) else data
+    return rows if isinstance(rows, list) else []
 
 
 def required(name: str, value: str) -> str:
@@ -77,6 +84,13 @@ class Resource:
             method, path, params=params, json_body=json_body, retry=retry
         )
         return self._parse(response, model)
+
+    async def _list(
+        self, path: str, item: type[T], *, params: Mapping[str, str | int] | None = None
+    ) -> list[T]:
+        response = await self._transport.request("GET", path, params=params)
+        rows: list[T] = converter.structure(rows_of(response.data), list[item])  # type: ignore[valid-type]
+        return rows
 
     @staticmethod
     def _parse(response: Response, model: Any) -> Any:

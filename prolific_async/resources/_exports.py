@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .._config import PollPolicy
-from .._converter import converter
 from .._errors import StorageError
 from .._polling import Watch, WatchSpec
 from ..models.exports import ExportJob, ExportStatus
@@ -58,12 +57,7 @@ class Exports(Resource):
 
     async def list_exports(self, owner_id: str) -> list[ExportJob]:
         """Export jobs, most recent first (the server keeps at most 10; delete to free one)."""
-        response = await self._transport.request(
-            "GET", f"{self._exports_root(owner_id)}/export"
-        )
-        data = response.data
-        rows = data.get("results", []) if isinstance(data, dict) else data
-        return converter.structure(rows or [], list[ExportJob])
+        return await self._list(f"{self._exports_root(owner_id)}/export", ExportJob)
 
     async def delete_export(self, owner_id: str, export_id: str) -> None:
         """Delete a finished export job (a generating one answers 409 `ConflictError`)."""

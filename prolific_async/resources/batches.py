@@ -49,12 +49,9 @@ class Batches(Exports):
         return f"{DC}/batches/{segment('batch_id', owner_id)}"
 
     async def list(self, *, workspace_id: str) -> list[Batch]:
-        response = await self._transport.request(
-            "GET", f"{DC}/batches", params={"workspace_id": required("workspace_id", workspace_id)}
+        return await self._list(
+            f"{DC}/batches", Batch, params={"workspace_id": required("workspace_id", workspace_id)}
         )
-        data = response.data
-        rows = data.get("results", []) if isinstance(data, dict) else data
-        return converter.structure(rows or [], list[Batch])
 
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
@@ -155,13 +152,8 @@ class Batches(Exports):
 
     async def responses(self, batch_id: str) -> AsyncIterator[TaskResponse]:
         """Every task response so far (the API does not page them)."""
-        response = await self._transport.request(
-            "GET", f"{self._exports_root(batch_id)}/responses"
-        )
-        data = response.data
-        rows = data.get("results", []) if isinstance(data, dict) else data
-        for row in rows or []:
-            yield converter.structure(row, TaskResponse)
+        for row in await self._list(f"{self._exports_root(batch_id)}/responses", TaskResponse):
+            yield row
 
     async def report(self, batch_id: str) -> ReportLink:
         """A presigned link to a CSV of the dataset with response columns."""

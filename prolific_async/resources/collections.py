@@ -8,7 +8,7 @@ from typing import Any
 from .._converter import converter
 from ..models.collections import Collection, CollectionPage
 from ..models.common import TaskDetails
-from ._base import DC, required, segment
+from ._base import DC, required, rows_of, segment
 from ._exports import Exports
 
 __all__ = ["Collections"]
@@ -38,10 +38,7 @@ class Collections(Exports):
             params["limit"] = limit
         if offset is not None:
             params["offset"] = offset
-        response = await self._transport.request("GET", f"{DC}/collections", params=params)
-        data = response.data
-        rows = data.get("results", []) if isinstance(data, dict) else data
-        return converter.structure(rows or [], list[Collection])
+        return await self._list(f"{DC}/collections", Collection, params=params)
 
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
@@ -76,8 +73,7 @@ class Collections(Exports):
         response = await self._transport.request(
             "GET", f"{self._exports_root(collection_id)}/responses"
         )
-        data = response.data
-        for row in (data.get("results", []) if isinstance(data, dict) else data) or []:
+        for row in rows_of(response.data):
             yield row
 
 

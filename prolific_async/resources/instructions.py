@@ -9,7 +9,7 @@ from typing import Any
 from .._converter import converter
 from .._transport import Response
 from ..models.instructions import Instruction, Item
-from ._base import DC, Resource, segment
+from ._base import DC, Resource, rows_of, segment
 
 __all__ = ["Instructions"]
 
@@ -63,9 +63,7 @@ class Instructions(Resource):
                 "the instructions endpoints are deprecated (sunset %s): prefer batch_items",
                 response.headers.get("Sunset", "unannounced"),
             )
-        data = response.data
-        rows = data.get("results", []) if isinstance(data, dict) else data
-        return converter.structure(rows or [], list[Item])
+        return converter.structure(rows_of(response.data), list[Item])
 
 
 def _unstructure(instructions: Sequence[Instruction]) -> list[Any]:
