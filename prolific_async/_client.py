@@ -34,7 +34,8 @@ class Prolific:
 
     The token comes from ``token`` or the ``PROLIFIC_TOKEN`` environment variable, the base
     URL from ``base_url`` or ``PROLIFIC_URL`` (default ``https://api.prolific.com``).
-    Pass ``session`` to use your own `aiohttp.ClientSession` (it is then yours to close).
+    Pass ``session`` to use your own `aiohttp.ClientSession` (it is then yours to close), and
+    ``seed`` to make retry and poll jitter repeatable.
     The token is sent only to the base URL: never to presigned storage URLs, never logged,
     never in a ``repr``.
     """

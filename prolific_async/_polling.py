@@ -189,8 +189,9 @@ class _Failure:
 class Watch(Generic[S]):
     """An async iterator of `Transition` for one job, as returned by every ``watch*`` method.
 
-    Use it with ``async for``; it knows its ``kind`` and ``resource_id`` before the first poll.
-    Breaking out of the loop stops polling; ``aclose()`` (or ``async with``) does so at once.
+    Use it with ``async for``, or ``await watch.wait()`` for the final snapshot; it knows its
+    ``kind`` and ``resource_id`` before the first poll. Breaking out of the loop stops
+    polling; ``aclose()`` (or ``async with``) also releases it at once.
     """
 
     def __init__(self, spec: WatchSpec[S], generator: AsyncGenerator[Transition[S], None]):
@@ -210,6 +211,19 @@ class Watch(Generic[S]):
 
     async def aclose(self) -> None:
         await self._generator.aclose()
+
+    async def wait(self) -> S:
+        """Watch to the end and return the last snapshot (the terminal one).
+
+        Raises what the watch raises: `ResourceFailed`, `PollTimeout`, `PollError`.
+        """
+        async with self:
+            last = None
+            async for transition in self:
+                last = transition
+        # A watch ends only after yielding a terminal status, so there was at least one.
+        assert last is not None
+        return last.snapshot
 
     async def __aenter__(self) -> Watch[S]:
         return self

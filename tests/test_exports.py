@@ -108,6 +108,23 @@ async def test_url_close_to_expiry_is_refreshed_first(tmp_path: Path) -> None:
     assert download.at >= polls[-1].at
 
 
+async def test_export_filters_are_sent_as_query(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific
+) -> None:
+    from datetime import datetime, timezone
+
+    batch = await ready_batch(prolific_client, fake_prolific)
+    since = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    job = await prolific_client.batches.request_export(batch.id, study_id="study-1", from_=since)
+    [sent] = fake_prolific.requests_to("POST", "*/export")
+    assert sent.query == {"study_id": "study-1", "from": "2026-03-01T00:00:00+00:00"}
+    [listed] = await prolific_client.batches.list_exports(batch.id)
+    assert listed.export_id == job.export_id
+    assert listed.filter == {"study_id": "study-1", "from": "2026-03-01T00:00:00+00:00"}
+    with pytest.raises(ValueError, match="study_id"):
+        await prolific_client.batches.request_export(batch.id, study_id="../x")
+
+
 async def test_list_and_delete_exports(prolific_client: pa.Prolific,
                                        fake_prolific: FakeProlific) -> None:
     batch = await ready_batch(prolific_client, fake_prolific)

@@ -327,3 +327,16 @@ async def test_watch_many_isolates_a_failure(prolific_client: pa.Prolific,
     assert isinstance(failure.error, pa.NotFoundError)
     assert [(e.resource_id, e.current) for e in events if isinstance(e, pa.Transition)] == [
         (good.id, "READY")]
+
+
+async def test_wait_returns_the_terminal_snapshot(
+    stepping: tuple[pa.Prolific, FakeProlific],
+) -> None:
+    client, fake = stepping
+    batch = await ready_batch(client, fake)
+    sync = await client.batches.sync(batch.id)
+    assert sync.sync_id is not None
+    fake.clock.per_request = 0.25
+    done = await client.batches.watch_sync(batch.id, sync.sync_id).wait()
+    assert done.status is pa.SyncStatus.COMPLETE and done.groups_created == 0
+    assert client._channels._channels == {}

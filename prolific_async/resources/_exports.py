@@ -38,7 +38,8 @@ class Exports(Resource):
         """
         params: dict[str, str | int] = {}
         if study_id is not None:
-            params["study_id"] = segment("study_id", study_id)
+            segment("study_id", study_id)
+            params["study_id"] = study_id
         if from_ is not None:
             params["from"] = from_.isoformat()
         if to is not None:
@@ -80,11 +81,7 @@ class Exports(Resource):
     ) -> ExportJob:
         """Wait for a complete export (`ResourceFailed` if it failed, `PollTimeout` at the
         deadline)."""
-        job = None
-        async for transition in self.watch_export(owner_id, export_id, policy=policy):
-            job = transition.snapshot
-        assert job is not None
-        return job
+        return await self.watch_export(owner_id, export_id, policy=policy).wait()
 
     async def export(
         self, owner_id: str, dest: str | os.PathLike[str] = ".", *,

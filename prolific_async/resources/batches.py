@@ -133,8 +133,7 @@ class Batches(Exports):
 
     async def wait_ready(self, batch_id: str, *, policy: PollPolicy | None = None) -> Batch:
         """Wait until the batch is READY and return it."""
-        async for _ in self.watch(batch_id, policy=policy):
-            pass
+        await self.watch(batch_id, policy=policy).wait()
         return await self.get(batch_id)
 
     async def duplicate(

@@ -138,19 +138,14 @@ class Datasets(Resource):
 
     async def wait_ready(self, dataset_id: str, *, policy: PollPolicy | None = None) -> Dataset:
         """Wait until the dataset is READY and return it."""
-        async for _ in self.watch(dataset_id, policy=policy):
-            pass
+        await self.watch(dataset_id, policy=policy).wait()
         return await self.get(dataset_id)
 
     async def wait_import(
         self, dataset_id: str, import_id: str, *, policy: PollPolicy | None = None
     ) -> DatasetImport:
         """Wait until a V4 import is complete (or partial) and return it."""
-        last = None
-        async for transition in self.watch_import(dataset_id, import_id, policy=policy):
-            last = transition.snapshot
-        assert last is not None
-        return last
+        return await self.watch_import(dataset_id, import_id, policy=policy).wait()
 
 
 def _status(snapshot: StatusSnapshot | DatasetImport) -> str:
