@@ -30,6 +30,7 @@ from ._errors import (
     RequestInfo,
     ResourceFailed,
     StorageError,
+    UnexpectedResponseError,
     UnprocessableEntityError,
 )
 from ._fanin import WatchFailure, watch_many
@@ -97,7 +98,7 @@ __all__ = [
     "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
     "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
-    "PollTimeout", "BatchItemIssue", "RequestInfo",
+    "PollTimeout", "BatchItemIssue", "RequestInfo", "UnexpectedResponseError",
     # models
     "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow", "BatchStatus",
     "BatchSync", "Collection", "CollectionPage", "ContentFormat", "DataCollectionMetadata",

@@ -14,6 +14,7 @@
     │   ├── UnprocessableEntityError    422 (``issues`` holds INVALID_BATCH_ITEMS entries)
     │   ├── RateLimitError              429
     │   └── InternalServerError         5xx
+    ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model
     ├── StorageError                    a presigned upload/download URL answered with an error
     └── PollError
         ├── ResourceFailed              the job ended in ERROR / failed
@@ -50,6 +51,7 @@ __all__ = [
     "RequestInfo",
     "ResourceFailed",
     "StorageError",
+    "UnexpectedResponseError",
     "UnprocessableEntityError",
     "error_for_status",
 ]
@@ -187,6 +189,18 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     pass
+
+
+class UnexpectedResponseError(ProlificError):
+    """The API answered 2xx with a body this SDK cannot read as the documented model.
+
+    ``body`` is what came back; the message names the call and what did not fit.
+    """
+
+    def __init__(self, message: str, *, body: Any, request: RequestInfo) -> None:
+        super().__init__(message)
+        self.body = body
+        self.request = request
 
 
 class StorageError(ProlificError):

@@ -56,6 +56,7 @@ class Response:
     status: int
     headers: Mapping[str, str]
     data: Any
+    request: RequestInfo
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -156,10 +157,11 @@ class Transport:
                 method, url, params=params, data=data, headers=headers,
                 timeout=self._api_timeout, allow_redirects=False,
             ) as resp:
-                if resp.status >= 400:
+                # A redirect is not followed (see above), so it is an error like any other.
+                if resp.status >= 300:
                     raise await _status_error(resp, request)
                 raw = await resp.read()
-                return Response(resp.status, resp.headers, _decode(raw))
+                return Response(resp.status, resp.headers, _decode(raw), request)
 
         response: Response = await self._with_retries(attempt, request, retry)
         return response

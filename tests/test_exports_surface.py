@@ -21,7 +21,7 @@ def test_public_names() -> None:
         "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",
         "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
         "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
-        "PollTimeout", "BatchItemIssue", "RequestInfo",
+        "PollTimeout", "BatchItemIssue", "RequestInfo", "UnexpectedResponseError",
         "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow",
         "BatchStatus", "BatchSync", "Collection", "CollectionPage", "ContentFormat",
         "DataCollectionMetadata", "DataCollectionMethod", "Dataset", "DatasetField",
@@ -48,5 +48,5 @@ def test_error_tree() -> None:
     assert issubclass(pa.ResourceFailed, pa.PollError)
     assert issubclass(pa.PollTimeout, pa.PollError)
     for error in (pa.APIConnectionError, pa.APIStatusError, pa.PollError, pa.StorageError,
-                  pa.ConfigurationError, pa.ClientClosedError):
+                  pa.ConfigurationError, pa.ClientClosedError, pa.UnexpectedResponseError):
         assert issubclass(error, pa.ProlificError)

@@ -207,3 +207,23 @@ async def test_unprocessable_entity_issues(fake_prolific: FakeProlific) -> None:
     assert caught.value.issues == [pa.BatchItemIssue(page=0, row=0, column=0, item=0,
                                                      type="free_text",
                                                      message="description is required")]
+
+
+async def test_redirect_is_not_followed(fake_prolific: FakeProlific) -> None:
+    fake_prolific.inject(method="GET", path="*/batches/b1", status=301,
+                         body={"detail": "moved"})
+    async with fast_client(fake_prolific) as client:
+        with pytest.raises(pa.APIStatusError, match="301") as caught:
+            await client.batches.get("b1")
+    assert caught.value.status_code == 301
+    assert len(fake_prolific.requests) == 1
+
+
+async def test_body_that_does_not_fit_the_model(fake_prolific: FakeProlific) -> None:
+    fake_prolific.inject(method="GET", path="*/batches/b1", status=200,
+                         body={"name": "no id here"})
+    async with fast_client(fake_prolific) as client:
+        with pytest.raises(pa.UnexpectedResponseError, match="not a Batch") as caught:
+            await client.batches.get("b1")
+    assert caught.value.body == {"name": "no id here"}
+    assert "GET /api/v1/data-collection/batches/b1 answered 200" in str(caught.value)

@@ -16,13 +16,14 @@ import aiohttp
 import anyio
 
 from .._converter import converter
+from .._errors import UnexpectedResponseError, truncate
 from .._polling import WatchSpec
 from .._transport import Response, RetryMode, Transport
 
 if TYPE_CHECKING:
     from .._client import Prolific
 
-__all__ = ["DC", "Resource", "download", "required", "rows_of", "segment"]
+__all__ = ["DC", "Resource", "download", "required", "rows_of", "segment", "structure"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -44,6 +45,19 @@ def segment(name: str, value: str) -> str:
     if not value or value in (".", "..") or _BAD_SEGMENT.search(value) or ".." in value:
         raise ValueError(f"{name} is not a valid path segment: {value!r}")
     return quote(value, safe="")
+
+
+def structure(response: Response, data: Any, model: Any) -> Any:
+    """Read ``data`` (from ``response``) as ``model``, or say clearly that it did not fit."""
+    try:
+        return converter.structure(data, model)
+    except Exception as exc:
+        name = getattr(model, "__name__", None) or str(model)
+        raise UnexpectedResponseError(
+            f"{response.request} answered {response.status} with a body that is not a "
+            f"{name}: {type(exc).__name__}: {truncate(str(exc), 200)}",
+            body=data, request=response.request,
+        ) from exc
 
 
 def rows_of(data: Any) -> list[Any]:
@@ -89,14 +103,14 @@ class Resource:
         self, path: str, item: type[T], *, params: Mapping[str, str | int] | None = None
     ) -> list[T]:
         response = await self._transport.request("GET", path, params=params)
-        rows: list[T] = converter.structure(rows_of(response.data), list[item])  # type: ignore[valid-type]
+        rows: list[T] = structure(response, rows_of(response.data), list[item])  # type: ignore[valid-type]
         return rows
 
     @staticmethod
     def _parse(response: Response, model: Any) -> Any:
         if model is None:
             return None
-        return converter.structure(response.data, model)
+        return structure(response, response.data, model)
 
     def _spec(
         self,

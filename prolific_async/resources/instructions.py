@@ -9,7 +9,7 @@ from typing import Any
 from .._converter import converter
 from .._transport import Response
 from ..models.instructions import Instruction, Item
-from ._base import DC, Resource, rows_of, segment
+from ._base import DC, Resource, rows_of, segment, structure
 
 __all__ = ["Instructions"]
 
@@ -63,7 +63,8 @@ class Instructions(Resource):
                 "the instructions endpoints are deprecated (sunset %s): prefer batch_items",
                 response.headers.get("Sunset", "unannounced"),
             )
-        return converter.structure(rows_of(response.data), list[Item])
+        items: list[Item] = structure(response, rows_of(response.data), list[Item])
+        return items
 
 
 def _unstructure(instructions: Sequence[Instruction]) -> list[Any]:
