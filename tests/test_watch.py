@@ -21,6 +21,19 @@ pytestmark = pytest.mark.anyio
 FAST = pa.PollPolicy(initial=0.005, multiplier=1.5, ceiling=0.02, deadline=5)
 
 
+def sdk_tasks() -> list[asyncio.Task[object]]:
+    """Running tasks whose code is the SDK's (the fake server's connection handlers may
+    legitimately outlive a block: they are the server's)."""
+    package = Path(pa.__file__).parent
+    found = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        where = Path(code.co_filename) if code else None
+        if where and where.is_relative_to(package) and "testing" not in where.parts:
+            found.append(task)
+    return found
+
+
 async def history(watch: pa.Watch[object]) -> list[tuple[str | None, str]]:
     return [(t.previous, t.current) async for t in watch]
 
@@ -253,7 +266,6 @@ async def test_cancelling_a_watch_stops_polling(
     ds = await ready_dataset(prolific_client, fake_prolific)
     batch = await new_batch(prolific_client, fake_prolific, ds)
     await prolific_client.batches.setup(batch.id)  # stays PROCESSING: the clock is stopped
-    tasks_before = len(asyncio.all_tasks())
     watch = prolific_client.batches.watch(batch.id)
     seen = []
     with anyio.move_on_after(0.1) as scope:
@@ -262,7 +274,7 @@ async def test_cancelling_a_watch_stops_polling(
     assert scope.cancelled_caught
     assert seen == ["PROCESSING"]
     assert watch._generator.ag_frame is None  # finished: its finally ran
-    assert len(asyncio.all_tasks()) == tasks_before
+    assert sdk_tasks() == []
     polls = len(fake_prolific.requests_to("GET", "*/status"))
     fake_prolific.clock.advance(10)
     assert await prolific_client.batches.status(batch.id) is pa.BatchStatus.READY
@@ -340,3 +352,21 @@ async def test_wait_returns_the_terminal_snapshot(
     done = await client.batches.watch_sync(batch.id, sync.sync_id).wait()
     assert done.status is pa.SyncStatus.COMPLETE and done.groups_created == 0
     assert client._channels._channels == {}
+
+
+async def test_leaving_watch_many_early_stops_every_watch(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific,
+) -> None:
+    ds = await ready_dataset(prolific_client, fake_prolific)
+    batches = [await new_batch(prolific_client, fake_prolific, ds, f"b{i}") for i in range(3)]
+    for batch in batches:
+        await prolific_client.batches.setup(batch.id)  # stays PROCESSING: the clock is stopped
+    async with pa.watch_many(prolific_client.batches.watch(b.id) for b in batches) as stream:
+        async for event in stream:
+            assert isinstance(event, pa.Transition) and event.current == "PROCESSING"
+            break
+    assert sdk_tasks() == []
+    assert prolific_client._channels._channels == {}
+    polls = len(fake_prolific.requests_to("GET", "*/status"))
+    await prolific_client.batches.list(workspace_id=fake_prolific.workspace_id)
+    assert len(fake_prolific.requests_to("GET", "*/status")) == polls

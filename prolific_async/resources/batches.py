@@ -179,8 +179,9 @@ class Batches(Exports):
 
     async def sync(self, batch_id: str) -> BatchSync:
         """Turn datapoints appended to a V4 dataset into tasks (the batch must be READY)."""
+        # Each POST queues a sync job: not repeated unless the server provably did not act.
         job: BatchSync = await self._call("POST", f"{self._exports_root(batch_id)}/sync",
-                                          BatchSync)
+                                          BatchSync, retry="unsent")
         return job
 
     def _sync_path(self, batch_id: str, sync_id: str) -> str:
