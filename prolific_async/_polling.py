@@ -240,7 +240,7 @@ class _Channel:
         self.version = 0
         self.outcome: Any = None
         self.next_at = 0.0
-        self.busy: anyio.Event | None = None
+        self.busy = False
         self.changed = anyio.Event()
         self.subscribers = 0
 
@@ -256,7 +256,7 @@ class _Channel:
             if self.version > seen:
                 return self.version, self.outcome
             now = anyio.current_time()
-            if self.busy is None and now >= self.next_at:
+            if not self.busy and now >= self.next_at:
                 await self._fetch(fetch, delay_after, deadline_at)
                 continue
             if now >= deadline_at:
@@ -269,7 +269,7 @@ class _Channel:
         self, fetch: Callable[[], Awaitable[Any]], delay_after: Callable[[Any], float],
         deadline_at: float,
     ) -> None:
-        self.busy = anyio.Event()
+        self.busy = True
         started = anyio.current_time()
         outcome: Any
         try:
@@ -288,7 +288,7 @@ class _Channel:
             self.next_at = min(due, max(deadline_at, finished + MIN_DELAY))
         finally:
             # Also on cancellation: waiters wake and one of them takes over the polling.
-            self.busy = None
+            self.busy = False
             self.changed.set()
             self.changed = anyio.Event()
 
@@ -312,11 +312,9 @@ class Channels:
             del self._channels[key]
 
 
-_TRANSIENT = (APIConnectionError,)
-
-
 def _is_transient(error: Exception) -> bool:
-    if isinstance(error, _TRANSIENT):
+    """Connection trouble, 429 and 5xx may pass; anything else will not by asking again."""
+    if isinstance(error, APIConnectionError):
         return True
     return isinstance(error, APIStatusError) and (
         error.status_code == 429 or error.status_code >= 500
@@ -379,7 +377,7 @@ async def _watch(
                 error = outcome.error
                 errors += 1
                 if not _is_transient(error):
-                    raise error  # a 404 or a 400 will not get better by asking again
+                    raise error
                 if errors > policy.max_poll_errors or not spend_retry():
                     why = ("retry budget spent" if errors <= policy.max_poll_errors
                            else f"{errors} poll errors in a row")

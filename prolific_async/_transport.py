@@ -152,12 +152,12 @@ class Transport:
             headers = self._json_headers
 
         async def attempt() -> Response:
-            # Redirects are not followed: the token must reach no other URL than the one built.
+            # Redirects are not followed, so the token reaches no URL but the one built here;
+            # a 3xx is then an error like any other.
             async with self.session.request(
                 method, url, params=params, data=data, headers=headers,
                 timeout=self._api_timeout, allow_redirects=False,
             ) as resp:
-                # A redirect is not followed (see above), so it is an error like any other.
                 if resp.status >= 300:
                     raise await _status_error(resp, request)
                 raw = await resp.read()
@@ -188,7 +188,7 @@ class Transport:
                 method, url, data=data, headers=send_headers,
                 timeout=self._transfer_timeout, allow_redirects=False,
             ) as resp:
-                if resp.status >= 400:
+                if resp.status >= 300:
                     error = await _status_error(resp, request)
                     if error.status_code in RETRY_STATUSES:
                         raise error
