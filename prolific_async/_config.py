@@ -25,12 +25,15 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
 class Timeouts:
     """Per-request timeouts, in seconds.
 
-    ``total`` bounds one attempt of one API call (retries get a fresh one); ``transfer``
-    bounds a whole upload or download to a presigned URL, which may be large.
+    ``connect`` bounds opening a socket to the API, ``read`` the wait for the server's next
+    bytes; neither counts time spent queued for a free connection, so a thousand concurrent
+    calls on a 100-connection pool do not time out on a healthy server. ``transfer`` bounds a
+    whole upload or download to a presigned URL, which may be large. Each retry gets fresh
+    timeouts.
     """
 
-    total: float = attrs.field(default=30.0, validator=_positive)
     connect: float = attrs.field(default=10.0, validator=_positive)
+    read: float = attrs.field(default=30.0, validator=_positive)
     transfer: float = attrs.field(default=600.0, validator=_positive)
 
 

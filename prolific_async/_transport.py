@@ -125,9 +125,11 @@ class Transport:
         self.retry = retry
         self.budget = RetryBudget(retry.budget, retry.budget_refill_per_second)
         self._rng = rng or random.Random()
-        self._api_timeout = aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
+        self._api_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
+        )
         self._transfer_timeout = aiohttp.ClientTimeout(
-            total=timeouts.transfer, connect=timeouts.connect
+            total=timeouts.transfer, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
 
     def __repr__(self) -> str:

@@ -102,7 +102,7 @@ async def test_connection_refused_is_a_connection_error() -> None:
 
 async def test_timeout_is_a_timeout_error(fake_prolific: FakeProlific) -> None:
     fake_prolific.inject(method="GET", path=LIST, status=None, latency=0.5)
-    async with fast_client(fake_prolific, timeouts=pa.Timeouts(total=0.05),
+    async with fast_client(fake_prolific, timeouts=pa.Timeouts(read=0.05),
                            retry=pa.RetryPolicy(attempts=2, wait_initial=0.001)) as client:
         with pytest.raises(pa.APITimeoutError, match="timed out"):
             await client.batches.list(workspace_id=fake_prolific.workspace_id)
