@@ -227,3 +227,22 @@ async def test_body_that_does_not_fit_the_model(fake_prolific: FakeProlific) -> 
             await client.batches.get("b1")
     assert caught.value.body == {"name": "no id here"}
     assert "GET /api/v1/data-collection/batches/b1 answered 200" in str(caught.value)
+
+
+async def test_waiting_for_a_pooled_connection_is_not_a_timeout(
+    fake_prolific: FakeProlific,
+) -> None:
+    import anyio
+
+    # Each answer takes 0.1 s; 12 calls share 2 connections, so the last waits ~0.5 s in the
+    # queue: longer than the read timeout, which must not count that wait.
+    fake_prolific.inject(method="GET", path=LIST, status=None, latency=0.1)
+    async with fast_client(fake_prolific, max_connections=2, timeouts=pa.Timeouts(read=0.3),
+                           retry=pa.RetryPolicy.disabled()) as client:
+        async def one() -> None:
+            await client.batches.list(workspace_id=fake_prolific.workspace_id)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(12):
+                group.start_soon(one)
+    assert len(fake_prolific.requests_to("GET", LIST)) == 12
