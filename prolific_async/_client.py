@@ -14,7 +14,7 @@ import anyio
 
 from ._config import PollPolicy, RetryPolicy, Timeouts
 from ._errors import ClientClosedError, ConfigurationError
-from ._polling import KINDS, Channels, Watch, WatchSpec, watch
+from ._polling import KINDS, Channels, Watch, WatchSpec, transitions
 from ._transport import Transport
 from ._version import __version__
 from .resources import Batches, Collections, Datasets, Instructions, Studies
@@ -135,9 +135,9 @@ class Prolific:
         previous: str | None = None, attempt: int = 0,
     ) -> Watch[Any]:
         transport = self._require_transport()
-        return watch(spec, policy or self.poll, self._channels,
-                     spend_retry=transport.budget.try_spend, previous=previous,
-                     attempt=attempt, rng=self._rng)
+        return Watch(spec, transitions(spec, policy or self.poll, self._channels,
+                                       spend_retry=transport.budget.try_spend,
+                                       previous=previous, attempt=attempt, rng=self._rng))
 
     def resume(
         self, token: dict[str, Any], *, policy: PollPolicy | None = None

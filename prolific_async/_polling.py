@@ -40,7 +40,7 @@ __all__ = [
     "WatchSpec",
     "categorize",
     "next_delay",
-    "watch",
+    "transitions",
 ]
 
 logger = logging.getLogger("prolific_async.polling")
@@ -326,7 +326,7 @@ def resume_token(spec: WatchSpec[Any], status: str | None, attempt: int) -> dict
             "attempt": attempt}
 
 
-async def _watch(
+async def transitions(
     spec: WatchSpec[S],
     policy: PollPolicy,
     channels: Channels,
@@ -417,18 +417,3 @@ async def _watch(
                 raise timed_out()
     finally:
         channels.leave(key, channel)
-
-
-def watch(
-    spec: WatchSpec[S],
-    policy: PollPolicy,
-    channels: Channels,
-    *,
-    spend_retry: Callable[[], bool],
-    previous: str | None = None,
-    attempt: int = 0,
-    rng: random.Random | None = None,
-) -> Watch[S]:
-    """A `Watch` of ``spec`` (see `_watch` for what it yields)."""
-    return Watch(spec, _watch(spec, policy, channels, spend_retry=spend_retry,
-                              previous=previous, attempt=attempt, rng=rng))
