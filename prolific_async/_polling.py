@@ -3,9 +3,9 @@
 The first half has no I/O (in the manner of hishel's ``_spec``): which category a status falls
 in for each kind of job, and how long to wait before the next poll. It is tested on its own.
 
-The second half is `watch`, the async generator every ``*.watch*`` method returns. Watchers of
-the same resource share a `_Channel`, so two watchers of one batch cost one request per tick:
-whichever watcher is due first polls, and the others take its answer.
+The second half is `transitions`, the async generator inside the `Watch` every ``*.watch*``
+method returns. Watchers of the same resource share a `_Channel`, so two watchers of one batch
+cost one request per tick: whichever watcher is due first polls, and the others take its answer.
 """
 
 from __future__ import annotations
