@@ -173,6 +173,19 @@ async def test_download_report(prolific_client: pa.Prolific, fake_prolific: Fake
     assert list(tmp_path.iterdir()) == [path]
 
 
+async def test_report_link_rejected_as_expired_is_asked_for_again(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path
+) -> None:
+    batch = await ready_batch(prolific_client, fake_prolific)
+    fake_prolific.inject(method="GET", path="/reports/*", status=403, times=1,
+                         body="<Error><Code>AccessDenied</Code></Error>")
+    path = await prolific_client.batches.download_report(batch.id, tmp_path / "report.csv")
+    assert path.read_text().startswith("Prompt,Model response,task_id")
+    assert len(fake_prolific.requests_to("GET", "*/report/")) == 2
+    assert len(fake_prolific.requests_to("GET", "/reports/*")) == 2
+    assert list(tmp_path.iterdir()) == [path]
+
+
 async def test_sync(prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
     batch = await ready_batch(prolific_client, fake_prolific)
     job = await prolific_client.batches.sync(batch.id)

@@ -7,7 +7,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -16,7 +16,7 @@ import aiohttp
 import anyio
 
 from .._converter import converter
-from .._errors import UnexpectedResponseError, truncate
+from .._errors import StorageError, UnexpectedResponseError, truncate
 from .._polling import WatchSpec
 from .._transport import Response, RetryMode, Transport
 
@@ -136,13 +136,20 @@ def _timestamped(stem: str, suffix: str) -> str:
 
 
 async def download(
-    transport: Transport, url: str, dest: str | os.PathLike[str], *, stem: str, suffix: str
+    transport: Transport,
+    url_for: Callable[[bool], Awaitable[str]],
+    dest: str | os.PathLike[str],
+    *,
+    stem: str,
+    suffix: str,
 ) -> Path:
-    """Stream ``url`` into ``dest`` (a folder, or a file path) atomically.
+    """Stream a presigned URL into ``dest`` (a folder, or a file path) atomically.
 
-    The bytes go to a hidden temporary file beside the target, renamed only once complete; a
-    failed download leaves nothing behind. In a folder, the name is ``<stem>-<timestamp><suffix>``
-    so runs never overwrite each other.
+    ``url_for(refresh)`` gives the URL to fetch; storage answers 403 to an expired signature,
+    and then it is called once more with ``refresh=True`` for a new one. The bytes go to a
+    hidden temporary file beside the target, renamed only once complete; a failed download
+    leaves nothing behind. In a folder, the name is ``<stem>-<timestamp><suffix>`` so runs
+    never overwrite each other.
     """
     target = Path(dest)
     if str(dest).endswith(("/", os.sep)) or await anyio.Path(target).is_dir():
@@ -156,7 +163,13 @@ async def download(
                 await out.write(chunk)
 
     try:
-        await transport.transfer("GET", url, sink=sink)
+        for refresh in (False, True):
+            try:
+                await transport.transfer("GET", await url_for(refresh), sink=sink)
+                break
+            except StorageError as exc:
+                if refresh or exc.status_code != 403:
+                    raise
         await anyio.Path(partial).rename(target)
     finally:
         await anyio.Path(partial).unlink(missing_ok=True)

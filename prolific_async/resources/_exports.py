@@ -49,11 +49,12 @@ class Exports(Resource):
         )
         return job
 
+    def _export_path(self, owner_id: str, export_id: str) -> str:
+        return f"{self._exports_root(owner_id)}/export/{segment('export_id', export_id)}"
+
     async def export_status(self, owner_id: str, export_id: str) -> ExportJob:
-        root = self._exports_root(owner_id)
-        job: ExportJob = await self._call(
-            "GET", f"{root}/export/{segment('export_id', export_id)}", ExportJob
-        )
+        job: ExportJob = await self._call("GET", self._export_path(owner_id, export_id),
+                                          ExportJob)
         return job
 
     async def list_exports(self, owner_id: str) -> list[ExportJob]:
@@ -62,8 +63,7 @@ class Exports(Resource):
 
     async def delete_export(self, owner_id: str, export_id: str) -> None:
         """Delete a finished export job (a generating one answers 409 `ConflictError`)."""
-        root = self._exports_root(owner_id)
-        await self._call("DELETE", f"{root}/export/{segment('export_id', export_id)}")
+        await self._call("DELETE", self._export_path(owner_id, export_id))
 
     def watch_export(
         self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
@@ -72,8 +72,8 @@ class Exports(Resource):
         return self._client._watch(self._export_spec(owner_id, export_id), policy)
 
     def _export_spec(self, owner_id: str, export_id: str) -> WatchSpec[ExportJob]:
-        path = f"{self._exports_root(owner_id)}/export/{segment('export_id', export_id)}"
-        return self._spec(self._export_kind, (owner_id, export_id), path, ExportJob,
+        return self._spec(self._export_kind, (owner_id, export_id),
+                          self._export_path(owner_id, export_id), ExportJob,
                           lambda job: str(job.status))
 
     async def wait_export(
@@ -98,20 +98,17 @@ class Exports(Resource):
             if job.export_id is None:
                 raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
             job = await self.wait_export(owner_id, job.export_id, policy=policy)
-        for refresh in (False, True):
+
+        async def export_url(refresh: bool) -> str:
+            nonlocal job
             if refresh or _expired(job):
                 job = await self._refreshed(owner_id, job, study_id=study_id, from_=from_, to=to)
             if job.url is None:
                 raise StorageError(f"export of {owner_id} is complete but has no url")
-            try:
-                return await download(
-                    self._transport, job.url, dest, stem=f"{owner_id}-export", suffix=".zip"
-                )
-            except StorageError as exc:
-                # S3 answers 403 to an expired signature: refresh once, then give up.
-                if refresh or exc.status_code != 403:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            return job.url
+
+        return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",
+                              suffix=".zip")
 
     async def _refreshed(
         self, owner_id: str, job: ExportJob, *, study_id: str | None,

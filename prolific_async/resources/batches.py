@@ -163,19 +163,16 @@ class Batches(Exports):
 
     async def download_report(self, batch_id: str, dest: str | os.PathLike[str] = ".") -> Path:
         """Download the report CSV to ``dest`` (a folder or a file path), atomically."""
-        for attempt in range(2):
+
+        async def report_url(refresh: bool) -> str:
+            # Each call asks for the report again, which gives a freshly signed link.
             link = await self.report(batch_id)
             if link.url is None:
                 raise StorageError(f"batch {batch_id} has no report available yet")
-            try:
-                return await download(
-                    self._transport, link.url, dest, stem=f"{batch_id}-report", suffix=".csv"
-                )
-            except StorageError as exc:
-                # An expired link answers 403; asking for the report again refreshes it.
-                if attempt or exc.status_code != 403:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            return link.url
+
+        return await download(self._transport, report_url, dest, stem=f"{batch_id}-report",
+                              suffix=".csv")
 
     async def sync(self, batch_id: str) -> BatchSync:
         """Turn datapoints appended to a V4 dataset into tasks (the batch must be READY)."""
