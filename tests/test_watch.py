@@ -45,8 +45,10 @@ async def test_dataset_sequence(stepping: tuple[pa.Prolific, FakeProlific]) -> N
     ds = await client.datasets.create(name="d", workspace_id=fake.workspace_id)
     await client.datasets.upload(ds.id, CSV)
     fake.clock.per_request = 0.25
-    assert await history(client.datasets.watch(ds.id)) == [
+    transitions = [t async for t in client.datasets.watch(ds.id)]
+    assert [(t.previous, t.current) for t in transitions] == [
         (None, "PROCESSING"), ("PROCESSING", "READY")]
+    assert [t.category for t in transitions] == [pa.Category.PENDING, pa.Category.DONE]
 
 
 async def test_batch_sequence(stepping: tuple[pa.Prolific, FakeProlific]) -> None:
