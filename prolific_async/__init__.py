@@ -34,9 +34,7 @@ from ._errors import (
     UnprocessableEntityError,
 )
 from ._fanin import WatchFailure, watch_many
-from ._polling import Category, Transition, Watch
-from ._version import __version__
-from .models import (
+from ._models import (
     Answer,
     Batch,
     BatchColumn,
@@ -73,6 +71,7 @@ from .models import (
     ResponseBody,
     RichText,
     SchemaField,
+    StatusSnapshot,
     Study,
     StudyAction,
     StudyCreate,
@@ -85,7 +84,9 @@ from .models import (
     UploadURL,
     Validation,
 )
-from .resources import UNSET, StatusSnapshot
+from ._polling import Category, Transition, Watch
+from ._types import UNSET
+from ._version import __version__
 
 __all__ = [
     # the client and its configuration

@@ -15,9 +15,9 @@ import anyio
 from ._config import PollPolicy, RetryPolicy, Timeouts
 from ._errors import ClientClosedError, ConfigurationError
 from ._polling import KINDS, Channels, Watch, WatchSpec, transitions
+from ._resources import Batches, Collections, Datasets, Instructions, Studies
 from ._transport import Transport
 from ._version import __version__
-from .resources import Batches, Collections, Datasets, Instructions, Studies
 
 __all__ = ["DEFAULT_BASE_URL", "Prolific"]
 

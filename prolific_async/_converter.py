@@ -20,9 +20,9 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from .models.common import OpenEnum
-from .models.instructions import ITEM_TYPES, Item, UnknownItem
-from .models.responses import AnswerValue
+from ._models.common import OpenEnum
+from ._models.instructions import ITEM_TYPES, Item, UnknownItem
+from ._models.responses import AnswerValue
 
 __all__ = ["converter", "parse_datetime"]
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._converter import converter
+from .._models.instructions import Instruction, Item
 from .._transport import Response
-from ..models.instructions import Instruction, Item
 from ._base import DC, Resource, rows_of, segment, structure
 
 __all__ = ["Instructions"]

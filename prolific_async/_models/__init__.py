@@ -12,7 +12,7 @@ from .batches import (
     SyncStatus,
 )
 from .collections import Collection, CollectionPage
-from .common import OpenEnum, TaskDetails
+from .common import OpenEnum, StatusSnapshot, TaskDetails
 from .datasets import (
     Dataset,
     DatasetImport,
@@ -60,7 +60,8 @@ __all__ = [
     "DatasetSchema", "DatasetStatus", "ExportJob", "ExportStatus", "FileUpload", "FreeText",
     "FreeTextWithUnit", "ITEM_TYPES", "Image", "ImportRecordError", "ImportStatus",
     "Instruction", "InstructionType", "Item", "MultipleChoice", "MultipleChoiceWithFreeText",
-    "OpenEnum", "Option", "ReportLink", "ResponseBody", "RichText", "SchemaField", "Study",
-    "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus", "TaskDetails", "TaskResponse",
+    "OpenEnum", "Option", "ReportLink", "ResponseBody", "RichText", "SchemaField",
+    "StatusSnapshot", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
+    "TaskDetails", "TaskResponse",
     "UnitOption", "UnknownItem", "UploadURL", "Validation",
 ]

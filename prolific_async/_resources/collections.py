@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from .._converter import converter
-from ..models.collections import Collection, CollectionPage
-from ..models.common import TaskDetails
+from .._models.collections import Collection, CollectionPage
+from .._models.common import TaskDetails
 from ._base import DC, required, rows_of, segment
 from ._exports import Exports
 

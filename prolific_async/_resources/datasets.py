@@ -10,22 +10,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio
-import attrs
 
 from .._config import PollPolicy
 from .._converter import converter
+from .._models.common import StatusSnapshot
+from .._models.datasets import Dataset, DatasetImport, DatasetSchema, DatasetStatus, UploadURL
 from .._polling import Watch, WatchSpec
-from ..models.datasets import Dataset, DatasetImport, DatasetSchema, DatasetStatus, UploadURL
 from ._base import DC, Resource, required, segment
 
-__all__ = ["Datasets", "StatusSnapshot"]
-
-
-@attrs.frozen
-class StatusSnapshot:
-    """The body of a ``…/status`` endpoint."""
-
-    status: str
+__all__ = ["Datasets"]
 
 
 class Datasets(Resource):

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .._config import PollPolicy
+from .._download import download
 from .._errors import StorageError
+from .._models.exports import ExportJob, ExportStatus
 from .._polling import Watch, WatchSpec
-from ..models.exports import ExportJob, ExportStatus
-from ._base import Resource, download, segment
+from ._base import Resource, segment
 
 __all__ = ["Exports"]
 

@@ -9,25 +9,17 @@ from typing import Any
 
 from .._config import PollPolicy
 from .._converter import converter
+from .._download import download
 from .._errors import StorageError
+from .._models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink
+from .._models.common import StatusSnapshot, TaskDetails
+from .._models.responses import TaskResponse
 from .._polling import Watch, WatchSpec
-from ..models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink
-from ..models.common import TaskDetails
-from ..models.responses import TaskResponse
-from ._base import DC, download, required, segment
+from .._types import UNSET
+from ._base import DC, required, segment
 from ._exports import Exports
-from .datasets import StatusSnapshot
 
 __all__ = ["Batches"]
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: "Leave this field alone" for `Batches.update`, where ``None`` means "clear it".
-UNSET: Any = _Unset()
 
 
 class Batches(Exports):

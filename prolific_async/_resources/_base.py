@@ -1,29 +1,22 @@
 """What every resource shares: path building with validated ids, one call-and-parse helper,
-watch construction, and atomic downloads."""
+and watch construction."""
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import aiohttp
-import anyio
-
 from .._converter import converter
-from .._errors import StorageError, UnexpectedResponseError, truncate
+from .._errors import UnexpectedResponseError, truncate
 from .._polling import WatchSpec
 from .._transport import Response, RetryMode, Transport
 
 if TYPE_CHECKING:
     from .._client import Prolific
 
-__all__ = ["DC", "Resource", "download", "required", "rows_of", "segment", "structure"]
+__all__ = ["DC", "Resource", "required", "rows_of", "segment", "structure"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -129,48 +122,3 @@ class Resource:
             return snapshot
 
         return WatchSpec(kind=kind, ids=ids, fetch=fetch, status_of=status_of)
-
-
-def _timestamped(stem: str, suffix: str) -> str:
-    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}{suffix}"
-
-
-async def download(
-    transport: Transport,
-    url_for: Callable[[bool], Awaitable[str]],
-    dest: str | os.PathLike[str],
-    *,
-    stem: str,
-    suffix: str,
-) -> Path:
-    """Stream a presigned URL into ``dest`` (a folder, or a file path) atomically.
-
-    ``url_for(refresh)`` gives the URL to fetch; storage answers 403 to an expired signature,
-    and then it is called once more with ``refresh=True`` for a new one. The bytes go to a
-    hidden temporary file beside the target, renamed only once complete; a failed download
-    leaves nothing behind. In a folder, the name is ``<stem>-<timestamp><suffix>`` so runs
-    never overwrite each other.
-    """
-    target = Path(dest)
-    if str(dest).endswith(("/", os.sep)) or await anyio.Path(target).is_dir():
-        target = target / _timestamped(stem, suffix)
-    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-
-    async def sink(resp: aiohttp.ClientResponse) -> None:
-        async with await anyio.open_file(partial, "wb") as out:
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                await out.write(chunk)
-
-    try:
-        for refresh in (False, True):
-            try:
-                await transport.transfer("GET", await url_for(refresh), sink=sink)
-                break
-            except StorageError as exc:
-                if refresh or exc.status_code != 403:
-                    raise
-        await anyio.Path(partial).rename(target)
-    finally:
-        await anyio.Path(partial).unlink(missing_ok=True)
-    return target

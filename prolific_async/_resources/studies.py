@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .._config import PollPolicy
 from .._converter import converter
+from .._models.studies import Study, StudyAction, StudyCreate
 from .._polling import Watch, WatchSpec
-from ..models.studies import Study, StudyAction, StudyCreate
 from ._base import Resource, segment
 
 __all__ = ["Studies"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["OpenEnum", "TaskDetails"]
+__all__ = ["OpenEnum", "StatusSnapshot", "TaskDetails"]
 
 
 class OpenEnum(str, enum.Enum):
@@ -42,3 +42,10 @@ class TaskDetails:
     task_name: str
     task_introduction: str
     task_steps: str
+
+
+@attrs.frozen
+class StatusSnapshot:
+    """The body of a ``…/status`` endpoint: ``{"status": "PROCESSING"}``."""
+
+    status: str
