@@ -1,0 +1,5 @@
+"""``python -m prolific_async.cli`` is the ``prolific-async`` command."""
+
+from . import main
+
+main()
