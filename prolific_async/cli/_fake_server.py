@@ -36,13 +36,16 @@ def fake_server(app: App, host: str, port: int, seed: int, speed: float) -> None
                            "port only", USAGE)
 
     async def serve() -> None:
-        # record=False: a long-running server must not keep every request in memory.
-        async with FakeProlific(clock=FakeClock(speed=speed), seed=seed, record=False) as fake:
-            for name, value in (("PROLIFIC_URL", fake.url), ("PROLIFIC_TOKEN", fake.token),
-                                ("PROLIFIC_WORKSPACE", fake.workspace_id)):
-                app.output.line(f"export {name}={shlex.quote(value)}")
-            app.output.note(f"fake Prolific API on {fake.url} (Ctrl-C stops it)")
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        # Signals are caught before anything is printed: whoever reads the lines may stop
+        # the server at once.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            # record=False: a long-running server must not keep every request in memory.
+            async with FakeProlific(clock=FakeClock(speed=speed), seed=seed,
+                                    record=False) as fake:
+                for name, value in (("PROLIFIC_URL", fake.url), ("PROLIFIC_TOKEN", fake.token),
+                                    ("PROLIFIC_WORKSPACE", fake.workspace_id)):
+                    app.output.line(f"export {name}={shlex.quote(value)}")
+                app.output.note(f"fake Prolific API on {fake.url} (Ctrl-C stops it)")
                 async for _ in signals:
                     break
         app.output.note("fake Prolific API stopped")
