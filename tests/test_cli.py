@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import signal
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import prolific_async as pa
+from prolific_async.testing import FakeClock
 
-from .cli_support import Served, invoke, one_error_line, served
+from .cli_support import Served, command, invoke, one_error_line, served, subprocess_env
 from .conftest import EXAMPLES
 from .helpers import DETAILS, QUESTIONS, write_csv
 
@@ -309,3 +312,22 @@ def test_no_colour_unless_a_terminal_allows_it(fake: Served) -> None:
     for env in ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, {"NO_COLOR": None}):
         plain = invoke(fake, "batch", "get", "nope", env=env)
         assert "\x1b[" not in plain.stderr, env
+
+
+def test_ctrl_c_stops_a_watch_with_130(tmp_path: Path) -> None:
+    # A stopped clock: the dataset stays PROCESSING until the watch is interrupted.
+    with served(clock=FakeClock(speed=0)) as fake:
+        async def processing(client: pa.Prolific) -> str:
+            ds = await client.datasets.create(name="d", workspace_id=fake.fake.workspace_id)
+            await client.datasets.upload(ds.id, write_csv(tmp_path))
+            return ds.id
+
+        watch = subprocess.Popen(command("dataset", "watch", fake.call(processing)),
+                                 env=subprocess_env(fake), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        assert watch.stdout is not None
+        assert watch.stdout.readline().endswith("- -> PROCESSING (0.0s)\n")
+        watch.send_signal(signal.SIGINT)
+        _, err = watch.communicate(timeout=20)
+    assert watch.returncode == 130
+    assert err == "error: interrupted\n"
