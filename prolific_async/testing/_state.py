@@ -12,49 +12,22 @@ import hashlib
 import io
 import json
 import random
-import time
 import zipfile
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-__all__ = ["FakeClock", "World"]
+from ._clock import FakeClock, iso
 
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+__all__ = ["INSTRUCTION_TYPES", "DatasetRec", "ExportRec", "OwnerRec", "StudyRec", "SyncRec",
+           "Upload", "World"]
 
-
-class FakeClock:
-    """The fake server's notion of time, in seconds.
-
-    ``speed=1.0`` runs with the wall clock (the demo); ``speed=0`` stands still until a test
-    calls `advance` (deterministic tests); anything else scales time (a 10-minute job in 6 s
-    with ``speed=100``). ``per_request`` moves the clock that much on every API request, so
-    a poller makes progress deterministically, measured in requests rather than seconds.
-    """
-
-    def __init__(self, speed: float = 1.0, *, per_request: float = 0.0) -> None:
-        if speed < 0 or per_request < 0:
-            raise ValueError("speed and per_request must be >= 0")
-        self.speed = speed
-        self.per_request = per_request
-        self._offset = 0.0
-        self._started = time.monotonic()
-
-    def now(self) -> float:
-        return self._offset + (time.monotonic() - self._started) * self.speed
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self._offset += seconds
-
-    def datetime(self, at: float | None = None) -> datetime:
-        return EPOCH + timedelta(seconds=self.now() if at is None else at)
+Presign = Callable[[str], "tuple[str, str]"]
 
 
-def iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+def _no_storage(path: str) -> tuple[str, str]:
+    raise RuntimeError("the world has no storage host to sign URLs for")
 
 
 @attrs.define
@@ -139,6 +112,8 @@ class World:
     url_ttl: float
     submission_interval: float
     user_id: str = "fake-researcher-0001"
+    # Signs a storage path into a presigned URL and its expiry: set by the storage host.
+    presign: Presign = _no_storage
     datasets: dict[str, DatasetRec] = attrs.Factory(dict)
     owners: dict[str, OwnerRec] = attrs.Factory(dict)
     studies: dict[str, StudyRec] = attrs.Factory(dict)
@@ -257,6 +232,12 @@ class World:
         ]
         batch.fail = batch.fail or not rows
 
+    def instruction(self, batch: OwnerRec, item: dict[str, Any]) -> dict[str, Any]:
+        """A stored instruction: the one sent, with the ids and time the server adds."""
+        return {**item, "id": self.new_id("inst"), "batch_id": batch.id,
+                "created_by": item.get("created_by", self.user_id),
+                "created_at": iso(self.clock.datetime())}
+
     def batch_json(self, batch: OwnerRec) -> dict[str, Any]:
         status = self.batch_status(batch)
         dataset = self.datasets.get(batch.dataset_id or "")
@@ -277,6 +258,39 @@ class World:
             "batch_items": batch.body.get("batch_items"),
             "auto_sync_enabled": bool(batch.body.get("auto_sync_enabled", False)),
         }
+
+    def report_json(self, batch: OwnerRec) -> dict[str, Any]:
+        if self.batch_status(batch) != "READY":
+            return {"url": None, "expires_at": None, "http_method": "GET"}
+        url, expires_at = self.presign(f"/reports/{batch.id}.csv")
+        return {"url": url, "expires_at": expires_at, "http_method": "GET"}
+
+    def instructions_json(self, batch: OwnerRec) -> dict[str, Any]:
+        return {"results": batch.instructions, "meta": {"count": len(batch.instructions)}}
+
+    # -- syncs ------------------------------------------------------------------------------
+
+    def sync_created_json(self, batch: OwnerRec, job: SyncRec) -> dict[str, Any]:
+        return {"batch_id": batch.id, "dataset_id": batch.dataset_id, "sync_id": job.id,
+                "status": "queued", "created_at": iso(self.clock.datetime(job.requested_at))}
+
+    def sync_json(self, job: SyncRec) -> dict[str, Any]:
+        elapsed = self.clock.now() - job.requested_at
+        if elapsed < self.batch_setup / 2:
+            return {"status": "queued", "sync_id": job.id}
+        if elapsed < self.batch_setup:
+            return {"status": "processing", "sync_id": job.id}
+        return {"status": "complete", "sync_id": job.id, "tasks_created": 0,
+                "datapoints_processed": 0, "groups_created": 0, "groups_expanded": 0}
+
+    # -- collections ------------------------------------------------------------------------
+
+    def collection_json(self, owner: OwnerRec) -> dict[str, Any]:
+        return {"id": owner.id, "schema_version": 1,
+                "created_at": iso(self.clock.datetime(owner.created_at)),
+                "created_by": self.user_id, **owner.body,
+                "item_count": sum(len(p.get("page_items", []))
+                                  for p in owner.body["collection_items"])}
 
     # -- participants -----------------------------------------------------------------------
 
@@ -338,12 +352,40 @@ class World:
             return "AWAITING REVIEW"
         return "ACTIVE"
 
+    def study_json(self, study: StudyRec) -> dict[str, Any]:
+        body = dict(study.body)
+        body.update(id=study.id, status=self.study_status(study),
+                    date_created=iso(self.clock.datetime(study.created_at)))
+        if study.published_at is not None:
+            body["published_at"] = iso(self.clock.datetime(study.published_at))
+            owner = self.owners.get(study.body.get("data_collection_id", ""))
+            body["places_taken"] = len(self.submissions(owner)) if owner else 0
+        return body
+
+    def responses_page_json(self, owner: OwnerRec) -> dict[str, Any]:
+        results = self.responses_json(owner)
+        return {"results": results, "meta": {"count": len(results)}}
+
     # -- exports ----------------------------------------------------------------------------
 
     def export_status(self, job: ExportRec) -> str:
         if self.clock.now() < job.requested_at + self.export_generating:
             return "generating"
         return "failed" if job.fail else "complete"
+
+    def export_json(self, owner: OwnerRec, job: ExportRec) -> dict[str, Any]:
+        status = self.export_status(job)
+        body: dict[str, Any] = {"status": status, "export_id": job.id}
+        if status == "complete":
+            body["url"], body["expires_at"] = self.presign(f"/exports/{owner.id}/{job.id}.zip")
+        return body
+
+    def export_list_json(self, owner: OwnerRec) -> dict[str, Any]:
+        jobs = sorted((j for j in owner.exports.values() if not j.deleted),
+                      key=lambda j: j.requested_at, reverse=True)
+        return {"results": [
+            {"export_id": j.id, "filter": j.filter, "status": self.export_status(j),
+             "created_at": iso(self.clock.datetime(j.requested_at))} for j in jobs]}
 
     def export_zip(self, owner: OwnerRec, job: ExportRec) -> bytes:
         """A real ZIP in the documented layout, as of the moment the job completed."""

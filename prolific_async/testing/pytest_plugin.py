@@ -10,8 +10,8 @@ import pytest
 
 from .._client import Prolific
 from .._config import PollPolicy, RetryPolicy
+from ._clock import FakeClock
 from ._fake import FakeProlific
-from ._state import FakeClock
 
 
 @pytest.fixture
