@@ -120,6 +120,71 @@ class FakeProlific:
         self.faults.append(added)
         return added
 
+    def chaos(
+        self,
+        *,
+        seed: int,
+        rate_limit: float = 0.0,
+        unavailable: float = 0.0,
+        drop: float = 0.0,
+        lose_answer: float = 0.0,
+        slow: float = 0.0,
+        slow_seconds: float = 1.0,
+        jitter: float = 0.0,
+        retry_after: str = "1",
+        method: str = "*",
+        path: str = "*",
+    ) -> list[Fault]:
+        """Add a seeded fault profile for every request matching ``method`` and ``path``
+        (both hosts by default) and return its faults.
+
+        Each rate is the fraction of requests that get that fault: ``rate_limit`` a 429 with
+        ``Retry-After: retry_after``, ``unavailable`` a 503, ``drop`` a cut connection before
+        the server acts, ``lose_answer`` a cut connection after it acted, ``slow`` an answer
+        held back ``slow_seconds``. The kinds exclude one another (the rates add up to at most
+        1), and every answer that gets through is held back a further uniform
+        ``[0, jitter]`` seconds. Count what fired with `fault_counts`.
+
+        Example::
+
+            fake.chaos(seed=7, rate_limit=0.10, unavailable=0.05, drop=0.02,
+                       lose_answer=0.02, slow=0.01, slow_seconds=3, jitter=0.005)
+        """
+        rates = {"rate_limit": rate_limit, "unavailable": unavailable, "drop": drop,
+                 "lose_answer": lose_answer, "slow": slow}
+        if any(not 0 <= r <= 1 for r in rates.values()) or sum(rates.values()) > 1:
+            raise ValueError("each rate must be in [0, 1] and together at most 1")
+        shapes: dict[str, dict[str, Any]] = {
+            "rate_limit": {"status": 429, "retry_after": retry_after},
+            "unavailable": {"status": 503},
+            "drop": {"drop": True},
+            "lose_answer": {"lose_answer": True},
+            "slow": {"status": None, "latency": slow_seconds},
+        }
+        added: list[Fault] = []
+        left = 1.0  # the share of requests no earlier fault of the profile has taken
+        for index, (kind, rate) in enumerate(rates.items()):
+            if rate > 0:
+                # Faults are tried in order, so fault i sees only the requests the earlier
+                # ones let through: scale its probability to fire on `rate` of all of them.
+                added.append(Fault(method=method, path=path, seed=seed * 16 + index,
+                                   probability=min(1.0, rate / left), **shapes[kind]))
+            left -= rate
+        if jitter > 0:
+            added.append(Fault(method=method, path=path, status=None, jitter=jitter,
+                               seed=seed * 16 + len(rates)))
+        self.faults.extend(added)
+        return added
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many times faults fired, by `Fault.kind` (``{"rate_limit": 12, ...}``)."""
+        return self._plumbing.fault_counts()
+
+    def stats(self) -> dict[str, int]:
+        """Requests received so far by route and method, for both hosts, recorded or not:
+        ``{"GET /api/v1/data-collection/batches/{batch_id}/status": 31, ...}``."""
+        return self._plumbing.stats()
+
     def requests_to(self, method: str = "*", path: str = "*") -> list[RecordedRequest]:
         """The recorded requests whose method and path match these globs."""
         return [r for r in self.requests
