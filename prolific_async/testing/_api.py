@@ -99,6 +99,7 @@ class Api:
                 ("DELETE", f"/{owner}/export/{{export_id}}", self._delete_export),
             ]
         full = [(m, DC + p, h) for m, p, h in routes] + [
+            ("GET", "/api/v1/studies", self._list_studies),
             ("POST", "/api/v1/studies", self._create_study),
             ("GET", "/api/v1/studies/{study_id}", self._get_study),
             ("POST", "/api/v1/studies/{study_id}/transition", self._transition_study),
@@ -171,7 +172,7 @@ class Api:
         dataset = DatasetRec(id=self.world.new_id("dataset"), name=str(data["name"]),
                              workspace_id=self.workspace_id, created_at=self.clock.now(),
                              schema=schema, fail=data["name"] in self.world.fail_names)
-        self.world.datasets[dataset.id] = dataset
+        self.world.add_dataset(dataset)
         return web.json_response(self.world.dataset_json(dataset), status=201)
 
     async def _get_dataset(self, request: web.Request) -> web.Response:
@@ -256,9 +257,8 @@ class Api:
 
     async def _list_batches(self, request: web.Request) -> web.Response:
         self._workspace(request.query.get("workspace_id"))
-        batches = [self.world.batch_json(b) for b in self.world.owners.values()
-                   if b.kind == "batch"]
-        return web.json_response({"results": batches})
+        return web.json_response({"results": [self.world.batch_json(b)
+                                              for b in self.world.batches()]})
 
     async def _create_batch(self, request: web.Request) -> web.Response:
         data = await self._json(request)
@@ -273,7 +273,7 @@ class Api:
         batch = OwnerRec(id=self.world.new_id("batch"), kind="batch", body=data,
                          created_at=self.clock.now(), dataset_id=dataset_id,
                          fail=data["name"] in self.world.fail_names)
-        self.world.owners[batch.id] = batch
+        self.world.add_owner(batch)
         return web.json_response(self.world.batch_json(batch), status=201)
 
     async def _get_batch(self, request: web.Request) -> web.Response:
@@ -291,6 +291,8 @@ class Api:
             if batch.setup_at is not None:
                 raise _simple(400, "instructions cannot be edited once the batch has been set up")
             data["batch_items"] = self._check_batch_items(data["batch_items"], batch.dataset_id)
+        if data.get("name") and data["name"] != batch.body["name"]:
+            self.world.rename_batch(batch, data["name"])
         batch.body.update({k: v for k, v in data.items() if k != "workspace_id"})
         return web.json_response(self.world.batch_json(batch))
 
@@ -339,7 +341,7 @@ class Api:
                                       for i in source.instructions])
         if data.get("upload_new_dataset"):
             copy.dataset_id = None
-        self.world.owners[copy.id] = copy
+        self.world.add_owner(copy)
         return web.json_response(self.world.batch_json(copy), status=201)
 
     # -- instructions (deprecated endpoints) ------------------------------------------------
@@ -456,8 +458,7 @@ class Api:
 
     async def _list_collections(self, request: web.Request) -> web.Response:
         self._workspace(request.query.get("workspace_id"))
-        rows = [self.world.collection_json(c) for c in self.world.owners.values()
-                if c.kind == "collection"]
+        rows = [self.world.collection_json(c) for c in self.world.collections()]
         offset = int(request.query.get("offset", 0))
         limit = int(request.query.get("limit", 200))
         return web.json_response({"results": rows[offset:offset + limit],
@@ -470,7 +471,7 @@ class Api:
         self._check_collection(data)
         owner = OwnerRec(id=self.world.new_id("collection"), kind="collection", body=data,
                          created_at=self.clock.now())
-        self.world.owners[owner.id] = owner
+        self.world.add_owner(owner)
         return web.json_response(self.world.collection_json(owner), status=201)
 
     async def _get_collection(self, request: web.Request) -> web.Response:
@@ -504,8 +505,16 @@ class Api:
             raise _bad_request({"data_collection_method": [f"Invalid value {method!r}."]})
         study = StudyRec(id=self.world.new_id("study").replace("-", "")[:24], body=data,
                          created_at=self.clock.now())
-        self.world.studies[study.id] = study
+        self.world.add_study(study)
         return web.json_response(self.world.study_json(study), status=201)
+
+    async def _list_studies(self, request: web.Request) -> web.Response:
+        # `state` is one status or several as a regex-like group: `(UNPUBLISHED|ACTIVE)`.
+        # Other query parameters (data_collection_id...) are not filters the API documents:
+        # they are ignored, as it would.
+        state = request.query.get("state")
+        wanted = set(state.strip("()").split("|")) if state else None
+        return web.json_response({"results": self.world.studies_json(wanted)})
 
     def _study(self, request: web.Request) -> StudyRec:
         study = self.world.studies.get(request.match_info["study_id"])
@@ -525,8 +534,13 @@ class Api:
             raise _bad_request({"action": [f"Invalid action {action!r}."]})
         source, target = moves[action]
         if source is not None and study.status != source:
+            if action == "PUBLISH":
+                study.refused_publishes += 1
+            # The study API refuses a transition from the wrong state with a 400 (its
+            # documented error answer for this endpoint is "4XX" with the `error` body).
             raise _bad_request(f"cannot {action} a study that is {study.status}")
         study.status = target
         if action == "PUBLISH":
             study.published_at = self.clock.now()
+            study.publishes.append(study.published_at)
         return web.json_response(self.world.study_json(study))

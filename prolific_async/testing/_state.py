@@ -32,6 +32,8 @@ def _no_storage(path: str) -> tuple[str, str]:
 
 @attrs.define
 class Upload:
+    """One presigned upload of a file into a dataset (a V4 import job when it has an id)."""
+
     dataset_id: str
     import_id: str | None
     filename: str
@@ -43,6 +45,8 @@ class Upload:
 
 @attrs.define
 class DatasetRec:
+    """A dataset as the server keeps it; ``rows`` are the parsed uploaded records."""
+
     id: str
     name: str
     workspace_id: str
@@ -55,16 +59,21 @@ class DatasetRec:
 
 @attrs.define
 class ExportRec:
+    """An export job: ``requested_at`` on the fake clock, ``deleted`` once DELETEd."""
+
     id: str
     owner: str
     filter: dict[str, Any] | None
     requested_at: float
     fail: bool = False
     deleted: bool = False
+    downloads: int = 0  # complete downloads of its archive served so far
 
 
 @attrs.define
 class SyncRec:
+    """A batch sync job."""
+
     id: str
     batch_id: str
     requested_at: float
@@ -83,6 +92,7 @@ class OwnerRec:
     setup_at: float | None = None
     tasks_per_group: int = 1
     tasks: list[dict[str, Any]] = attrs.Factory(list)
+    task_groups: int = 0
     fail: bool = False
     exports: dict[str, ExportRec] = attrs.Factory(dict)
     syncs: dict[str, SyncRec] = attrs.Factory(dict)
@@ -90,11 +100,26 @@ class OwnerRec:
 
 @attrs.define
 class StudyRec:
+    """A study: ``publishes`` holds the fake-clock time of every accepted PUBLISH (so at
+    most one), ``refused_publishes`` counts PUBLISH requests refused because it was already
+    published."""
+
     id: str
     body: dict[str, Any]
     created_at: float
     status: str = "UNPUBLISHED"
     published_at: float | None = None
+    publishes: list[float] = attrs.Factory(list)
+    refused_publishes: int = 0
+
+    @property
+    def publish_count(self) -> int:
+        return len(self.publishes)
+
+    @property
+    def owner_id(self) -> str:
+        """The batch or collection it collects for (``data_collection_id``)."""
+        return str(self.body.get("data_collection_id", ""))
 
 
 INSTRUCTION_TYPES = frozenset({"multiple_choice", "free_text", "multiple_choice_with_free_text",
@@ -103,6 +128,23 @@ INSTRUCTION_TYPES = frozenset({"multiple_choice", "free_text", "multiple_choice_
 
 @attrs.define
 class World:
+    """Everything the fake server knows, and the simulation that moves it along.
+
+    Tests read it to check what the server did, beyond what the API shows:
+
+    - ``datasets``, ``owners`` (batches and collections) and ``studies``: dicts by id;
+    - `batches_named`, `datasets_named`: every one created with that name, oldest first;
+    - `studies_for`: the studies created for a batch or collection;
+    - ``StudyRec.publish_count`` / ``publishes`` / ``refused_publishes``;
+    - `exports_for`: every export job of a batch or collection, deleted ones included.
+
+    Example::
+
+        [batch] = fake.world.batches_named("reviews-1")     # exactly one batch
+        [study] = fake.world.studies_for(batch.id)           # exactly one study
+        assert study.publish_count == 1
+    """
+
     clock: FakeClock
     seed: int
     fail_names: frozenset[str]
@@ -118,6 +160,57 @@ class World:
     owners: dict[str, OwnerRec] = attrs.Factory(dict)
     studies: dict[str, StudyRec] = attrs.Factory(dict)
     _counter: int = 0
+    # Indexes, so that no request scans every record.
+    _by_kind: dict[str, dict[str, OwnerRec]] = attrs.Factory(
+        lambda: {"batch": {}, "collection": {}})
+    _batch_names: dict[str, list[OwnerRec]] = attrs.Factory(dict)
+    _dataset_names: dict[str, list[DatasetRec]] = attrs.Factory(dict)
+    _studies_by_owner: dict[str, list[StudyRec]] = attrs.Factory(dict)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def add_dataset(self, dataset: DatasetRec) -> None:
+        self.datasets[dataset.id] = dataset
+        self._dataset_names.setdefault(dataset.name, []).append(dataset)
+
+    def add_owner(self, owner: OwnerRec) -> None:
+        self.owners[owner.id] = owner
+        self._by_kind[owner.kind][owner.id] = owner
+        if owner.kind == "batch":
+            self._batch_names.setdefault(owner.body["name"], []).append(owner)
+
+    def rename_batch(self, batch: OwnerRec, name: str) -> None:
+        self._batch_names[batch.body["name"]].remove(batch)
+        batch.body["name"] = name
+        self._batch_names.setdefault(name, []).append(batch)
+
+    def add_study(self, study: StudyRec) -> None:
+        self.studies[study.id] = study
+        self._studies_by_owner.setdefault(study.owner_id, []).append(study)
+
+    def batches(self) -> list[OwnerRec]:
+        """Every batch, oldest first."""
+        return list(self._by_kind["batch"].values())
+
+    def collections(self) -> list[OwnerRec]:
+        """Every collection, oldest first."""
+        return list(self._by_kind["collection"].values())
+
+    def batches_named(self, name: str) -> list[OwnerRec]:
+        """The batches now named ``name``, oldest first."""
+        return list(self._batch_names.get(name, []))
+
+    def datasets_named(self, name: str) -> list[DatasetRec]:
+        """The datasets created with ``name``, oldest first."""
+        return list(self._dataset_names.get(name, []))
+
+    def studies_for(self, owner_id: str) -> list[StudyRec]:
+        """The studies created for the batch or collection ``owner_id``, oldest first."""
+        return list(self._studies_by_owner.get(owner_id, []))
+
+    def exports_for(self, owner_id: str) -> list[ExportRec]:
+        """Every export job of a batch or collection, oldest first (deleted ones too)."""
+        return list(self.owners[owner_id].exports.values())
 
     def new_id(self, prefix: str) -> str:
         self._counter += 1
@@ -230,6 +323,7 @@ class World:
             {"id": self.new_id(f"task-{batch.id}"), "datapoint": row, "group": i // tasks_per_group}
             for i, row in enumerate(rows)
         ]
+        batch.task_groups = len({t["group"] for t in batch.tasks})
         batch.fail = batch.fail or not rows
 
     def instruction(self, batch: OwnerRec, item: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +345,7 @@ class World:
                           "total_datapoint_count": len(dataset.rows)}] if dataset else [],
             "total_task_count": len(batch.tasks) if ready else 0,
             "total_instruction_count": len(self.questions(batch)),
-            "total_task_groups": len({t["group"] for t in batch.tasks}) if ready else 0,
+            "total_task_groups": batch.task_groups if ready else 0,
             "tasks_per_group": batch.tasks_per_group,
             "schema_version": 3,
             "task_details": batch.body.get("task_details"),
@@ -304,26 +398,41 @@ class World:
         now = self.clock.now() if until is None else until
         questions = self.questions(owner)
         tasks = owner.tasks or [{"id": f"{owner.id}-task", "datapoint": {}, "group": 0}]
-        groups = sorted({t["group"] for t in tasks})
+        groups: dict[int, list[dict[str, Any]]] = {}
+        for task in tasks:
+            groups.setdefault(task["group"], []).append(task)
+        order = sorted(groups)
         out: list[dict[str, Any]] = []
-        for study in self.studies.values():
-            if study.body.get("data_collection_id") != owner.id or study.published_at is None:
-                continue
-            places = int(study.body.get("total_available_places") or 0)
-            for k in range(places):
-                at = study.published_at + (k + 1) * self.submission_interval
-                if at > now:
-                    break
+        for study in self.studies_for(owner.id):
+            for k in range(self.submission_count(study, now)):
+                assert study.published_at is not None
                 rng = random.Random(f"{self.seed}:{study.id}:{k}")
-                group = groups[k % len(groups)]
                 out.append({
                     "submission_id": f"sub-{study.id[:8]}-{k:04d}",
                     "participant_id": f"part-{rng.getrandbits(48):012x}",
-                    "created_at": at,
-                    "tasks": [t for t in tasks if t["group"] == group],
+                    "created_at": study.published_at + (k + 1) * self.submission_interval,
+                    "tasks": groups[order[k % len(order)]],
                     "answers": {q["id"]: _answer(q, rng) for q in questions},
                 })
         return out
+
+    def submission_count(self, study: StudyRec, now: float | None = None) -> int:
+        """How many submissions ``study`` has had by ``now``, without building them."""
+        if study.published_at is None:
+            return 0
+        now = self.clock.now() if now is None else now
+        places = int(study.body.get("total_available_places") or 0)
+        count = max(0, min(places, int((now - study.published_at) / self.submission_interval)))
+        # The same float comparison as the submission times themselves, at the edges.
+        while count < places and self._lands_by(study, count, now):
+            count += 1
+        while count > 0 and not self._lands_by(study, count - 1, now):
+            count -= 1
+        return count
+
+    def _lands_by(self, study: StudyRec, k: int, now: float) -> bool:
+        assert study.published_at is not None
+        return study.published_at + (k + 1) * self.submission_interval <= now
 
     def responses_json(self, owner: OwnerRec) -> list[dict[str, Any]]:
         questions = {q["id"]: q for q in self.questions(owner)}
@@ -346,11 +455,8 @@ class World:
     def study_status(self, study: StudyRec) -> str:
         if study.status != "ACTIVE":
             return study.status
-        owner = self.owners.get(study.body.get("data_collection_id", ""))
         places = int(study.body.get("total_available_places") or 0)
-        if owner is not None and len(self.submissions(owner)) >= places:
-            return "AWAITING REVIEW"
-        return "ACTIVE"
+        return "AWAITING REVIEW" if self.submission_count(study) >= places else "ACTIVE"
 
     def study_json(self, study: StudyRec) -> dict[str, Any]:
         body = dict(study.body)
@@ -358,9 +464,13 @@ class World:
                     date_created=iso(self.clock.datetime(study.created_at)))
         if study.published_at is not None:
             body["published_at"] = iso(self.clock.datetime(study.published_at))
-            owner = self.owners.get(study.body.get("data_collection_id", ""))
-            body["places_taken"] = len(self.submissions(owner)) if owner else 0
+            body["places_taken"] = self.submission_count(study)
         return body
+
+    def studies_json(self, states: set[str] | None = None) -> list[dict[str, Any]]:
+        """Every study (oldest first), or those whose status is in ``states``."""
+        bodies = (self.study_json(study) for study in self.studies.values())
+        return [b for b in bodies if states is None or b["status"] in states]
 
     def responses_page_json(self, owner: OwnerRec) -> dict[str, Any]:
         results = self.responses_json(owner)
