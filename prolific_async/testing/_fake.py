@@ -37,8 +37,12 @@ class FakeProlific:
     published, a simulated participant submits every ``submission_interval`` seconds.
     ``export_contract="200"`` makes a repeated export request reuse a complete export (the
     older documented contract); ``"202"`` always starts or joins a job (the newer one).
-    Every request is kept in ``requests`` (unless ``record=False``, for long runs);
-    `inject` adds faults.
+    Every request is kept in ``requests`` (unless ``record=False``, for long runs) and
+    counted in `stats`; `inject` and `chaos` add faults.
+
+    Export archives follow the documented layout (see ``_archive``); storage downloads
+    honour ``Range``. ``export_padding_bytes=N`` adds a member of N zero bytes to every
+    export archive, streamed without being built, to benchmark large downloads.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class FakeProlific:
         export_contract: Literal["200", "202"] = "202",
         max_export_jobs: int = 10,
         record: bool = True,
+        export_padding_bytes: int = 0,
     ) -> None:
         self.token = token
         self.workspace_id = workspace_id
@@ -68,7 +73,8 @@ class FakeProlific:
             submission_interval=submission_interval,
         )
         self._plumbing = Plumbing(seed=seed, record=record)
-        self._storage = Storage(world=self.world, clock=self.clock, seed=seed)
+        self._storage = Storage(world=self.world, clock=self.clock, plumbing=self._plumbing,
+                                seed=seed, export_padding_bytes=export_padding_bytes)
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
@@ -106,8 +112,7 @@ class FakeProlific:
 
     async def start(self) -> None:
         self.url = await self._plumbing.serve(self._api.app(self._plumbing))
-        self.storage_url = self._storage.url = await self._plumbing.serve(
-            self._storage.app(self._plumbing))
+        self.storage_url = self._storage.url = await self._plumbing.serve(self._storage.app())
 
     async def close(self) -> None:
         await self._plumbing.close()

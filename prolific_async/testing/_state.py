@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import random
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -409,6 +408,7 @@ class World:
                 rng = random.Random(f"{self.seed}:{study.id}:{k}")
                 out.append({
                     "submission_id": f"sub-{study.id[:8]}-{k:04d}",
+                    "study_id": study.id,
                     "participant_id": f"part-{rng.getrandbits(48):012x}",
                     "created_at": study.published_at + (k + 1) * self.submission_interval,
                     "tasks": groups[order[k % len(order)]],
@@ -497,54 +497,6 @@ class World:
             {"export_id": j.id, "filter": j.filter, "status": self.export_status(j),
              "created_at": iso(self.clock.datetime(j.requested_at))} for j in jobs]}
 
-    def export_zip(self, owner: OwnerRec, job: ExportRec) -> bytes:
-        """A real ZIP in the documented layout, as of the moment the job completed."""
-        done_at = job.requested_at + self.export_generating
-        questions = {q["id"]: q for q in self.questions(owner)}
-        subs = self.submissions(owner, until=done_at)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            by_submission: list[dict[str, Any]] = []
-            by_task: dict[str, list[dict[str, Any]]] = {}
-            files: list[str] = []
-            for sub in subs:
-                created = iso(self.clock.datetime(sub["created_at"]))
-                per_task: dict[str, Any] = {}
-                for task in sub["tasks"]:
-                    shaped = {qid: _archive_answer(questions[qid], ans, sub["submission_id"],
-                                                   qid, files)
-                              for qid, ans in sub["answers"].items()}
-                    per_task[task["id"]] = shaped
-                    by_task.setdefault(task["id"], []).append({
-                        "submission_id": sub["submission_id"],
-                        "participant_id": sub["participant_id"], "created_at": created,
-                        **shaped,
-                    })
-                by_submission.append({
-                    "submission_id": sub["submission_id"],
-                    "participant_id": sub["participant_id"], "batch_id": owner.id,
-                    "created_at": created, "responses": per_task,
-                })
-            exported_at = iso(self.clock.datetime(done_at))
-            meta = {"name": owner.body.get("name"), "exported_at": exported_at,
-                    "instructions": [{"id": q["id"], "type": q["type"],
-                                      "description": q.get("description")}
-                                     for q in questions.values()]}
-            if owner.kind == "batch":
-                archive.writestr("responses-by-submission.jsonl", _jsonl(by_submission))
-                archive.writestr("responses-by-task.jsonl", _jsonl(
-                    {"task_id": tid, "batch_id": owner.id, "responses": rows}
-                    for tid, rows in by_task.items()))
-                archive.writestr("batch.json", json.dumps({"batch_id": owner.id, **meta}, indent=2))
-            else:
-                archive.writestr("responses.jsonl", _jsonl(by_submission))
-                archive.writestr("collection.json",
-                                 json.dumps({"collection_id": owner.id, **meta}, indent=2))
-            archive.writestr("README.md", _ARCHIVE_README)
-            for path in files:
-                archive.writestr(path, b"\xff\xd8\xff fake image bytes")
-        return buffer.getvalue()
-
     def report_csv(self, batch: OwnerRec) -> str:
         """The dataset's columns plus one column per question, one row per task answered."""
         questions = self.questions(batch)
@@ -564,56 +516,36 @@ class World:
         return out.getvalue()
 
 
+_CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                  ".heic": "image/heic", ".pdf": "application/pdf"}
+
+
 def _answer(question: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """One participant's answer to ``question``, as the responses endpoint shows it."""
     kind = question["type"]
     options = [o["value"] for o in question.get("options") or []] or ["yes", "no"]
     if kind == "multiple_choice":
-        return [{"value": rng.choice(options)}]
+        limit = int(question.get("answer_limit") or 1)
+        if limit == 1:
+            return [{"value": rng.choice(options)}]
+        # answer_limit -1 means "any number of options".
+        count = rng.randint(1, len(options) if limit < 1 else min(limit, len(options)))
+        return [{"value": value} for value in rng.sample(options, count)]
     if kind == "multiple_choice_with_free_text":
         return [{"value": rng.choice(options), "explanation": f"because {rng.randint(1, 99)}"}]
     if kind == "free_text_with_unit":
         units = [u["value"] for u in question.get("unit_options") or []] or ["unit"]
         return [{"value": str(rng.randint(1, 100)), "unit": rng.choice(units)}]
     if kind == "file_upload":
-        return [{"file_key": f"uploads/{rng.getrandbits(32):08x}.jpg", "file_name": "photo.jpg",
-                 "file_size_mb": 0.01, "content_type": "image/jpeg"}]
+        low = int(question.get("min_file_count") or 1)
+        count = rng.randint(low, max(low, int(question.get("max_file_count") or 1)))
+        types = [t if t.startswith(".") else f".{t}"
+                 for t in question.get("accepted_file_types") or []] or [".jpg"]
+        files = []
+        for index in range(count):
+            ext = rng.choice(types).lower()
+            files.append({"file_key": f"uploads/{rng.getrandbits(32):08x}{ext}",
+                          "file_name": f"photo-{index + 1}{ext}", "file_size_mb": 0.01,
+                          "content_type": _CONTENT_TYPES.get(ext, "application/octet-stream")})
+        return files
     return [{"value": rng.choice(["Clear and accurate.", "Too vague.", "Mostly right."])}]
-
-
-def _archive_answer(question: dict[str, Any], answer: list[dict[str, Any]], submission: str,
-                    qid: str, files: list[str]) -> dict[str, Any]:
-    kind = question["type"]
-    shaped: dict[str, Any] = {"type": kind, "description": question.get("description")}
-    if kind == "multiple_choice":
-        shaped["values"] = [a["value"] for a in answer]
-    elif kind == "multiple_choice_with_free_text":
-        shaped["values"] = [{"option": a["value"], "explanation": a["explanation"]}
-                            for a in answer]
-    elif kind == "file_upload":
-        shaped["files"] = []
-        for index, a in enumerate(answer):
-            path = f"files/{submission}_{qid}_{index}.jpg"
-            if path not in files:
-                files.append(path)
-            shaped["files"].append({"name": a["file_name"], "path": path})
-    else:
-        shaped["value"] = answer[0]["value"]
-        if kind == "free_text_with_unit":
-            shaped["unit"] = answer[0]["unit"]
-    return shaped
-
-
-def _jsonl(rows: Any) -> str:
-    return "".join(json.dumps(row) + "\n" for row in rows)
-
-
-_ARCHIVE_README = """# Export
-
-Made by the prolific_async fake server, in the layout of Prolific's batch exports.
-
-```python
-import pandas as pd
-by_submission = pd.read_json("responses-by-submission.jsonl", lines=True)
-by_task = pd.read_json("responses-by-task.jsonl", lines=True)
-```
-"""

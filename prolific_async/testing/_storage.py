@@ -1,7 +1,9 @@
 """The fake's S3-style storage host: presigned upload, export and report URLs.
 
 Like S3 it refuses a request that carries an ``Authorization`` header beside the signature,
-a bad signature, and an expired URL, each with an XML error body.
+a bad signature, and an expired URL, each with an XML error body. Downloads are streamed,
+honour ``Range: bytes=...`` (206 with ``Content-Range``; 416 when unsatisfiable) and carry
+an ``ETag``, so an interrupted download can be resumed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import hmac
 
 from aiohttp import web
 
+from ._archive import MAX_PADDING, Blob, build_export
 from ._clock import FakeClock, iso
-from ._server import Plumbing
+from ._server import Plumbing, cut
 from ._state import Upload, World
 
 __all__ = ["Storage"]
@@ -21,16 +24,23 @@ __all__ = ["Storage"]
 class Storage:
     """The storage host: signs URLs for the API and serves the bytes behind them."""
 
-    def __init__(self, *, world: World, clock: FakeClock, seed: int) -> None:
+    def __init__(self, *, world: World, clock: FakeClock, plumbing: Plumbing, seed: int,
+                 export_padding_bytes: int = 0) -> None:
         self.world = world
         self.clock = clock
         self.url = ""
         self.uploads: dict[str, Upload] = {}  # by the key of their presigned PUT URL
+        if not 0 <= export_padding_bytes <= MAX_PADDING:
+            raise ValueError(f"export_padding_bytes must be in [0, {MAX_PADDING}] (no ZIP64)")
+        self.export_padding_bytes = export_padding_bytes
+        self._plumbing = plumbing
         self._secret = hashlib.sha256(f"storage:{seed}".encode()).digest()
+        # A complete export never changes: built once, served for every (range) request.
+        self._archives: dict[str, Blob] = {}
         world.presign = self.presign
 
-    def app(self, plumbing: Plumbing) -> web.Application:
-        app = web.Application(middlewares=[plumbing.middleware("storage")],
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._plumbing.middleware("storage")],
                               client_max_size=1 << 30)
         app.router.add_put("/uploads/{key}", self._put)
         app.router.add_get("/exports/{owner_id}/{export_id}.zip", self._export)
@@ -88,18 +98,73 @@ class Storage:
         self.world.ingest(upload, data)
         return web.Response(status=200, headers={"ETag": hashlib.md5(data).hexdigest()})
 
-    async def _export(self, request: web.Request) -> web.Response:
+    async def _export(self, request: web.Request) -> web.StreamResponse:
         rejected = self._check_signature(request)
         if rejected is not None:
             return rejected
         owner = self.world.owners[request.match_info["owner_id"]]
         job = owner.exports[request.match_info["export_id"]]
-        return web.Response(body=self.world.export_zip(owner, job),
-                            content_type="application/zip")
+        blob = self._archives.get(job.id)
+        if blob is None:
+            blob = self._archives[job.id] = build_export(self.world, owner, job,
+                                                         self.export_padding_bytes)
+        return await self._send(request, blob, "application/zip", etag=job.id)
 
-    async def _report(self, request: web.Request) -> web.Response:
+    async def _report(self, request: web.Request) -> web.StreamResponse:
         rejected = self._check_signature(request)
         if rejected is not None:
             return rejected
         batch = self.world.owners[request.match_info["batch_id"]]
-        return web.Response(text=self.world.report_csv(batch), content_type="text/csv")
+        data = self.world.report_csv(batch).encode()
+        return await self._send(request, Blob(data), "text/csv",
+                                etag=hashlib.md5(data).hexdigest())
+
+    async def _send(self, request: web.Request, blob: Blob, content_type: str, *,
+                    etag: str) -> web.StreamResponse:
+        """Stream ``blob`` (or the range asked for), then cut the connection early when a
+        truncating fault fired on this request."""
+        size = blob.size
+        start, stop, status = 0, size, 200
+        if "Range" in request.headers:
+            wanted = _byte_range(request.headers["Range"], size)
+            if wanted is None:
+                return web.Response(status=416, content_type="application/xml",
+                                    headers={"Content-Range": f"bytes */{size}"},
+                                    text="<Error><Code>InvalidRange</Code></Error>")
+            (start, stop), status = wanted, 206
+        response = web.StreamResponse(status=status, headers={
+            "Content-Type": content_type, "Accept-Ranges": "bytes", "ETag": f'"{etag}"'})
+        if status == 206:
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        response.content_length = stop - start
+        await self._plumbing.hold(request)
+        limit = self._plumbing.truncate_after(request)
+        await response.prepare(request)
+        sent = 0
+        for chunk in blob.chunks(start, stop):
+            if limit is not None and sent + len(chunk) >= limit:
+                await response.write(chunk[:limit - sent])
+                cut(request)
+                return response
+            await response.write(chunk)
+            sent += len(chunk)
+        await response.write_eof()
+        return response
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """``[start, stop)`` for one ``bytes=`` range (``a-b``, ``a-`` or ``-n``), or ``None``
+    when it cannot be satisfied. Several ranges at once are not supported (S3 neither)."""
+    unit, _, spec = header.partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip() != "bytes" or not dash or "," in spec:
+        return None
+    try:
+        if not first:
+            start, stop = max(0, size - int(last)), size
+        else:
+            start = int(first)
+            stop = min(size, int(last) + 1) if last else size
+    except ValueError:
+        return None
+    return (start, stop) if 0 <= start < stop else None
