@@ -37,12 +37,16 @@ class FakeProlific:
     published, a simulated participant submits every ``submission_interval`` seconds.
     ``export_contract="200"`` makes a repeated export request reuse a complete export (the
     older documented contract); ``"202"`` always starts or joins a job (the newer one).
-    Every request is kept in ``requests`` (unless ``record=False``, for long runs) and
-    counted in `stats`; `inject` and `chaos` add faults.
 
-    Export archives follow the documented layout (see ``_archive``); storage downloads
-    honour ``Range``. ``export_padding_bytes=N`` adds a member of N zero bytes to every
-    export archive, streamed without being built, to benchmark large downloads.
+    What a test can check: ``requests`` / `requests_to` (every request, unless
+    ``record=False`` for long runs), `stats` (requests by route, always counted),
+    `fault_counts`, and ``world`` (what the server holds: ``world.batches_named(name)``,
+    ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
+    ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
+
+    Export archives follow the documented layout; storage downloads honour ``Range``.
+    ``export_padding_bytes=N`` adds a member of N zero bytes to every export archive,
+    streamed without being built, to benchmark large downloads.
     """
 
     def __init__(
