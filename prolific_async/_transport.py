@@ -171,7 +171,8 @@ class Transport:
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
         attempt (pollers retry on their own schedule).
         """
-        headers = {**self._headers, "Authorization": "Token " + self._token.reveal()}
+        headers = _Headers(self._headers)
+        headers["Authorization"] = "Token " + self._token.reveal()
         data: bytes | None = None
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
@@ -226,7 +227,7 @@ class Transport:
                          else type(outcome).__name__, number)
             error, hint = self._classify(outcome, request, json_body, idempotent=idempotent)
             if number >= total or not self.budget.try_spend():
-                raise error from (outcome if error is not outcome else outcome.__cause__)
+                raise error from _cause(outcome, error)
             delay = hint if hint is not None else self._backoff(number)
             logger.debug("%s: retrying in %.3f s", request, delay)
             await anyio.sleep(delay)
@@ -268,7 +269,7 @@ class Transport:
                 "it out: check before trying again (e.g. find the batch by name, the study "
                 "by its batch)",
                 request=request, body_summary=_summary(json_body),
-            ) from outcome
+            ) from _cause(outcome, None)
         return wrapped, None
 
     def _pause(self, hint: float | None) -> None:
@@ -325,7 +326,7 @@ class Transport:
                     error = status
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = _connection_error(exc, request)
-                error.__cause__ = exc
+                error.__cause__ = exc.with_traceback(None)
             logger.debug("%s -> %s (attempt %d)", request, error, number)
             if number == policy.attempts or not self.budget.try_spend():
                 raise error
@@ -334,6 +335,22 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         cap = min(self.retry.wait_max, self.retry.wait_initial * 2 ** (attempt - 1))
         return self._rng.uniform(0, cap)
+
+
+class _Headers(dict[str, str]):
+    """Request headers that never show the token (tracebacks with locals print reprs)."""
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if k == "Authorization" else v for k, v in self.items()})
+
+
+def _cause(outcome: BaseException, error: BaseException | None) -> BaseException | None:
+    """What to chain an error to. A connection error's own traceback runs through aiohttp's
+    frames, whose locals hold the request headers: keep its type and message, not its
+    frames."""
+    if error is outcome:
+        return outcome.__cause__
+    return outcome.with_traceback(None)
 
 
 def _decode(raw: bytes) -> Any:
