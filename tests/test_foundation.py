@@ -136,9 +136,9 @@ async def test_policy_keyword_still_works_with_a_deprecation_warning(
     batch = await ready_batch(prolific_client, fake_prolific)
     with pytest.warns(DeprecationWarning, match="use poll="):
         await prolific_client.batches.wait_ready(batch.id, policy=pa.PollPolicy(deadline=5))
-    with pytest.raises(TypeError, match="once"), pytest.warns(DeprecationWarning):
-        prolific_client.batches.watch(batch.id, poll=pa.PollPolicy(),
-                                      policy=pa.PollPolicy())
+    with pytest.raises(TypeError, match="once"), \
+            pytest.warns(DeprecationWarning, match="use poll="):
+        prolific_client.batches.watch(batch.id, poll=pa.PollPolicy(), policy=pa.PollPolicy())
 
 
 # -- the token is a secret everywhere ---------------------------------------------------------
