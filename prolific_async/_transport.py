@@ -179,19 +179,25 @@ class Transport:
             headers["Content-Type"] = "application/json"
         if self._paused_until:
             await self._wait_for_pause()
-        # The first attempt inline: most calls succeed and should pay for nothing else.
+        # The first attempt inline (the same steps as `_attempt`, without its coroutine):
+        # most calls succeed and should pay for nothing else.
         started = time.monotonic()
         self.stats.requests += 1
-        outcome: Response | APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
+        outcome: APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
         try:
-            outcome = await self._attempt(method, path, params, data, headers)
+            async with self.session.request(
+                method, self.base_url + path, params=params, data=data, headers=headers,
+                timeout=self._api_timeout, allow_redirects=False,
+            ) as resp:
+                if resp.status < 300:
+                    raw = await resp.read()
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
+                                     (time.monotonic() - started) * 1000)
+                    return Response(resp.status, resp.headers, _decode(raw), method, path)
+                outcome = await _status_error(resp, RequestInfo(method, path))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             outcome = exc
-        if isinstance(outcome, Response):
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s %s -> %d in %.1f ms", method, path, outcome.status,
-                             (time.monotonic() - started) * 1000)
-            return outcome
         return await self._retry(method, path, params, data, headers, outcome, json_body,
                                  idempotent=idempotent, attempts=1 if not retry else None)
 
