@@ -271,7 +271,8 @@ class Transport:
         if not idempotent and not isinstance(outcome, _UNSENT):
             # The request may have reached the server: repeating it could create twice.
             raise OutcomeUnknownError(
-                f"the answer to {request} was lost ({wrapped}); the server may have carried "
+                f"the answer to {request} was lost ({_reason(outcome)}); the server may have "
+                "carried "
                 "it out: check before trying again (e.g. find the batch by name, the study "
                 "by its batch)",
                 request=request, body_summary=_summary(json_body),
@@ -378,11 +379,16 @@ async def _status_error(resp: aiohttp.ClientResponse, request: RequestInfo) -> A
     )
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return truncate(str(exc) or type(exc).__name__, 200)
+
+
 def _connection_error(exc: BaseException, request: RequestInfo) -> APIConnectionError:
     if isinstance(exc, asyncio.TimeoutError):
         return APITimeoutError(f"request timed out ({request})", request=request)
-    text = truncate(str(exc) or type(exc).__name__, 200)
-    return APIConnectionError(f"connection failed: {text} ({request})", request=request)
+    return APIConnectionError(f"connection failed: {_reason(exc)} ({request})", request=request)
 
 
 def _summary(body: Any) -> str:
