@@ -58,15 +58,17 @@ async def test_drop_cuts_the_connection_before_the_server_acts(
     assert await batch_names(http, fake_prolific) == []
 
 
-async def test_sdk_sees_a_lost_answer_as_a_connection_error(
+async def test_sdk_sees_a_lost_answer_as_an_unknown_outcome(
     prolific_client: pa.Prolific, fake_prolific: FakeProlific,
 ) -> None:
     fake_prolific.inject(method="POST", path=f"{BATCHES}*", lose_answer=True, times=1)
-    with pytest.raises(pa.APIConnectionError):
+    with pytest.raises(pa.OutcomeUnknownError):
         await prolific_client.batches.create(name="b", workspace_id=fake_prolific.workspace_id,
                                              task_details=DETAILS)
-    listed = await prolific_client.batches.list(workspace_id=fake_prolific.workspace_id)
-    assert [b.name for b in listed] == ["b"]
+    # The server did act: the batch is there to be found, once.
+    found = await prolific_client.batches.find("b", workspace_id=fake_prolific.workspace_id)
+    assert found is not None
+    assert [r.id for r in fake_prolific.world.batches_named("b")] == [found.id]
 
 
 async def test_slow_answer_outlasts_a_read_timeout_and_holds_up_nothing_else(

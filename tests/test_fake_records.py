@@ -87,6 +87,11 @@ async def test_studies_list_filters_by_state(prolific_client: pa.Prolific,
     only = await api_get(fake_prolific, "/api/v1/studies/", state="ACTIVE")
     assert [s["id"] for s in only["results"]] == [active.id]
 
+    # The SDK reads the same list, and finds a batch's study in it.
+    assert [s.id for s in await prolific_client.studies.list(state="UNPUBLISHED")] == [draft.id]
+    assert [s.id for s in await prolific_client.studies.list(data_collection_id=batch.id)] == [
+        active.id, draft.id]
+
     fake_prolific.clock.advance(5 * fake_prolific.world.submission_interval)
     assert (await api_get(fake_prolific, "/api/v1/studies/", state="ACTIVE"))["results"] == []
     waiting = await api_get(fake_prolific, "/api/v1/studies/", state="AWAITING REVIEW")
