@@ -47,7 +47,8 @@ async def prolific_client(fake_prolific: FakeProlific) -> AsyncIterator[Prolific
 
     The fake's clock is stopped (see ``fake_prolific``): a ``wait_ready`` or ``export`` only
     finishes if the test advances ``fake_prolific.clock`` first or sets
-    ``fake_prolific.clock.per_request``; otherwise it ends in `PollTimeout` after 5 s.
+    ``fake_prolific.clock.per_request``; otherwise it ends in `PollTimeout` after 5 s, whose
+    message then says so.
 
     Example::
 
@@ -62,5 +63,9 @@ async def prolific_client(fake_prolific: FakeProlific) -> AsyncIterator[Prolific
         poll=PollPolicy(initial=0.01, multiplier=1.5, ceiling=0.05, deadline=5),
         retry=RetryPolicy(wait_initial=0.01, wait_max=0.05),
     )
+    if fake_prolific.clock.speed == 0:
+        client._context.watch_env.timeout_hint = (
+            " (the fake_prolific clock is stopped: call fake_prolific.clock.advance(seconds) "
+            "or set fake_prolific.clock.per_request so jobs move on)")
     async with client:
         yield client
