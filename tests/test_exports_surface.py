@@ -31,6 +31,8 @@ def test_public_names() -> None:
         "MultipleChoiceWithFreeText", "Option", "ReportLink", "ResponseBody", "RichText",
         "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
         "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
+        "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
+        "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
     }
     assert set(pa.__all__) == expected
 
