@@ -219,16 +219,23 @@ def _omit_none_unstructure(cls: type[Any]) -> Any:
     # Only fields whose default is None are left out when unset: a real default is sent.
     overrides: dict[str, Any] = {a.name: override(omit_if_default=True)
                                  for a in attrs.fields(cls) if a.default is None}
+    # A default computed from other fields (a Factory taking self, as
+    # StudyCreate.data_collection_method) is sent when it is a value, left out when None.
+    computed = [a.name for a in attrs.fields(cls)
+                if getattr(a.default, "takes_self", False) and _is_optional(a.type)]
     with_extra = _has_extra(cls)
     if with_extra:
         overrides["extra"] = override(omit=True)
     base = make_dict_unstructure_fn(cls, converter, **overrides)
     tag = getattr(cls, "TYPE", None)
-    if tag is None and not with_extra:
+    if tag is None and not with_extra and not computed:
         return base
 
     def unstructure_model(obj: Any) -> dict[str, Any]:
         body = base(obj)
+        for name in computed:
+            if body[name] is None:
+                del body[name]
         if tag is not None:
             body = {"type": tag, **body}
         if with_extra and obj.extra:
