@@ -67,7 +67,7 @@ def describe(exc: BaseException, *, base_url: str | None = None) -> tuple[int, s
         return INPUT, f"cannot read or write {exc.filename or text}"
     if isinstance(exc, json.JSONDecodeError):
         return INPUT, f"not valid JSON: {text}"
-    if isinstance(exc, (ValueError, TypeError)):
+    if isinstance(exc, ValueError):
         # The SDK checks ids and arguments before sending anything.
         return USAGE, text
     return FAILURE, f"unexpected {type(exc).__name__}: {text} (--debug shows the traceback)"

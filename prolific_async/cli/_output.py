@@ -9,8 +9,9 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any, TextIO
 
 import attrs
@@ -25,16 +26,27 @@ __all__ = ["Output", "jsonable"]
 
 def jsonable(value: Any) -> Any:
     """A model (or list of models) as plain JSON data: attrs classes become objects, enums
-    their values, datetimes ISO-8601 strings; ``None`` fields are left out."""
+    their values, datetimes ISO-8601 strings; ``None`` fields are left out, and a model's
+    ``extra`` fields (JSON the SDK does not model) are merged in, as the API sent them."""
+    # TODO(lead): the SDK's own model -> JSON function, once public, replaces this walk.
     if attrs.has(type(value)):
-        return {field.name: jsonable(getattr(value, field.name))
-                for field in attrs.fields(type(value))
-                if getattr(value, field.name) is not None}
+        data: dict[str, Any] = {}
+        for field in attrs.fields(type(value)):
+            item = getattr(value, field.name)
+            if field.name == "extra" and isinstance(item, Mapping):
+                data.update((str(k), jsonable(v)) for k, v in item.items())
+            elif item is not None:
+                data[field.name] = jsonable(item)
+        return data
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
