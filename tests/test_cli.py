@@ -115,7 +115,8 @@ def test_instructions_from_the_documented_file(fake: Served, tmp_path: Path) -> 
     assert len(created.stdout.split()) == len(expected)
 
     got = json.loads(invoke(fake, "instructions", "get", batch.id, "--json").stdout)
-    assert [i["description"] for i in got] == [i["description"] for i in expected]
+    assert [(i["type"], i["description"]) for i in got] == [
+        (i["type"], i["description"]) for i in expected]
     assert "multiple_choice" in invoke(fake, "instructions", "get", batch.id).stdout
 
 

@@ -29,8 +29,12 @@ def jsonable(value: Any) -> Any:
     their values, datetimes ISO-8601 strings; ``None`` fields are left out, and a model's
     ``extra`` fields (JSON the SDK does not model) are merged in, as the API sent them."""
     # TODO(lead): the SDK's own model -> JSON function, once public, replaces this walk.
+    if isinstance(value, pa.UnknownItem):
+        return jsonable(value.data)
     if attrs.has(type(value)):
-        data: dict[str, Any] = {}
+        # Items of a layout are tagged with their type, a class constant.
+        tag = getattr(type(value), "TYPE", None)
+        data: dict[str, Any] = {"type": tag} if isinstance(tag, str) else {}
         for field in attrs.fields(type(value)):
             item = getattr(value, field.name)
             if field.name == "extra" and isinstance(item, Mapping):
