@@ -174,18 +174,21 @@ class Transport:
         url: str,
         *,
         body: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
         sink: Callable[[aiohttp.ClientResponse], Any] | None = None,
     ) -> None:
         """Upload to or download from a presigned storage URL: no token, ever.
 
         ``body`` opens a fresh stream for each attempt; ``sink`` consumes a successful answer.
+        ``headers`` may be a function, called for each attempt (a resumed download asks for a
+        different ``Range`` each time).
         """
         request = RequestInfo(method, _redact_query(url))
-        send_headers = {"User-Agent": self._user_agent, **(headers or {})}
-        send_headers.pop("Authorization", None)
 
         async def attempt() -> None:
+            extra = headers() if callable(headers) else headers
+            send_headers = {"User-Agent": self._user_agent, **(extra or {})}
+            send_headers.pop("Authorization", None)
             async with (body() if body else nullcontext()) as data, self.session.request(
                 method, url, data=data, headers=send_headers,
                 timeout=self._transfer_timeout, allow_redirects=False,

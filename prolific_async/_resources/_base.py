@@ -4,9 +4,9 @@ and watch construction."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from .._converter import converter
 from .._errors import UnexpectedResponseError, truncate
@@ -99,6 +99,26 @@ class Resource:
         rows: list[T] = structure(response, rows_of(response.data), list[item])  # type: ignore[valid-type]
         return rows
 
+    async def _pages(self, path: str, item: type[T]) -> AsyncIterator[T]:
+        """The rows of a list endpoint, one page at a time: the first answer, then each
+        ``_links.next.href`` (or ``next``) it names, as older Prolific list endpoints page
+        (REFERENCE §6). A next link off the API's base URL is refused: the token goes nowhere
+        else."""
+        seen = {path}
+        next_path: str | None = path
+        while next_path is not None:
+            response = await self._transport.request("GET", next_path)
+            rows: list[T] = structure(response, rows_of(response.data), list[item])  # type: ignore[valid-type]
+            for row in rows:
+                yield row
+            next_path = _next_page(self._transport.base_url, response)
+            if next_path is not None:
+                if next_path in seen:
+                    raise UnexpectedResponseError(
+                        f"{response.request} names a next page already read: {next_path}",
+                        body=response.data, request=response.request)
+                seen.add(next_path)
+
     @staticmethod
     def _parse(response: Response, model: Any) -> Any:
         if model is None:
@@ -122,3 +142,20 @@ class Resource:
             return snapshot
 
         return WatchSpec(kind=kind, ids=ids, fetch=fetch, status_of=status_of)
+
+
+def _next_page(base_url: str, response: Response) -> str | None:
+    data = response.data
+    link: Any = None
+    if isinstance(data, dict):
+        links = data.get("_links")
+        nxt = links.get("next") if isinstance(links, dict) else None
+        link = nxt.get("href") if isinstance(nxt, dict) else data.get("next")
+    if not isinstance(link, str) or not link:
+        return None
+    url = urljoin(base_url + "/", link)
+    if not url.startswith(base_url + "/"):
+        raise UnexpectedResponseError(
+            f"{response.request} names a next page off the API: {truncate(url, 200)}",
+            body=data, request=response.request)
+    return url[len(base_url):]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .._config import PollPolicy
-from .._download import download
+from .._download import ProgressCallback, download
 from .._errors import StorageError
 from .._models.exports import ExportJob, ExportStatus
 from .._polling import Watch, WatchSpec
@@ -88,11 +88,14 @@ class Exports(Resource):
         self, owner_id: str, dest: str | os.PathLike[str] = ".", *,
         policy: PollPolicy | None = None, study_id: str | None = None,
         from_: datetime | None = None, to: datetime | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Path:
         """Request an export, wait for it, and download the ZIP to ``dest`` atomically.
 
         ``dest`` is a folder (the file is named ``<id>-export-<timestamp>.zip``) or a file path.
         An expired download URL is refreshed by polling the job again, as the docs say.
+        ``progress(bytes_done, total_or_None)`` is called as the download grows; read the file
+        with `ExportArchive`.
         """
         job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
         if job.status != ExportStatus.COMPLETE:
@@ -109,7 +112,7 @@ class Exports(Resource):
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",
-                              suffix=".zip")
+                              suffix=".zip", progress=progress)
 
     async def _refreshed(
         self, owner_id: str, job: ExportJob, *, study_id: str | None,
