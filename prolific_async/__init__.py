@@ -88,6 +88,27 @@ from ._polling import Category, Transition, Watch
 from ._types import UNSET
 from ._version import __version__
 
+# isort: split
+# Getting the data out: typed answers, export archives, download progress.
+from ._download import ProgressCallback
+from ._models.responses import (
+    ExplainedChoice,
+    ExportInfo,
+    ExportInstruction,
+    FileUploadValue,
+    FreeTextValue,
+    FreeTextWithUnitValue,
+    MultipleChoiceValue,
+    MultipleChoiceWithFreeTextValue,
+    ResponseValue,
+    SubmissionRecord,
+    TaskRecord,
+    TaskSubmission,
+    UnknownValue,
+    UploadedFile,
+)
+from .archive import ArchiveError, ExportArchive
+
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
@@ -110,4 +131,12 @@ __all__ = [
     "RichText", "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus",
     "SyncStatus", "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL",
     "Validation",
+]
+
+__all__ += [
+    # getting the data out: typed answers, export archives, download progress
+    "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
+    "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
+    "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
+    "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]
