@@ -195,6 +195,10 @@ class ExportArchive:
                     try:
                         data = json.loads(line)
                     except ValueError as exc:
+                        # Damaged compressed data often decodes to garbage before the CRC at
+                        # the end can say so: read on, so the error names the real cause.
+                        while text.read(1 << 16):
+                            pass
                         raise ArchiveError(f"{member} line {number}: not valid JSON: {exc}",
                                            member=member, line=number) from exc
                     try:
@@ -355,10 +359,12 @@ class ExportArchive:
 def _unsafe(info: zipfile.ZipInfo) -> str | None:
     """Why extracting this member could write somewhere it should not, or None."""
     name = info.filename
-    mode = info.external_attr >> 16
-    if mode and stat.S_ISLNK(mode):
+    # Unix mode bits ride in the high half of external_attr; the file type may be left out (0),
+    # as Python's own writestr does.
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind == stat.S_IFLNK:
         return "it is a symbolic link"
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         return "it is not a regular file or folder"
     if not name or "\x00" in name:
         return "its name is empty or holds a NUL byte"
