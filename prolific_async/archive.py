@@ -35,13 +35,10 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any, Literal, TypeVar
 
-from ._converter import parse_datetime
+from . import _records
 from ._errors import ProlificError
-from ._models.instructions import InstructionType
 from ._models.responses import (
-    ExplainedChoice,
     ExportInfo,
-    ExportInstruction,
     FileUploadValue,
     FreeTextValue,
     FreeTextWithUnitValue,
@@ -50,8 +47,6 @@ from ._models.responses import (
     ResponseValue,
     SubmissionRecord,
     TaskRecord,
-    TaskSubmission,
-    UnknownValue,
     UploadedFile,
 )
 
@@ -139,7 +134,10 @@ class ExportArchive:
         """``batch.json`` or ``collection.json``: the export's id, name, and instructions by id."""
         if self._info is None:
             member = BATCH_INFO if self.kind == "batch" else COLLECTION_INFO
-            self._info = _info(self.kind, member, self._json(member))
+            try:
+                self._info = _records.export_info(self.kind, self._json(member))
+            except _records.BadRecord as exc:
+                raise ArchiveError(f"{member}: {exc}", member=member) from None
         return self._info
 
     @property
@@ -164,13 +162,13 @@ class ExportArchive:
         """One `SubmissionRecord` per line of ``responses-by-submission.jsonl`` (a
         collection's ``responses.jsonl``), read as it goes."""
         member = BY_SUBMISSION if self.kind == "batch" else COLLECTION_RESPONSES
-        return self._records(member, _submission)
+        return self._records(member, _records.submission)
 
     def tasks(self) -> Iterator[TaskRecord]:
         """One `TaskRecord` per line of ``responses-by-task.jsonl`` (batch exports only)."""
         if self.kind != "batch":
             raise ArchiveError(f"a collection export has no {BY_TASK}: use submissions()")
-        return self._records(BY_TASK, _task)
+        return self._records(BY_TASK, _records.task)
 
     def responses(self) -> Iterator[SubmissionRecord]:
         """The records of a collection export's ``responses.jsonl`` (on a batch export, use
@@ -203,7 +201,7 @@ class ExportArchive:
                                            member=member, line=number) from exc
                     try:
                         record = parse(data)
-                    except _BadRecord as exc:
+                    except _records.BadRecord as exc:
                         raise ArchiveError(f"{member} line {number}: {exc}",
                                            member=member, line=number) from None
                     yield record
@@ -416,172 +414,6 @@ def _move_tree(source: Path, dest: Path) -> None:
         (dest / folder.relative_to(source)).mkdir(parents=True, exist_ok=True)
     for path in files:
         path.replace(dest / path.relative_to(source))
-
-
-# -- records from JSON ----------------------------------------------------------------------
-
-
-class _BadRecord(ValueError):
-    pass
-
-
-def _str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if type(value) is str else None
-
-
-def _required(data: Any, key: str) -> str:
-    if type(data) is not dict:
-        raise _BadRecord(f"expected a JSON object, got {type(data).__name__}")
-    value = data.get(key)
-    if type(value) is not str or not value:
-        raise _BadRecord(f"no {key}")
-    return value
-
-
-def _when(data: dict[str, Any]) -> Any:
-    value = data.get("created_at")
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except (TypeError, ValueError) as exc:
-        raise _BadRecord(f"created_at is not an ISO-8601 datetime: {value!r}") from exc
-
-
-def _free_text(data: dict[str, Any], description: str | None) -> ResponseValue | None:
-    value = data.get("value")
-    if type(value) is str:
-        return FreeTextValue(value=value, description=description)
-    return None
-
-
-def _free_text_with_unit(data: dict[str, Any], description: str | None) -> ResponseValue | None:
-    value, unit = data.get("value"), data.get("unit")
-    if type(value) is str and type(unit) is str:
-        return FreeTextWithUnitValue(value=value, unit=unit, description=description)
-    return None
-
-
-def _multiple_choice(data: dict[str, Any], description: str | None) -> ResponseValue | None:
-    values = data.get("values")
-    if type(values) is list and all(type(v) is str for v in values):
-        return MultipleChoiceValue(values=values, description=description)
-    return None
-
-
-def _multiple_choice_with_free_text(data: dict[str, Any],
-                                    description: str | None) -> ResponseValue | None:
-    values = data.get("values")
-    if type(values) is not list:
-        return None
-    picks = []
-    for v in values:
-        if type(v) is not dict or type(v.get("option")) is not str \
-                or type(v.get("explanation")) is not str:
-            return None
-        picks.append(ExplainedChoice(option=v["option"], explanation=v["explanation"]))
-    return MultipleChoiceWithFreeTextValue(values=picks, description=description)
-
-
-def _file_upload(data: dict[str, Any], description: str | None) -> ResponseValue | None:
-    files = data.get("files")
-    if type(files) is not list:
-        return None
-    uploaded = []
-    for f in files:
-        if type(f) is not dict or type(f.get("name")) is not str \
-                or type(f.get("path")) is not str:
-            return None
-        uploaded.append(UploadedFile(name=f["name"], path=f["path"]))
-    return FileUploadValue(files=uploaded, description=description)
-
-
-_VALUES: dict[str, Callable[[dict[str, Any], str | None], ResponseValue | None]] = {
-    "free_text": _free_text,
-    "free_text_with_unit": _free_text_with_unit,
-    "multiple_choice": _multiple_choice,
-    "multiple_choice_with_free_text": _multiple_choice_with_free_text,
-    "file_upload": _file_upload,
-}
-
-
-def _value(data: Any) -> ResponseValue:
-    """One answer of the documented shapes; anything else is kept whole as `UnknownValue`."""
-    if type(data) is not dict:
-        return UnknownValue(type=InstructionType(""), data={"value": data})
-    kind = data.get("type")
-    description = _str(data, "description")
-    parse = _VALUES.get(kind) if type(kind) is str else None
-    value = parse(data, description) if parse is not None else None
-    if value is None:
-        return UnknownValue(type=InstructionType(kind if type(kind) is str else ""),
-                            data=data, description=description)
-    return value
-
-
-def _submission(data: Any) -> SubmissionRecord:
-    submission_id = _required(data, "submission_id")
-    responses = data.get("responses")
-    if responses is None:
-        responses = {}
-    if type(responses) is not dict:
-        raise _BadRecord("responses is not a JSON object")
-    by_task: dict[str, dict[str, ResponseValue]] = {}
-    for key, answers in responses.items():
-        if type(answers) is dict and "type" not in answers:
-            by_task[key] = {iid: _value(answer) for iid, answer in answers.items()}
-        else:
-            # Answers given by instruction directly (no task level): a collection has no tasks.
-            by_task.setdefault("", {})[key] = _value(answers)
-    return SubmissionRecord(
-        submission_id=submission_id, participant_id=_str(data, "participant_id"),
-        batch_id=_str(data, "batch_id"), collection_id=_str(data, "collection_id"),
-        created_at=_when(data), responses=by_task,
-    )
-
-
-_TASK_META = frozenset({"submission_id", "participant_id", "created_at"})
-
-
-def _task(data: Any) -> TaskRecord:
-    task_id = _required(data, "task_id")
-    entries = data.get("responses")
-    if entries is None:
-        entries = []
-    if type(entries) is not list:
-        raise _BadRecord("responses is not a JSON array")
-    submissions = []
-    for entry in entries:
-        submissions.append(TaskSubmission(
-            submission_id=_required(entry, "submission_id"),
-            participant_id=_str(entry, "participant_id"), created_at=_when(entry),
-            # Answers sit beside the submission's fields, keyed by instruction id.
-            responses={key: _value(answer) for key, answer in entry.items()
-                       if key not in _TASK_META and type(answer) is dict},
-        ))
-    return TaskRecord(task_id=task_id, batch_id=_str(data, "batch_id"), responses=submissions)
-
-
-def _info(kind: Literal["batch", "collection"], member: str, data: Any) -> ExportInfo:
-    if type(data) is not dict:
-        raise ArchiveError(f"{member} is not a JSON object", member=member)
-    instructions: dict[str, ExportInstruction] = {}
-    listed = data.get("instructions")
-    for entry in listed if type(listed) is list else []:
-        if type(entry) is dict and type(entry.get("id")) is str:
-            kind_of = entry.get("type")
-            instructions[entry["id"]] = ExportInstruction(
-                id=entry["id"], type=InstructionType(kind_of if type(kind_of) is str else ""),
-                description=_str(entry, "description"))
-    exported_at = data.get("exported_at")
-    try:
-        when = None if exported_at is None else parse_datetime(exported_at)
-    except (TypeError, ValueError) as exc:
-        raise ArchiveError(f"{member}: exported_at is not an ISO-8601 datetime: "
-                           f"{exported_at!r}", member=member) from exc
-    return ExportInfo(kind=kind, id=_str(data, f"{kind}_id") or _str(data, "id"),
-                      name=_str(data, "name"), exported_at=when, instructions=instructions)
 
 
 def _fill(row: dict[str, Any], value: ResponseValue, sep: str) -> None:

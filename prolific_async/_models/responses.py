@@ -16,6 +16,11 @@ archive gives it in one documented shape per instruction type. Both become the s
             print([f.path or f.key for f in files])
         case pa.UnknownValue(type=kind, data=data):  # a shape this version does not know
             print(kind, data)
+
+The values and the archive records are slotted attrs classes like every model, but not frozen:
+reading an export builds millions of them, and a frozen class's ``__init__`` costs twice as
+much, which is what held record reading within 2x of bare ``json.loads`` (see
+``benchmarks/archive.py``). They are data read from a file, not requests to the API.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ AnswerValue = str | int | float | bool
 # -- one typed value per answer shape ----------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class FreeTextValue:
     """A ``free_text`` answer. ``description`` is the instruction's text (archives carry it)."""
 
@@ -64,7 +69,7 @@ class FreeTextValue:
     description: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class FreeTextWithUnitValue:
     """A ``free_text_with_unit`` answer: the text typed and the unit picked."""
 
@@ -74,7 +79,7 @@ class FreeTextWithUnitValue:
     description: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class MultipleChoiceValue:
     """A ``multiple_choice`` answer: the option values chosen."""
 
@@ -83,7 +88,7 @@ class MultipleChoiceValue:
     description: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class ExplainedChoice:
     """One option of a ``multiple_choice_with_free_text`` answer and the text that explains it."""
 
@@ -91,7 +96,7 @@ class ExplainedChoice:
     explanation: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class MultipleChoiceWithFreeTextValue:
     """A ``multiple_choice_with_free_text`` answer: each option chosen with its explanation."""
 
@@ -100,7 +105,7 @@ class MultipleChoiceWithFreeTextValue:
     description: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class UploadedFile:
     """A file a participant uploaded.
 
@@ -116,7 +121,7 @@ class UploadedFile:
     content_type: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class FileUploadValue:
     """A ``file_upload`` answer: the files uploaded."""
 
@@ -125,7 +130,7 @@ class FileUploadValue:
     description: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class UnknownValue:
     """An answer whose shape this version does not know (a new instruction type, or a known
     type with fields it does not expect): kept whole in ``data``, never dropped."""
@@ -259,7 +264,7 @@ class ExportInfo:
     instructions: dict[str, ExportInstruction] = attrs.Factory(dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class SubmissionRecord:
     """One line of ``responses-by-submission.jsonl`` (a collection's ``responses.jsonl``):
     one participant's submission with every answer, ``responses[task_id][instruction_id]``.
@@ -276,7 +281,7 @@ class SubmissionRecord:
     responses: dict[str, dict[str, ResponseValue]] = attrs.Factory(dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class TaskSubmission:
     """One submission's answers to the task of a `TaskRecord`, by instruction id."""
 
@@ -286,7 +291,7 @@ class TaskSubmission:
     responses: dict[str, ResponseValue] = attrs.Factory(dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class TaskRecord:
     """One line of ``responses-by-task.jsonl``: one task and every submission's answers to it."""
 
