@@ -95,7 +95,10 @@ class Prolific:
                            self.studies)
 
     def __repr__(self) -> str:
-        return f"<Prolific base_url={self.base_url!r} token='***' {self._context.state}>"
+        # Also called on a half-built client (a traceback with locals, from __init__).
+        context = getattr(self, "_context", None)
+        state = context.state if context is not None else "not configured"
+        return f"<Prolific base_url={getattr(self, 'base_url', None)!r} token='***' {state}>"
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Prolific client cannot be pickled: it holds an open session and "

@@ -33,7 +33,7 @@ from ._models.responses import (
     UploadedFile,
 )
 
-__all__ = ["BadRecord", "export_info", "submission", "task", "value"]
+__all__ = ["BadRecord", "export_info", "submission_record", "task_record", "value"]
 
 
 class BadRecord(ValueError):
@@ -153,7 +153,7 @@ def _id(data: Any, key: str) -> str:
     return found
 
 
-def submission(data: Any) -> SubmissionRecord:
+def submission_record(data: Any) -> SubmissionRecord:
     """A line of ``responses-by-submission.jsonl`` (or a collection's ``responses.jsonl``)."""
     submission_id = _id(data, "submission_id")
     responses = data.get("responses")
@@ -182,7 +182,7 @@ def submission(data: Any) -> SubmissionRecord:
 _SUBMISSION_FIELDS = frozenset({"submission_id", "participant_id", "created_at"})
 
 
-def task(data: Any) -> TaskRecord:
+def task_record(data: Any) -> TaskRecord:
     """A line of ``responses-by-task.jsonl``."""
     task_id = _id(data, "task_id")
     entries = data.get("responses")

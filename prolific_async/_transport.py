@@ -171,26 +171,33 @@ class Transport:
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
         attempt (pollers retry on their own schedule).
         """
-        headers = {**self._headers, "Authorization": "Token " + self._token.reveal()}
+        headers = _Headers(self._headers)
+        headers["Authorization"] = "Token " + self._token.reveal()
         data: bytes | None = None
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
         if self._paused_until:
             await self._wait_for_pause()
-        # The first attempt inline: most calls succeed and should pay for nothing else.
+        # The first attempt inline (the same steps as `_attempt`, without its coroutine):
+        # most calls succeed and should pay for nothing else.
         started = time.monotonic()
         self.stats.requests += 1
-        outcome: Response | APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
+        outcome: APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
         try:
-            outcome = await self._attempt(method, path, params, data, headers)
+            async with self.session.request(
+                method, self.base_url + path, params=params, data=data, headers=headers,
+                timeout=self._api_timeout, allow_redirects=False,
+            ) as resp:
+                if resp.status < 300:
+                    raw = await resp.read()
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
+                                     (time.monotonic() - started) * 1000)
+                    return Response(resp.status, resp.headers, _decode(raw), method, path)
+                outcome = await _status_error(resp, RequestInfo(method, path))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             outcome = exc
-        if isinstance(outcome, Response):
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s %s -> %d in %.1f ms", method, path, outcome.status,
-                             (time.monotonic() - started) * 1000)
-            return outcome
         return await self._retry(method, path, params, data, headers, outcome, json_body,
                                  idempotent=idempotent, attempts=1 if not retry else None)
 
@@ -226,7 +233,7 @@ class Transport:
                          else type(outcome).__name__, number)
             error, hint = self._classify(outcome, request, json_body, idempotent=idempotent)
             if number >= total or not self.budget.try_spend():
-                raise error from (outcome if error is not outcome else outcome.__cause__)
+                raise error from _cause(outcome, error)
             delay = hint if hint is not None else self._backoff(number)
             logger.debug("%s: retrying in %.3f s", request, delay)
             await anyio.sleep(delay)
@@ -264,11 +271,12 @@ class Transport:
         if not idempotent and not isinstance(outcome, _UNSENT):
             # The request may have reached the server: repeating it could create twice.
             raise OutcomeUnknownError(
-                f"the answer to {request} was lost ({wrapped}); the server may have carried "
+                f"the answer to {request} was lost ({_reason(outcome)}); the server may have "
+                "carried "
                 "it out: check before trying again (e.g. find the batch by name, the study "
                 "by its batch)",
                 request=request, body_summary=_summary(json_body),
-            ) from outcome
+            ) from _cause(outcome, None)
         return wrapped, None
 
     def _pause(self, hint: float | None) -> None:
@@ -328,7 +336,7 @@ class Transport:
                     error = status
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = _connection_error(exc, request)
-                error.__cause__ = exc
+                error.__cause__ = exc.with_traceback(None)
             logger.debug("%s -> %s (attempt %d)", request, error, number)
             if number == policy.attempts or not self.budget.try_spend():
                 raise error
@@ -337,6 +345,22 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         cap = min(self.retry.wait_max, self.retry.wait_initial * 2 ** (attempt - 1))
         return self._rng.uniform(0, cap)
+
+
+class _Headers(dict[str, str]):
+    """Request headers that never show the token (tracebacks with locals print reprs)."""
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if k == "Authorization" else v for k, v in self.items()})
+
+
+def _cause(outcome: BaseException, error: BaseException | None) -> BaseException | None:
+    """What to chain an error to. A connection error's own traceback runs through aiohttp's
+    frames, whose locals hold the request headers: keep its type and message, not its
+    frames."""
+    if error is outcome:
+        return outcome.__cause__
+    return outcome.with_traceback(None)
 
 
 def _decode(raw: bytes) -> Any:
@@ -358,11 +382,16 @@ async def _status_error(resp: aiohttp.ClientResponse, request: RequestInfo) -> A
     )
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return truncate(str(exc) or type(exc).__name__, 200)
+
+
 def _connection_error(exc: BaseException, request: RequestInfo) -> APIConnectionError:
     if isinstance(exc, asyncio.TimeoutError):
         return APITimeoutError(f"request timed out ({request})", request=request)
-    text = truncate(str(exc) or type(exc).__name__, 200)
-    return APIConnectionError(f"connection failed: {text} ({request})", request=request)
+    return APIConnectionError(f"connection failed: {_reason(exc)} ({request})", request=request)
 
 
 def _summary(body: Any) -> str:

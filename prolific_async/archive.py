@@ -35,7 +35,6 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any, Literal, TypeVar
 
-from . import _records
 from ._errors import ProlificError
 from ._models.responses import (
     ExportInfo,
@@ -49,6 +48,7 @@ from ._models.responses import (
     TaskRecord,
     UploadedFile,
 )
+from ._records import BadRecord, export_info, submission_record, task_record
 
 __all__ = ["ArchiveError", "ExportArchive"]
 
@@ -135,8 +135,8 @@ class ExportArchive:
         if self._info is None:
             member = BATCH_INFO if self.kind == "batch" else COLLECTION_INFO
             try:
-                self._info = _records.export_info(self.kind, self._json(member))
-            except _records.BadRecord as exc:
+                self._info = export_info(self.kind, self._json(member))
+            except BadRecord as exc:
                 raise ArchiveError(f"{member}: {exc}", member=member) from None
         return self._info
 
@@ -162,13 +162,13 @@ class ExportArchive:
         """One `SubmissionRecord` per line of ``responses-by-submission.jsonl`` (a
         collection's ``responses.jsonl``), read as it goes."""
         member = BY_SUBMISSION if self.kind == "batch" else COLLECTION_RESPONSES
-        return self._records(member, _records.submission)
+        return self._records(member, submission_record)
 
     def tasks(self) -> Iterator[TaskRecord]:
         """One `TaskRecord` per line of ``responses-by-task.jsonl`` (batch exports only)."""
         if self.kind != "batch":
             raise ArchiveError(f"a collection export has no {BY_TASK}: use submissions()")
-        return self._records(BY_TASK, _records.task)
+        return self._records(BY_TASK, task_record)
 
     def responses(self) -> Iterator[SubmissionRecord]:
         """The records of a collection export's ``responses.jsonl`` (on a batch export, use
@@ -201,7 +201,7 @@ class ExportArchive:
                                            member=member, line=number) from exc
                     try:
                         record = parse(data)
-                    except _records.BadRecord as exc:
+                    except BadRecord as exc:
                         raise ArchiveError(f"{member} line {number}: {exc}",
                                            member=member, line=number) from None
                     yield record

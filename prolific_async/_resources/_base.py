@@ -149,8 +149,8 @@ class Resource:
     ) -> Any:
         """One call, its answer read as ``model`` (``rows=True``: a list answer, as
         ``list[model]``). The one way answers are parsed."""
-        response = await self._request(method, path, params=params, json_body=json_body,
-                                       idempotent=idempotent)
+        response = await self._context.transport.request(
+            method, path, params=params, json_body=json_body, idempotent=idempotent)
         return self._parse(response, model, rows=rows)
 
     async def _pages(self, path: str, item: type[T]) -> AsyncIterator[T]:

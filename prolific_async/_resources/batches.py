@@ -93,6 +93,13 @@ class Batches(Exports):
         return batch
 
     async def get(self, batch_id: str) -> Batch:
+        """A batch, with its ``status`` and layout.
+
+        Example::
+
+            batch = await client.batches.get(batch_id)
+            print(batch.name, batch.status)
+        """
         batch: Batch = await self._call("GET", self._root(batch_id), Batch)
         return batch
 
@@ -121,6 +128,8 @@ class Batches(Exports):
         return batch
 
     async def status(self, batch_id: str) -> BatchStatus:
+        """The batch's status alone (UNINITIALISED, PROCESSING, READY or ERROR): one cheap
+        call; to wait for a change use `watch` or `wait_ready`."""
         snapshot: StatusSnapshot = await self._call(
             "GET", f"{self._root(batch_id)}/status", StatusSnapshot
         )
@@ -258,6 +267,7 @@ class Batches(Exports):
         return f"{self._root(batch_id)}/syncs/{segment('sync_id', sync_id)}"
 
     async def sync_status(self, batch_id: str, sync_id: str) -> BatchSync:
+        """A batch sync job's status (use `watch_sync` to wait for it)."""
         job: BatchSync = await self._call("GET", self._sync_path(batch_id, sync_id), BatchSync)
         return job
 

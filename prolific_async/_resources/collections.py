@@ -33,6 +33,7 @@ class Collections(Exports):
     async def list(
         self, *, workspace_id: str, limit: int | None = None, offset: int | None = None
     ) -> list[Collection]:
+        """The collections of a workspace, ``limit`` at a time from ``offset``."""
         params: dict[str, str | int] = {"workspace_id": required("workspace_id", workspace_id)}
         if limit is not None:
             params["limit"] = limit
@@ -46,6 +47,7 @@ class Collections(Exports):
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
         collection_items: Sequence[CollectionPage],
     ) -> Collection:
+        """Create a collection: pages of items, no dataset, no setup."""
         body = _body(name, task_details, collection_items)
         body["workspace_id"] = required("workspace_id", workspace_id)
         collection: Collection = await self._call(
@@ -54,6 +56,7 @@ class Collections(Exports):
         return collection
 
     async def get(self, collection_id: str) -> Collection:
+        """A collection with its pages."""
         collection: Collection = await self._call("GET", self._root(collection_id),
                                                   Collection)
         return collection

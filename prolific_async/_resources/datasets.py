@@ -74,18 +74,22 @@ class Datasets(Resource):
         return dataset
 
     async def get(self, dataset_id: str) -> Dataset:
+        """A dataset, with its status and datapoint count."""
         dataset: Dataset = await self._call(
             "GET", f"{DC}/datasets/{segment('dataset_id', dataset_id)}", Dataset
         )
         return dataset
 
     async def status(self, dataset_id: str) -> DatasetStatus:
+        """The dataset's status alone (UNINITIALISED, PROCESSING, READY or ERROR); to wait
+        for READY use `wait_ready`."""
         snapshot: StatusSnapshot = await self._call(
             "GET", f"{DC}/datasets/{segment('dataset_id', dataset_id)}/status", StatusSnapshot
         )
         return DatasetStatus(snapshot.status)
 
     async def upload_url(self, dataset_id: str, filename: str) -> UploadURL:
+        """A presigned URL to PUT ``filename`` to (`upload` does both steps for you)."""
         path = (f"{DC}/datasets/{segment('dataset_id', dataset_id)}"
                 f"/upload-url/{segment('filename', filename)}")
         url: UploadURL = await self._call("GET", path, UploadURL)
