@@ -16,11 +16,12 @@ Faults, from the cheapest remedy to the dearest:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -30,7 +31,7 @@ import attrs
 from ._errors import StorageError
 from ._transport import Transport
 
-__all__ = ["ProgressCallback", "download"]
+__all__ = ["ProgressCallback", "Resume", "download"]
 
 #: ``progress(bytes_done, total_or_None)``: called as the file grows (``total`` is None when the
 #: host did not say). After a restart ``bytes_done`` goes back to 0.
@@ -49,43 +50,47 @@ def _timestamped(stem: str, suffix: str) -> str:
 
 
 @attrs.define
-class _Partial:
-    """What is on disk so far, and whether the host lets us ask for only the rest of it."""
+class Resume:
+    """What is on disk so far, and whether the host lets the next attempt ask for only the
+    rest. Pure decisions, no I/O: the sink feeds it each answer's status and headers."""
 
-    path: Path
     done: int = 0
     total: int | None = None
     ranges: bool = False
     validator: str | None = None
 
     def headers(self) -> dict[str, str]:
+        """The headers of the next attempt: a ``Range`` for the rest, when that works."""
         if not (self.done and self.ranges):
             return {}
         headers = {"Range": f"bytes={self.done}-"}
         if self.validator:
+            # A changed object answers 200 with all of it, instead of a range of the new one.
             headers["If-Range"] = self.validator
         return headers
 
-    def start(self, resp: aiohttp.ClientResponse) -> int:
-        """The offset this answer's body starts at; a full body resets what was kept."""
-        if resp.status == 206 and self.done:
-            match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
+    def begin(self, status: int, headers: Mapping[str, str], length: int | None) -> int | None:
+        """The offset an answer's body starts at (a full body starts again at 0), or None
+        when it is not the range asked for: what was kept is then forgotten, so the next
+        attempt fetches it all."""
+        if status == 206 and self.done:
+            match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", "").strip())
             if match is None or int(match[1]) != self.done:
-                asked = self.done
-                # Not the range asked for: forget it and let the retry loop fetch it all.
                 self.done, self.ranges = 0, False
-                raise aiohttp.ClientPayloadError(
-                    f"storage answered range {resp.headers.get('Content-Range')!r} "
-                    f"for bytes={asked}-")
+                return None
             self.total = None if match[2] == "*" else int(match[2])
             return self.done
         self.done = 0
-        self.total = resp.content_length
+        self.total = length
         # Byte offsets mean nothing across a content encoding the client undoes on the fly.
-        self.ranges = resp.headers.get("Accept-Ranges", "").strip().lower() == "bytes" and \
-            resp.headers.get("Content-Encoding", "identity").strip().lower() == "identity"
-        self.validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+        self.ranges = headers.get("Accept-Ranges", "").strip().lower() == "bytes" and \
+            headers.get("Content-Encoding", "identity").strip().lower() == "identity"
+        self.validator = headers.get("ETag") or headers.get("Last-Modified")
         return 0
+
+    @property
+    def complete(self) -> bool:
+        return self.total is None or self.done == self.total
 
 
 async def download(
@@ -108,49 +113,61 @@ async def download(
     if str(dest).endswith(("/", os.sep)) or await anyio.Path(target).is_dir():
         target = target / _timestamped(stem, suffix)
     await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-    partial = _Partial(target.with_name(f".{target.name}.{secrets.token_hex(4)}.part"))
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    state = Resume()
 
     async def sink(resp: aiohttp.ClientResponse) -> None:
-        offset = partial.start(resp)
+        asked = state.done
+        offset = state.begin(resp.status, resp.headers, resp.content_length)
+        if offset is None:
+            # Raised as a broken body, so the transport's retry loop fetches it all again.
+            raise aiohttp.ClientPayloadError(
+                f"storage answered {resp.headers.get('Content-Range')!r} to bytes={asked}-")
         if progress is not None:
-            progress(offset, partial.total)
-        async with await anyio.open_file(partial.path, "r+b" if offset else "wb") as out:
+            progress(offset, state.total)
+        async with await anyio.open_file(partial, "r+b" if offset else "wb") as out:
             if offset:
                 await out.seek(offset)
                 await out.truncate()
             pending: list[bytes] = []
             size = 0
-            async for chunk in resp.content.iter_chunked(READ_CHUNK):
-                pending.append(chunk)
-                size += len(chunk)
-                if size >= WRITE_BUFFER:
-                    await _flush(out, pending, partial, progress)
-                    pending, size = [], 0
-            if pending:
-                await _flush(out, pending, partial, progress)
-        if partial.total is not None and partial.done != partial.total:
+            try:
+                async for chunk in resp.content.iter_chunked(READ_CHUNK):
+                    pending.append(chunk)
+                    size += len(chunk)
+                    if size >= WRITE_BUFFER:
+                        await _flush(out, pending, state, progress)
+                        pending, size = [], 0
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                if state.ranges:
+                    # Keep what arrived before the break: the retry asks only for the rest.
+                    await _flush(out, pending, state, progress)
+                raise
+            await _flush(out, pending, state, progress)
+        if not state.complete:
             # aiohttp notices a body shorter than its Content-Length; this also covers a range.
-            raise aiohttp.ClientPayloadError(
-                f"storage sent {partial.done} of {partial.total} bytes")
+            raise aiohttp.ClientPayloadError(f"storage sent {state.done} of {state.total} bytes")
 
     try:
         for refresh in (False, True):
             try:
                 await transport.transfer("GET", await url_for(refresh), sink=sink,
-                                         headers=partial.headers)
+                                         headers=state.headers)
                 break
             except StorageError as exc:
                 if refresh or exc.status_code != 403:
                     raise
-        await anyio.Path(partial.path).replace(target)
+        await anyio.Path(partial).replace(target)
     finally:
-        await anyio.Path(partial.path).unlink(missing_ok=True)
+        await anyio.Path(partial).unlink(missing_ok=True)
     return target
 
 
-async def _flush(out: anyio.AsyncFile[bytes], pending: list[bytes], partial: _Partial,
+async def _flush(out: anyio.AsyncFile[bytes], pending: list[bytes], state: Resume,
                  progress: ProgressCallback | None) -> None:
+    if not pending:
+        return
     await out.writelines(pending)
-    partial.done += sum(map(len, pending))
+    state.done += sum(map(len, pending))
     if progress is not None:
-        progress(partial.done, partial.total)
+        progress(state.done, state.total)
