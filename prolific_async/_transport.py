@@ -48,6 +48,9 @@ logger = logging.getLogger("prolific_async")
 
 #: Error bodies beyond this are not read whole: a message needs 500 characters of them.
 MAX_ERROR_BODY = 64 * 1024
+#: Storage bodies are large: with aiohttp's 64 KiB read buffer the socket stalled while the
+#: download wrote its last MiB to disk, halving throughput (benchmarks/archive.py).
+TRANSFER_READ_BUFFER = 1 << 20
 #: A 429 without a usable Retry-After pauses the whole client this long.
 DEFAULT_RATE_PAUSE = 1.0
 
@@ -321,6 +324,7 @@ class Transport:
                 async with (body() if body else nullcontext()) as data, self.session.request(
                     method, url, data=data, headers=send_headers,
                     timeout=self._transfer_timeout, allow_redirects=False,
+                    read_bufsize=TRANSFER_READ_BUFFER,
                 ) as resp:
                     if resp.status < 300:
                         if sink is not None:

@@ -17,10 +17,11 @@ archive gives it in one documented shape per instruction type. Both become the s
         case pa.UnknownValue(type=kind, data=data):  # a shape this version does not know
             print(kind, data)
 
-The values and the archive records are slotted attrs classes like every model, but not frozen:
-reading an export builds millions of them, and a frozen class's ``__init__`` costs twice as
-much, which is what held record reading within 2x of bare ``json.loads`` (see
-``benchmarks/archive.py``). They are data read from a file, not requests to the API.
+The values and the archive records are slotted attrs classes like every model, but neither
+frozen nor keyword-only: reading an export builds millions of them, and a frozen class's
+``__init__`` costs twice as much, keyword matching another half again; together they are what
+holds record reading within 2x of bare ``json.loads`` (``benchmarks/archive.py``). They are
+data read from a file, never sent to the API.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ AnswerValue = str | int | float | bool
 # -- one typed value per answer shape ----------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class FreeTextValue:
     """A ``free_text`` answer. ``description`` is the instruction's text (archives carry it)."""
 
@@ -69,7 +70,7 @@ class FreeTextValue:
     description: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class FreeTextWithUnitValue:
     """A ``free_text_with_unit`` answer: the text typed and the unit picked."""
 
@@ -79,7 +80,7 @@ class FreeTextWithUnitValue:
     description: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class MultipleChoiceValue:
     """A ``multiple_choice`` answer: the option values chosen."""
 
@@ -88,7 +89,7 @@ class MultipleChoiceValue:
     description: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class ExplainedChoice:
     """One option of a ``multiple_choice_with_free_text`` answer and the text that explains it."""
 
@@ -96,7 +97,7 @@ class ExplainedChoice:
     explanation: str
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class MultipleChoiceWithFreeTextValue:
     """A ``multiple_choice_with_free_text`` answer: each option chosen with its explanation."""
 
@@ -105,7 +106,7 @@ class MultipleChoiceWithFreeTextValue:
     description: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class UploadedFile:
     """A file a participant uploaded.
 
@@ -121,7 +122,7 @@ class UploadedFile:
     content_type: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class FileUploadValue:
     """A ``file_upload`` answer: the files uploaded."""
 
@@ -130,7 +131,7 @@ class FileUploadValue:
     description: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class UnknownValue:
     """An answer whose shape this version does not know (a new instruction type, or a known
     type with fields it does not expect): kept whole in ``data``, never dropped."""
@@ -264,7 +265,7 @@ class ExportInfo:
     instructions: dict[str, ExportInstruction] = attrs.Factory(dict)
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class SubmissionRecord:
     """One line of ``responses-by-submission.jsonl`` (a collection's ``responses.jsonl``):
     one participant's submission with every answer, ``responses[task_id][instruction_id]``.
@@ -281,7 +282,7 @@ class SubmissionRecord:
     responses: dict[str, dict[str, ResponseValue]] = attrs.Factory(dict)
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class TaskSubmission:
     """One submission's answers to the task of a `TaskRecord`, by instruction id."""
 
@@ -291,7 +292,7 @@ class TaskSubmission:
     responses: dict[str, ResponseValue] = attrs.Factory(dict)
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class TaskRecord:
     """One line of ``responses-by-task.jsonl``: one task and every submission's answers to it."""
 
