@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
 import sys
 import tempfile
+import textwrap
 import tracemalloc
 import zipfile
 from collections.abc import Sequence
@@ -25,7 +27,7 @@ import prolific_async as pa
 from prolific_async.testing import FakeProlific
 
 from .conftest import EXAMPLES
-from .helpers import DETAILS, ready_dataset
+from .helpers import DETAILS, published_study, ready_batch, ready_dataset
 
 DOCS = EXAMPLES / "docs-examples" / "export-archive"
 BY_SUBMISSION = json.loads((DOCS / "responses-by-submission.record.json").read_text())
@@ -614,3 +616,27 @@ async def test_fake_export_reads_as_typed_records_matching_the_api(
         else:
             assert api[key] == attrs.evolve(value, description=None)
     assert len(rows) == 3 * len(EVERY_TYPE)
+
+
+@pytest.mark.anyio
+async def test_readme_getting_the_data_out_runs(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("pandas")
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Getting the data out\n", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
+    batch = await ready_batch(prolific_client, fake_prolific)
+    await published_study(prolific_client, fake_prolific, batch, places=2)
+    fake_prolific.clock.advance(10)
+    fake_prolific.clock.per_request = 0.5
+    monkeypatch.chdir(tmp_path)
+    namespace = {"pa": pa, "client": prolific_client, "batch": batch}
+    exec(compile("async def example():\n" + textwrap.indent(code, "    "), "README.md", "exec"),
+         namespace)
+    await namespace["example"]()
+    out = capsys.readouterr().out
+    assert "Which response is better?" in out and "Why?" in out
+    assert (tmp_path / "out" / "export" / "batch.json").exists()
+    assert len(list((tmp_path / "out").glob("*-report-*.csv"))) == 1
