@@ -249,3 +249,21 @@ async def test_an_unknown_status_is_logged_once_per_client(
             failures = [e async for e in stream if isinstance(e, pa.WatchFailure)]
     assert len(failures) == 5 and all(isinstance(f.error, pa.PollTimeout) for f in failures)
     assert caplog.text.count("ARCHIVING") == 1
+
+
+# -- fields the SDK does not know yet ---------------------------------------------------------
+
+async def test_extra_fields_reach_the_body_and_clashes_are_refused(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific,
+) -> None:
+    ds = await prolific_client.datasets.create(name="d", workspace_id=fake_prolific.workspace_id,
+                                               extra={"labels": ["new"]})
+    await prolific_client.batches.create(name="b", workspace_id=fake_prolific.workspace_id,
+                                         dataset_id=ds.id, task_details=DETAILS,
+                                         extra={"priority": "high"})
+    bodies = [r.json for r in fake_prolific.requests_to("POST", "*/data-collection/*")]
+    assert bodies[0]["labels"] == ["new"] and bodies[1]["priority"] == "high"
+    with pytest.raises(ValueError, match="extra repeats field.*name"):
+        await prolific_client.batches.create(name="b", workspace_id=fake_prolific.workspace_id,
+                                             task_details=DETAILS, extra={"name": "other"})
+    assert len(fake_prolific.requests_to("POST", "*/data-collection/*")) == 2

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from .._converter import converter
 from .._models.collections import Collection, CollectionPage
 from .._models.common import TaskDetails
-from ._base import DC, required, segment, task_details_body
+from ._base import DC, required, segment, task_details_body, with_extra
 from ._exports import Exports, export_job
 
 __all__ = ["Collections"]
@@ -45,10 +45,11 @@ class Collections(Exports):
 
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
-        collection_items: Sequence[CollectionPage],
+        collection_items: Sequence[CollectionPage], extra: Mapping[str, Any] | None = None,
     ) -> Collection:
-        """Create a collection: pages of items, no dataset, no setup."""
-        body = _body(name, task_details, collection_items)
+        """Create a collection: pages of items, no dataset, no setup (``extra``: body fields
+        this SDK does not know yet)."""
+        body = with_extra(_body(name, task_details, collection_items), extra)
         body["workspace_id"] = required("workspace_id", workspace_id)
         collection: Collection = await self._call(
             "POST", f"{DC}/collections", Collection, json_body=body, idempotent=False
@@ -63,13 +64,13 @@ class Collections(Exports):
 
     async def update(
         self, collection_id: str, *, name: str, task_details: TaskDetails,
-        collection_items: Sequence[CollectionPage],
+        collection_items: Sequence[CollectionPage], extra: Mapping[str, Any] | None = None,
     ) -> Collection:
         """Replace the collection whole: pages and items without their ``id`` are created,
         existing ones left out are deleted."""
         collection: Collection = await self._call(
             "PUT", self._root(collection_id), Collection,
-            json_body=_body(name, task_details, collection_items),
+            json_body=with_extra(_body(name, task_details, collection_items), extra),
         )
         return collection
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio
 
@@ -24,7 +24,7 @@ from .._models.datasets import (
     UploadURL,
 )
 from .._watch import Watch, WatchSpec
-from ._base import DC, Resource, poll_arg, required, segment, watches
+from ._base import DC, Resource, poll_arg, required, segment, watches, with_extra
 
 __all__ = ["DATASET", "DATASET_IMPORT", "UPLOAD_SUFFIXES", "Datasets"]
 
@@ -60,16 +60,23 @@ class Datasets(Resource):
     """
 
     async def create(
-        self, *, name: str, workspace_id: str, schema: DatasetSchema | None = None
+        self, *, name: str, workspace_id: str, schema: DatasetSchema | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Dataset:
-        """Create a dataset; with a ``schema`` it is a V4 dataset (imports instead of READY)."""
-        body: dict[str, object] = {"name": required("name", name),
+        """Create a dataset; with a ``schema`` it is a V4 dataset (imports instead of READY).
+
+        ``extra`` adds body fields this SDK does not know yet. Datasets cannot be listed, so
+        one whose create answer was lost (`OutcomeUnknownError`) stays an orphan: harmless,
+        as an empty dataset costs nothing.
+        """
+        body: dict[str, Any] = {"name": required("name", name),
                                    "workspace_id": required("workspace_id", workspace_id)}
         if schema is not None:
             body["schema"] = converter.unstructure(schema)
         # Creates something: retried only when the server provably did not act.
         dataset: Dataset = await self._call(
-            "POST", f"{DC}/datasets", Dataset, json_body=body, idempotent=False
+            "POST", f"{DC}/datasets", Dataset, json_body=with_extra(body, extra),
+            idempotent=False
         )
         return dataset
 
