@@ -35,7 +35,7 @@ __all__ = ["ProgressCallback", "Resume", "download"]
 
 #: ``progress(bytes_done, total_or_None)``: called as the file grows (``total`` is None when the
 #: host did not say). After a restart ``bytes_done`` goes back to 0.
-ProgressCallback = Callable[[int, "int | None"], object]
+ProgressCallback = Callable[[int, int | None], object]
 
 #: Chunks are gathered up to this size before each file write: every write is a hop to a worker
 #: thread, and one hop per MiB costs nothing measurable where one per 64 KiB chunk did.

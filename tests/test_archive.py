@@ -640,3 +640,32 @@ async def test_readme_getting_the_data_out_runs(
     assert "Which response is better?" in out and "Why?" in out
     assert (tmp_path / "out" / "export" / "batch.json").exists()
     assert len(list((tmp_path / "out").glob("*-report-*.csv"))) == 1
+
+
+@pytest.mark.anyio
+async def test_fake_collection_export_reads_as_typed_records(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path
+) -> None:
+    col = await prolific_client.collections.create(
+        name="survey", workspace_id=fake_prolific.workspace_id, task_details=DETAILS,
+        collection_items=[pa.CollectionPage(order=0, page_items=[
+            pa.FreeText(order=0, description="Anything to add?"),
+            pa.MultipleChoice(order=1, description="Colour?", answer_limit=1, options=[
+                pa.Option(label="Red", value="red"), pa.Option(label="Blue", value="blue")]),
+        ])])
+    study = await prolific_client.studies.create(pa.StudyCreate(
+        name="s", description="d", data_collection_id=col.id, total_available_places=2,
+        data_collection_method=pa.DataCollectionMethod.AI_TASK_BUILDER_COLLECTION))
+    await prolific_client.studies.publish(study.id)
+    fake_prolific.clock.advance(5)
+    fake_prolific.clock.per_request = 0.5
+    path = await prolific_client.collections.export(col.id, tmp_path)
+    with pa.ExportArchive(path) as archive:
+        assert archive.kind == "collection" and archive.collection.id == col.id
+        records = list(archive.responses())
+        rows = list(archive.rows())
+    assert len(records) == 2
+    values = [v for r in records for answers in r.responses.values() for v in answers.values()]
+    assert sorted(type(v).__name__ for v in values) == [
+        "FreeTextValue", "FreeTextValue", "MultipleChoiceValue", "MultipleChoiceValue"]
+    assert {r["collection_id"] for r in rows} == {col.id}
