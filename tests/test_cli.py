@@ -186,6 +186,14 @@ def test_report_and_export(fake: Served, tmp_path: Path,
     with zipfile.ZipFile(path) as archive:
         assert "responses-by-submission.jsonl" in archive.namelist()
 
+    # On a terminal, a bar follows the download, byte by byte.
+    shown = invoke(fake, "batch", "export", batch.id, "-o", "bar/",
+                   env={"NO_COLOR": None, "FORCE_COLOR": "1", "COLUMNS": "200"})
+    plain = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown.stderr)
+    size = (tmp_path / shown.stdout.strip()).stat().st_size
+    assert f"downloading batch {batch.id}" in plain
+    assert f"{size / 1000:.1f}/{size / 1000:.1f} kB" in plain
+
     chosen = invoke(fake, "--json", "batch", "export", batch.id, "-o", "out/answers.zip")
     assert json.loads(chosen.stdout)["path"] == "out/answers.zip"
     assert zipfile.is_zipfile(tmp_path / "out" / "answers.zip")

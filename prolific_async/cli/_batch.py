@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 import prolific_async as pa
 
 from ._context import App, json_option, pass_app, workspace_option
-from ._transfer import export_with_progress, saved
+from ._transfer import download_with_progress, saved
 
 __all__ = ["batch"]
 
@@ -139,11 +137,10 @@ def _answer(answers: list[pa.Answer]) -> str:
 @pass_app
 def report(app: App, batch_id: str, dest: str) -> None:
     """Download the batch report: the dataset plus a column per question, as CSV."""
-
-    async def work(client: pa.Prolific) -> Path:
-        return await client.batches.download_report(batch_id, dest)
-
-    saved(app, app.run(work))
+    saved(app, download_with_progress(
+        app, f"report of batch {batch_id}",
+        lambda client, progress: client.batches.download_report(batch_id, dest,
+                                                                progress=progress)))
 
 
 @batch.command()
@@ -155,6 +152,7 @@ def report(app: App, batch_id: str, dest: str) -> None:
 @pass_app
 def export(app: App, batch_id: str, dest: str, study_id: str | None) -> None:
     """Export every response as a ZIP: request, wait, download (with retries)."""
-    saved(app, export_with_progress(
+    saved(app, download_with_progress(
         app, f"batch {batch_id}",
-        lambda client, progress: client.batches.export(batch_id, dest, study_id=study_id)))
+        lambda client, progress: client.batches.export(batch_id, dest, study_id=study_id,
+                                                       progress=progress)))

@@ -7,7 +7,7 @@ import click
 import prolific_async as pa
 
 from ._context import App, json_option, pass_app, workspace_option
-from ._transfer import export_with_progress, saved
+from ._transfer import download_with_progress, saved
 
 __all__ = ["collection"]
 
@@ -62,7 +62,8 @@ def get(app: App, collection_id: str) -> None:
 @pass_app
 def export(app: App, collection_id: str, dest: str, study_id: str | None) -> None:
     """Export every response as a ZIP: request, wait, download (with retries)."""
-    saved(app, export_with_progress(
+    saved(app, download_with_progress(
         app, f"collection {collection_id}",
         lambda client, progress: client.collections.export(collection_id, dest,
-                                                           study_id=study_id)))
+                                                           study_id=study_id,
+                                                           progress=progress)))

@@ -1,4 +1,4 @@
-"""Exports with a live download bar on stderr, and how a saved file is reported."""
+"""Downloads (exports, reports) with a live bar on stderr, and how a saved file is reported."""
 
 from __future__ import annotations
 
@@ -19,30 +19,28 @@ import prolific_async as pa
 
 from ._context import App
 
-__all__ = ["ProgressCallback", "export_with_progress", "saved"]
-
-#: Called with (bytes so far, total bytes or None) while a download runs.
-ProgressCallback = Callable[[int, "int | None"], None]
+__all__ = ["download_with_progress", "saved"]
 
 
-def export_with_progress(
+def download_with_progress(
     app: App, what: str,
-    export: Callable[[pa.Prolific, ProgressCallback], Awaitable[Path]],
+    download: Callable[[pa.Prolific, pa.ProgressCallback], Awaitable[Path]],
 ) -> Path:
-    """Run ``export(client, progress)`` with a spinner, then a byte bar, on stderr."""
+    """Run ``download(client, progress)`` with a spinner while the file is prepared, then a
+    byte bar while it downloads, on stderr (``progress`` is the SDK's download callback)."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
                   console=app.output.err, transient=True) as bar:
-        task = bar.add_task(f"exporting {what}", total=None)
+        task = bar.add_task(f"preparing {what}", total=None)
 
         def progress(done: int, total: int | None) -> None:
             bar.update(task, description=f"downloading {what}", completed=done, total=total)
 
         async def work(client: pa.Prolific) -> Path:
-            return await export(client, progress)
+            return await download(client, progress)
 
         path = app.run(work)
-    app.output.note(f"exported {what} to {path}")
+    app.output.note(f"saved {what} to {path}")
     return path
 
 
