@@ -88,6 +88,24 @@ from ._polling import Category, Transition, Watch
 from ._types import UNSET
 from ._version import __version__
 
+# -- orchestration (imports the names above, so it comes last) --------------------------------
+from .orchestration import (  # noqa: E402
+    BatchPlan,
+    EventKind,
+    ExistingDataset,
+    JournalInUseError,
+    PipelineEvent,
+    PlanCancelled,
+    PlanChangedError,
+    PlanFileError,
+    PlanResult,
+    Run,
+    Stage,
+    StudyPlan,
+    load_plans,
+    orchestrate,
+)
+
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
@@ -110,4 +128,8 @@ __all__ = [
     "RichText", "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus",
     "SyncStatus", "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL",
     "Validation",
+    # orchestration
+    "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
+    "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError", "PlanChangedError",
+    "PlanFileError", "PlanCancelled",
 ]

@@ -1,0 +1,161 @@
+"""`orchestrate`: many plans at once, one event stream, one result per plan."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+import prolific_async as pa
+
+from ._events import EventKind, PipelineEvent, PlanResult, Stage
+from ._journal import Journal, PlanRecord
+from ._pipeline import Pipeline, PipelineState, PlanCancelled
+from ._plan import BatchPlan, fingerprint
+
+__all__ = ["Run", "orchestrate"]
+
+
+class Run:
+    """A running `orchestrate`: an async iterator of `PipelineEvent`, and the results.
+
+    The iteration ends when every plan has finished or failed. ``results`` holds one
+    `PlanResult` per plan, in plan order; read during the run, it shows each plan so far.
+
+    Example::
+
+        async with pa.orchestrate(client, plans, journal="run.db") as run:
+            async for event in run:
+                print(event)
+        failed = [r for r in run.results if r.error]
+    """
+
+    def __init__(self, states: list[PipelineState],
+                 events: MemoryObjectReceiveStream[PipelineEvent]) -> None:
+        self._states = states
+        self._events = events
+
+    def __aiter__(self) -> Run:
+        return self
+
+    async def __anext__(self) -> PipelineEvent:
+        try:
+            return await self._events.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    @property
+    def results(self) -> list[PlanResult]:
+        return [state.result() for state in self._states]
+
+    async def wait(self) -> list[PlanResult]:
+        """Run every plan to its end, discarding the events; returns `results`."""
+        async for _ in self:
+            pass
+        return self.results
+
+
+@asynccontextmanager
+async def orchestrate(
+    client: pa.Prolific,
+    plans: Iterable[BatchPlan],
+    *,
+    concurrency: int = 50,
+    journal: str | os.PathLike[str] | None = None,
+) -> AsyncIterator[Run]:
+    """Run many `BatchPlan` s at once, each through its whole pipeline.
+
+    At most ``concurrency`` plans run at a time (a plan mostly waits on the server, so a few
+    hundred are cheap: watches of batches in one workspace share one ``batches.list`` per
+    tick, and a 429 pauses the whole client). One plan's failure never stops another: its
+    error is kept in its result. With ``journal`` (a SQLite file), a rerun with the same plans
+    resumes: done stages are skipped and created resources reused, and nothing that may
+    already exist is created twice (see `prolific_async.orchestration._pipeline`). Leaving the
+    block early, or cancelling it, stops every pipeline at once; the journal stays consistent.
+
+    Example::
+
+        async with pa.orchestrate(client, plans, concurrency=50, journal="run.db") as run:
+            async for event in run:
+                print(event)
+        for result in run.results:
+            print(result.plan, result.batch_id, result.error)
+    """
+    plans = list(plans)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    names: set[str] = set()
+    for plan in plans:
+        if not isinstance(plan, BatchPlan):
+            raise TypeError(f"plans must be pa.BatchPlan, got {type(plan).__name__}")
+        if plan.name in names:
+            raise ValueError(f"two plans are named {plan.name!r}: the name identifies a plan's "
+                             "batch, study and journal entry, so it must be unique")
+        names.add(plan.name)
+
+    states = [PipelineState(plan=plan.name) for plan in plans]
+    opened = await Journal.open(journal) if journal is not None else None
+    scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
+    send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
+    limiter = anyio.CapacityLimiter(concurrency)
+    try:
+        async with receive, anyio.create_task_group() as group:
+            with send:
+                for plan, state in zip(plans, states):
+                    group.start_soon(_drive, client, plan, state, send.clone(), opened,
+                                     limiter, scratch)
+            yield Run(states, receive)
+            # Left early (or every plan is done): stop what still runs.
+            group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if opened is not None:
+                await opened.aclose()
+            await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
+
+
+async def _drive(
+    client: pa.Prolific, plan: BatchPlan, state: PipelineState,
+    events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
+    limiter: anyio.CapacityLimiter, scratch: Path,
+) -> None:
+    """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
+
+    def emit(event: PipelineEvent) -> None:
+        try:
+            events.send_nowait(event)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # nobody listens any more: the run is being left
+
+    with events:
+        try:
+            async with limiter:
+                record = PlanRecord()
+                if journal is not None:
+                    parts = await anyio.to_thread.run_sync(fingerprint, plan)
+                    try:
+                        record = await journal.enter(plan.name, parts)
+                    except Exception as exc:
+                        state.stage = Stage.DATASET_CREATE
+                        state.error = exc
+                        emit(PipelineEvent(plan=plan.name, stage=Stage.DATASET_CREATE,
+                                           kind=EventKind.FAILED, elapsed=0.0, error=exc))
+                        return
+                pipeline = Pipeline(client, plan, state, emit=emit, journal=journal,
+                                    record=record, scratch=scratch)
+                await pipeline.run()
+        except anyio.get_cancelled_exc_class():
+            where = f"during {state.stage}" if state.stage else "before it started"
+            state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
+                                        "with the same journal to resume it")
+            raise
+        except Exception as exc:
+            # Kept in the plan's result (its failed event was emitted): the others go on.
+            state.error = exc
