@@ -89,7 +89,7 @@ from ._types import UNSET
 from ._version import __version__
 
 # -- orchestration (imports the names above, so it comes last) --------------------------------
-from .orchestration import (  # noqa: E402
+from .orchestration import (
     BatchPlan,
     EventKind,
     ExistingDataset,

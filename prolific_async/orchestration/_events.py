@@ -72,7 +72,8 @@ class PipelineEvent:
     def __str__(self) -> str:
         detail = self.message
         if self.transition is not None:
-            detail = f"{self.transition.previous or '-'} -> {self.transition.current}"
+            change = f"{self.transition.previous or '-'} -> {self.transition.current}"
+            detail = f"{change}: {detail}" if detail else change
         elif self.error is not None:
             detail = f"{type(self.error).__name__}: {self.error}"
         return f"[{self.elapsed:7.2f}s] {self.plan}: {self.stage} {self.kind}" + (

@@ -106,7 +106,9 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN EXCLUSIVE")
-            db.executescript(_SCHEMA)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
             found = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if found is None:
                 db.execute("INSERT INTO meta VALUES ('version', ?)", (_VERSION,))

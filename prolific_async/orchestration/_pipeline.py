@@ -394,31 +394,40 @@ class Pipeline:
         return f"{count} responses"
 
     async def _wait_for_submissions(self, study_id: str, wanted: int, deadline: float) -> None:
-        """Poll the study until ``wanted`` participants have submitted (``places_taken``)."""
+        """Poll the study until ``wanted`` participants have submitted (``places_taken``).
+
+        A status watch cannot do this (it reports status changes only), so this polls on the
+        client's policy, emitting a transition (with the progress as its message) whenever
+        the study's status or its count of submissions changes.
+        """
         poll = self.client.poll
         delay = poll.initial
-        previous: str | None = None
+        seen: tuple[str, int] | None = None
         started = anyio.current_time()
         with anyio.move_on_after(deadline):
             while True:
                 study = await self.client.studies.get(study_id)
-                taken = study.places_taken or 0
-                status = f"{taken} of {wanted} submissions"
-                if status != previous:
-                    self._emit(Stage.RESPONSES, EventKind.TRANSITION, transition=pa.Transition(
-                        kind="study", resource_id=study_id, previous=previous, current=status,
-                        at=datetime.now(timezone.utc), elapsed=anyio.current_time() - started, snapshot=study))
-                    previous = status
-                if taken >= wanted or str(study.status) in ("AWAITING REVIEW", "COMPLETED"):
+                status, taken = str(study.status), study.places_taken or 0
+                if (status, taken) != seen:
+                    self._emit(Stage.RESPONSES, EventKind.TRANSITION,
+                               message=f"{taken} of {wanted} submissions",
+                               transition=pa.Transition(
+                                   kind="study", resource_id=study_id,
+                                   previous=seen[0] if seen else None, current=status,
+                                   at=datetime.now(timezone.utc),
+                                   elapsed=anyio.current_time() - started, snapshot=study))
+                    seen = (status, taken)
+                if taken >= wanted or status in ("AWAITING REVIEW", "COMPLETED"):
                     return
                 await anyio.sleep(delay)
                 delay = min(delay * poll.multiplier, poll.ceiling)
+        last = f"{seen[1]} of {wanted} submissions" if seen else "no answer"
         raise pa.PollTimeout(
-            f"study {study_id} had {previous} after {deadline:g} s (StudyPlan.wait_deadline); "
+            f"study {study_id} had {last} after {deadline:g} s (StudyPlan.wait_deadline); "
             "rerun with the journal to keep waiting",
-            kind="study", resource_id=study_id, last_status=previous,
-            resume_token={"v": 1, "kind": "study", "ids": [study_id], "status": None,
-                          "attempt": 0})
+            kind="study", resource_id=study_id, last_status=seen[0] if seen else None,
+            resume_token={"v": 1, "kind": "study", "ids": [study_id],
+                          "status": seen[0] if seen else None, "attempt": 0})
 
     async def _export(self, resuming: bool) -> str | None:
         batches = self.client.batches

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -108,7 +109,7 @@ async def orchestrate(
     try:
         async with receive, anyio.create_task_group() as group:
             with send:
-                for plan, state in zip(plans, states):
+                for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
                                      limiter, scratch)
             yield Run(states, receive)
@@ -129,10 +130,9 @@ async def _drive(
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
     def emit(event: PipelineEvent) -> None:
-        try:
+        # Nobody listens any more when the run is being left: the event is dropped.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             events.send_nowait(event)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass  # nobody listens any more: the run is being left
 
     with events:
         try:
