@@ -21,7 +21,9 @@ from ._errors import (
     ConfigurationError,
     ConflictError,
     InternalServerError,
+    JobNotStarted,
     NotFoundError,
+    OutcomeUnknownError,
     PermissionDeniedError,
     PollError,
     PollTimeout,
@@ -34,6 +36,7 @@ from ._errors import (
     UnprocessableEntityError,
 )
 from ._fanin import WatchFailure, watch_many
+from ._jobs import Category
 from ._models import (
     Answer,
     Batch,
@@ -84,9 +87,10 @@ from ._models import (
     UploadURL,
     Validation,
 )
-from ._polling import Category, Transition, Watch
+from ._stats import ClientStats
 from ._types import UNSET
 from ._version import __version__
+from ._watch import Transition, Watch
 
 # -- orchestration (imports the names above, so it comes last) --------------------------------
 from .orchestration import (
@@ -109,15 +113,17 @@ from .orchestration import (
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
+    "ClientStats",
     "__version__",
     # watching jobs
     "Transition", "Category", "StatusSnapshot", "Watch", "WatchFailure", "watch_many",
     # errors
     "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
-    "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",
+    "APITimeoutError", "OutcomeUnknownError", "APIStatusError", "BadRequestError",
+    "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
     "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
-    "PollTimeout", "BatchItemIssue", "RequestInfo", "UnexpectedResponseError",
+    "JobNotStarted", "PollTimeout", "BatchItemIssue", "RequestInfo", "UnexpectedResponseError",
     # models
     "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow", "BatchStatus",
     "BatchSync", "Collection", "CollectionPage", "ContentFormat", "DataCollectionMetadata",

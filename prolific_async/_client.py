@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
 
-from ._config import PollPolicy, RetryPolicy, Timeouts
-from ._errors import ClientClosedError, ConfigurationError
-from ._polling import KINDS, Channels, Watch, WatchSpec, transitions
+from ._config import PollPolicy, RetryPolicy, Timeouts, poll_arg
+from ._context import Context
+from ._errors import ConfigurationError
+from ._poll_loop import ResumeToken
 from ._resources import Batches, Collections, Datasets, Instructions, Studies
+from ._secret import Secret
+from ._stats import ClientStats
 from ._transport import Transport
 from ._version import __version__
+from ._watch import Watch
 
 __all__ = ["DEFAULT_BASE_URL", "Prolific"]
 
@@ -34,10 +37,14 @@ class Prolific:
 
     The token comes from ``token`` or the ``PROLIFIC_TOKEN`` environment variable, the base
     URL from ``base_url`` or ``PROLIFIC_URL`` (default ``https://api.prolific.com``).
+    ``timeouts``, ``retry`` and ``poll`` set how long requests may take, how failed requests
+    are retried and how jobs are polled (each method that polls also takes ``poll=``).
     Pass ``session`` to use your own `aiohttp.ClientSession` (it is then yours to close), and
     ``seed`` to make retry and poll jitter repeatable.
-    The token is sent only to the base URL: never to presigned storage URLs, never logged,
-    never in a ``repr``.
+
+    The token is held as a masked secret: it is sent only to the base URL (never to
+    presigned storage URLs), never logged, never in a ``repr`` or ``vars()``, and a client
+    cannot be pickled.
     """
 
     def __init__(
@@ -52,47 +59,53 @@ class Prolific:
         max_connections: int = 100,
         seed: int | None = None,
     ) -> None:
-        token = token if token is not None else os.environ.get("PROLIFIC_TOKEN")
-        if not token or not token.strip():
+        raw = token if token is not None else os.environ.get("PROLIFIC_TOKEN")
+        if not raw or not raw.strip():
             raise ConfigurationError(
                 "no Prolific API token: pass Prolific(token=...) or set PROLIFIC_TOKEN"
             )
-        if any(ch in token for ch in "\r\n"):
+        if any(ch in raw for ch in "\r\n"):
             raise ConfigurationError("the Prolific API token contains a line break")
+        self._token = Secret(raw.strip())
+        del raw, token  # no plain copy of the token stays in this frame's locals
         base_url = base_url or os.environ.get("PROLIFIC_URL") or DEFAULT_BASE_URL
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be >= 1, got {max_connections!r}")
-        self._token = token.strip()
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self.poll = poll or PollPolicy()
         self.user_agent = f"prolific-async/{__version__}"
+        #: What this client has sent so far: requests, retries, 429s.
+        self.stats = ClientStats()
         self._max_connections = max_connections
         self._user_session = session
         self._rng = random.Random(seed)
-        self._transport: Transport | None = None
-        self._closed = False
-        self._channels = Channels()
+        self._context = Context(poll=self.poll, rng=self._rng)
 
-        self.datasets = Datasets(self)
-        self.batches = Batches(self)
-        self.instructions = Instructions(self)
-        self.collections = Collections(self)
-        self.studies = Studies(self)
+        self.datasets = Datasets(self._context)
+        self.batches = Batches(self._context)
+        self.instructions = Instructions(self._context)
+        self.collections = Collections(self._context)
+        self.studies = Studies(self._context)
+        self._resources = (self.datasets, self.batches, self.instructions, self.collections,
+                           self.studies)
 
     def __repr__(self) -> str:
-        state = "open" if self._transport else ("closed" if self._closed else "not opened")
-        return f"<Prolific base_url={self.base_url!r} token='***' {state}>"
+        # Also called on a half-built client (a traceback with locals, from __init__).
+        context = getattr(self, "_context", None)
+        state = context.state if context is not None else "not configured"
+        return f"<Prolific base_url={getattr(self, 'base_url', None)!r} token='***' {state}>"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Prolific client cannot be pickled: it holds an open session and "
+                        "the API token; create a new client in the other process")
 
     async def __aenter__(self) -> Prolific:
-        if self._closed:
-            raise ClientClosedError("this Prolific client was closed; create a new one")
-        if self._transport is not None:
-            raise ClientClosedError("this Prolific client is already open")
+        self._context.check_openable()
         session = self._user_session
         if session is None:
             connector = aiohttp.TCPConnector(
@@ -100,11 +113,11 @@ class Prolific:
                 ttl_dns_cache=300,
             )
             session = aiohttp.ClientSession(connector=connector)
-        self._transport = Transport(
+        self._context.open(Transport(
             session=session, base_url=self.base_url, token=self._token,
             user_agent=self.user_agent, timeouts=self.timeouts, retry=self.retry,
-            rng=self._rng,
-        )
+            stats=self.stats, rng=self._rng,
+        ))
         return self
 
     async def __aexit__(
@@ -115,32 +128,14 @@ class Prolific:
 
     async def aclose(self) -> None:
         """Close the HTTP session (unless it was passed in). Safe to call twice."""
-        transport, self._transport = self._transport, None
-        self._closed = True
+        transport = self._context.close()
         if transport is not None and self._user_session is None:
             with anyio.CancelScope(shield=True):
                 await transport.session.close()
 
-    def _require_transport(self) -> Transport:
-        if self._transport is None:
-            if self._closed:
-                raise ClientClosedError("this Prolific client is closed")
-            raise ClientClosedError(
-                "this Prolific client is not open: use `async with Prolific() as client:`"
-            )
-        return self._transport
-
-    def _watch(
-        self, spec: WatchSpec[Any], policy: PollPolicy | None, *,
-        previous: str | None = None, attempt: int = 0,
-    ) -> Watch[Any]:
-        transport = self._require_transport()
-        return Watch(spec, transitions(spec, policy or self.poll, self._channels,
-                                       spend_retry=transport.budget.try_spend,
-                                       previous=previous, attempt=attempt, rng=self._rng))
-
     def resume(
-        self, token: dict[str, Any], *, policy: PollPolicy | None = None
+        self, token: dict[str, Any], *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> Watch[Any]:
         """Continue a watch that ended in `PollTimeout`, from its ``resume_token``.
 
@@ -157,24 +152,10 @@ class Prolific:
             async for t in client.resume(json.loads(saved)):
                 print(t.current)
         """
-        if not isinstance(token, dict) or token.get("v") != 1 or token.get("kind") not in KINDS:
-            raise ValueError(f"not a prolific_async resume token: {token!r}")
-        ids = token.get("ids")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise ValueError(f"resume token has bad ids: {ids!r}")
-        specs: dict[str, Callable[..., WatchSpec[Any]]] = {
-            "dataset": self.datasets._status_spec,
-            "dataset_import": self.datasets._import_spec,
-            "batch": self.batches._status_spec,
-            "batch_export": self.batches._export_spec,
-            "collection_export": self.collections._export_spec,
-            "batch_sync": self.batches._sync_spec,
-            "study": self.studies._study_spec,
-        }
-        try:
-            spec = specs[token["kind"]](*ids)
-        except TypeError:
-            raise ValueError(f"resume token has the wrong number of ids: {ids!r}") from None
-        status = token.get("status")
-        return self._watch(spec, policy, previous=status if isinstance(status, str) else None,
-                           attempt=int(token.get("attempt", 0)))
+        saved = ResumeToken.from_json(token)
+        for resource in self._resources:
+            spec = resource.spec_for(saved.kind, saved.ids)
+            if spec is not None:
+                return self._context.watch(spec, poll_arg(poll, policy), previous=saved.status,
+                                           attempt=saved.attempt)
+        raise ValueError(f"resume token of an unknown kind of job: {saved.kind!r}")

@@ -6,9 +6,11 @@ what they change: ``RetryPolicy(attempts=3)``, ``PollPolicy(deadline=60)``.
 
 from __future__ import annotations
 
+import warnings
+
 import attrs
 
-__all__ = ["PollPolicy", "RetryPolicy", "Timeouts"]
+__all__ = ["PollPolicy", "RetryPolicy", "Timeouts", "poll_arg"]
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -98,3 +100,14 @@ class PollPolicy:
     def __attrs_post_init__(self) -> None:
         if self.ceiling < self.initial:
             raise ValueError(f"ceiling ({self.ceiling}) must be >= initial ({self.initial})")
+
+
+def poll_arg(poll: PollPolicy | None, policy: PollPolicy | None) -> PollPolicy | None:
+    """``poll=`` is the one name of the poll policy; ``policy=`` still works for a release."""
+    if policy is None:
+        return poll
+    warnings.warn("policy= is deprecated and will be removed in 0.3: use poll= (the same "
+                  "name as Prolific(poll=...))", DeprecationWarning, stacklevel=3)
+    if poll is not None:
+        raise TypeError("pass the poll policy once, as poll=")
+    return policy

@@ -4,7 +4,9 @@
     ├── ConfigurationError              no token, bad base URL, ...
     ├── ClientClosedError               the client is not open (outside ``async with``, closed)
     ├── APIConnectionError              the request did not get an HTTP answer
-    │   └── APITimeoutError
+    │   ├── APITimeoutError
+    │   └── OutcomeUnknownError         a creating request was sent, its answer lost: the
+    │                                   server may have acted (look before creating again)
     ├── APIStatusError                  the API answered with an error status
     │   ├── BadRequestError             400
     │   ├── AuthenticationError         401
@@ -18,6 +20,7 @@
     ├── StorageError                    a presigned upload/download URL answered with an error
     └── PollError
         ├── ResourceFailed              the job ended in ERROR / failed
+        ├── JobNotStarted               the job was never started (no upload, no setup)
         └── PollTimeout                 the deadline passed; carries a resume token
 
 Every message is one readable line. Bodies are kept whole on ``.body`` but truncated in messages.
@@ -42,7 +45,9 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "InternalServerError",
+    "JobNotStarted",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermissionDeniedError",
     "PollError",
     "PollTimeout",
@@ -54,6 +59,7 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableEntityError",
     "error_for_status",
+    "is_transient",
 ]
 
 #: The CLI cuts error details at 500 characters (DCT-285); we do the same in messages.
@@ -93,6 +99,29 @@ class APIConnectionError(ProlificError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class OutcomeUnknownError(APIConnectionError):
+    """A request that creates something was sent, and its answer never came.
+
+    The connection dropped (or timed out) after the request left, so the server may have
+    carried it out: the batch, study or dataset may now exist, the study may be published.
+    It is not retried, since repeating it could create a second one. Look before acting
+    again: find the batch by name (``client.batches.find(name, workspace_id=...)``), the
+    study by its batch (``client.studies.list(data_collection_id=...)``), or re-read the
+    study before publishing. ``request`` names the call and ``body_summary`` what was sent.
+
+    Example::
+
+        try:
+            batch = await client.batches.create(name="reviews-1", ...)
+        except prolific_async.OutcomeUnknownError:
+            batch = await client.batches.find("reviews-1", workspace_id=WS)
+    """
+
+    def __init__(self, message: str, *, request: RequestInfo, body_summary: str = "") -> None:
+        super().__init__(message, request=request)
+        self.body_summary = body_summary
 
 
 @attrs.frozen
@@ -226,6 +255,20 @@ class ResourceFailed(PollError):
         self.snapshot = snapshot
 
 
+class JobNotStarted(PollError):
+    """A watch found a job that was never started: waiting would not help.
+
+    A dataset with nothing uploaded, a batch never set up. The message names the missing
+    call (``client.datasets.upload``, ``client.batches.setup``).
+    """
+
+    def __init__(self, message: str, *, kind: str, resource_id: str, status: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.resource_id = resource_id
+        self.status = status
+
+
 class PollTimeout(PollError, TimeoutError):
     """The deadline passed before the job finished.
 
@@ -253,6 +296,20 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
+
+#: Answers worth asking again: the server was overloaded or a proxy failed.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether asking again later may succeed: no answer at all, 429, or a failing server.
+
+    The one definition the transport's retries and the pollers' tolerance both use.
+    """
+    if isinstance(error, APIConnectionError):
+        return True
+    return isinstance(error, APIStatusError) and error.status_code in TRANSIENT_STATUSES
+
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
@@ -326,7 +383,9 @@ def error_for_status(
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
     detail = truncate(describe_body(body)) or reason
-    message = f"{status_code} {reason}: {detail} ({request})"
+    # A body whose title is the reason again ("Bad Request: ...") must not read it twice.
+    said = detail if detail.lower().startswith(reason.lower()) else f"{reason}: {detail}"
+    message = f"{status_code} {said} ({request})"
     return cls(
         message, status_code=status_code, body=body, detail=detail, request=request,
         headers=headers,

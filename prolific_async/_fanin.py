@@ -11,7 +11,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import ProlificError
-from ._polling import Transition, Watch
+from ._watch import Transition, Watch
 
 __all__ = ["WatchFailure", "watch_many"]
 

@@ -4,6 +4,10 @@ It adds the ``Authorization`` and ``User-Agent`` headers, applies timeouts, retr
 exponential backoff and full jitter (honouring ``Retry-After``), spends the client-wide retry
 budget, maps error answers to exceptions and decodes JSON. Presigned storage URLs (uploads,
 exports, reports) go through `Transport.transfer`, which never adds the token.
+
+The success path is kept lean on purpose: one attempt inline, no closure, no extra coroutine,
+and the objects an error message needs (`RequestInfo`) built only when an error happens. The
+retry loop starts only once the first attempt has failed.
 """
 
 from __future__ import annotations
@@ -21,42 +25,52 @@ from typing import Any, Literal
 
 import aiohttp
 import anyio
-import attrs
 
 from ._config import RetryPolicy, Timeouts
 from ._errors import (
+    TRANSIENT_STATUSES,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    OutcomeUnknownError,
     RateLimitError,
     RequestInfo,
     StorageError,
     error_for_status,
     truncate,
 )
+from ._secret import Secret
+from ._stats import ClientStats
 
 __all__ = ["Response", "RetryBudget", "Transport", "parse_retry_after"]
 
 logger = logging.getLogger("prolific_async")
 
-#: Status codes worth another attempt: the server was overloaded or a proxy failed.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Error bodies beyond this are not read whole: a message needs 500 characters of them.
 MAX_ERROR_BODY = 64 * 1024
+#: A 429 without a usable Retry-After pauses the whole client this long.
+DEFAULT_RATE_PAUSE = 1.0
 
-#: ``"always"``: the request may be repeated (GET, PUT, setup, export request).
-#: ``"unsent"``: creates something; repeat only when the server provably did not act on it:
-#: the connection was never made, or the server answered 429.
-#: ``"never"``: one attempt; the caller retries (pollers do, on their own schedule).
-RetryMode = Literal["always", "unsent", "never"]
+#: Connection failures that provably sent nothing: the socket never opened.
+_UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
-@attrs.frozen
 class Response:
-    status: int
-    headers: Mapping[str, str]
-    data: Any
-    request: RequestInfo
+    """A decoded 2xx answer. ``request`` is built only when something asks for it."""
+
+    __slots__ = ("data", "headers", "method", "path", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], data: Any, method: str,
+                 path: str) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+        self.method = method
+        self.path = path
+
+    @property
+    def request(self) -> RequestInfo:
+        return RequestInfo(self.method, self.path)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -100,31 +114,33 @@ class RetryBudget:
 
 
 class Transport:
+    """Sends requests for one client. ``request`` talks to the API, ``transfer`` to storage."""
+
     def __init__(
         self,
         *,
         session: aiohttp.ClientSession,
         base_url: str,
-        token: str,
+        token: Secret,
         user_agent: str,
         timeouts: Timeouts,
         retry: RetryPolicy,
+        stats: ClientStats,
         rng: random.Random | None = None,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self._user_agent = user_agent
-        # Built once: the token lives in these two dicts and nowhere else in the transport.
-        self._headers = {
-            "Authorization": f"Token {token}",
-            "User-Agent": user_agent,
-            "Accept": "application/json",
-        }
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        # The token stays a Secret here; the header is built from it at send time only.
+        self._token = token
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self.timeouts = timeouts
         self.retry = retry
+        self.stats = stats
         self.budget = RetryBudget(retry.budget, retry.budget_refill_per_second)
         self._rng = rng or random.Random()
+        #: When the server asked (429 + Retry-After) that nobody calls before then.
+        self._paused_until = 0.0
         self._api_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
@@ -135,6 +151,9 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
+    def __reduce__(self) -> Any:
+        raise TypeError("a Transport cannot be pickled: it holds a session and the token")
+
     async def request(
         self,
         method: str,
@@ -142,31 +161,129 @@ class Transport:
         *,
         params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
-        retry: RetryMode = "always",
+        idempotent: bool = True,
+        retry: bool = True,
     ) -> Response:
-        """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted."""
-        url = self.base_url + path
-        request = RequestInfo(method, path)
-        headers = self._headers
+        """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted.
+
+        ``idempotent=False`` (a request that creates something) is repeated only when the
+        server provably did not act on it: the connection never opened, or it answered 429.
+        An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
+        attempt (pollers retry on their own schedule).
+        """
+        headers = _Headers(self._headers)
+        headers["Authorization"] = "Token " + self._token.reveal()
         data: bytes | None = None
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
-            headers = self._json_headers
+            headers["Content-Type"] = "application/json"
+        if self._paused_until:
+            await self._wait_for_pause()
+        # The first attempt inline: most calls succeed and should pay for nothing else.
+        started = time.monotonic()
+        self.stats.requests += 1
+        outcome: Response | APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
+        try:
+            outcome = await self._attempt(method, path, params, data, headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            outcome = exc
+        if isinstance(outcome, Response):
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s %s -> %d in %.1f ms", method, path, outcome.status,
+                             (time.monotonic() - started) * 1000)
+            return outcome
+        return await self._retry(method, path, params, data, headers, outcome, json_body,
+                                 idempotent=idempotent, attempts=1 if not retry else None)
 
-        async def attempt() -> Response:
-            # Redirects are not followed, so the token reaches no URL but the one built here;
-            # a 3xx is then an error like any other.
-            async with self.session.request(
-                method, url, params=params, data=data, headers=headers,
-                timeout=self._api_timeout, allow_redirects=False,
-            ) as resp:
-                if resp.status >= 300:
-                    raise await _status_error(resp, request)
-                raw = await resp.read()
-                return Response(resp.status, resp.headers, _decode(raw), request)
+    async def _attempt(
+        self, method: str, path: str, params: Mapping[str, str | int] | None,
+        data: bytes | None, headers: dict[str, str],
+    ) -> Response | APIStatusError:
+        # Redirects are not followed, so the token reaches no URL but the one built here;
+        # a 3xx is then an error like any other.
+        async with self.session.request(
+            method, self.base_url + path, params=params, data=data, headers=headers,
+            timeout=self._api_timeout, allow_redirects=False,
+        ) as resp:
+            if resp.status >= 300:
+                return await _status_error(resp, RequestInfo(method, path))
+            raw = await resp.read()
+            return Response(resp.status, resp.headers, _decode(raw), method, path)
 
-        response: Response = await self._with_retries(attempt, request, retry)
-        return response
+    async def _retry(
+        self, method: str, path: str, params: Mapping[str, str | int] | None,
+        data: bytes | None, headers: dict[str, str], first: BaseException | APIStatusError,
+        json_body: Any, *, idempotent: bool, attempts: int | None,
+    ) -> Response:
+        policy = self.retry
+        total = attempts or policy.attempts
+        request = RequestInfo(method, path)
+        outcome: Response | BaseException = first
+        number = 1
+        while True:
+            assert not isinstance(outcome, Response)
+            logger.debug("%s -> %s (attempt %d)", request,
+                         outcome.status_code if isinstance(outcome, APIStatusError)
+                         else type(outcome).__name__, number)
+            error, hint = self._classify(outcome, request, json_body, idempotent=idempotent)
+            if number >= total or not self.budget.try_spend():
+                raise error from _cause(outcome, error)
+            delay = hint if hint is not None else self._backoff(number)
+            logger.debug("%s: retrying in %.3f s", request, delay)
+            await anyio.sleep(delay)
+            if self._paused_until:
+                await self._wait_for_pause()
+            number += 1
+            self.stats.requests += 1
+            self.stats.retries += 1
+            try:
+                outcome = await self._attempt(method, path, params, data, headers)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                outcome = exc
+            if isinstance(outcome, Response):
+                logger.debug("%s -> ok (attempt %d)", request, number)
+                return outcome
+
+    def _classify(
+        self, outcome: BaseException, request: RequestInfo, json_body: Any, *, idempotent: bool,
+    ) -> tuple[Exception, float | None]:
+        """The error to raise for ``outcome``, and the server's wait hint when it may be
+        retried. An error that must not be retried is raised from here."""
+        if isinstance(outcome, APIStatusError):
+            hint = parse_retry_after(outcome.headers.get("Retry-After"))
+            if isinstance(outcome, RateLimitError):
+                outcome.retry_after = hint
+                self.stats.rate_limited += 1
+                self._pause(hint)
+            retryable = outcome.status_code == 429 or (
+                idempotent and outcome.status_code in TRANSIENT_STATUSES
+            )
+            if not retryable or (hint is not None and hint > self.retry.max_retry_after):
+                raise outcome
+            return outcome, hint
+        wrapped = _connection_error(outcome, request)
+        if not idempotent and not isinstance(outcome, _UNSENT):
+            # The request may have reached the server: repeating it could create twice.
+            raise OutcomeUnknownError(
+                f"the answer to {request} was lost ({wrapped}); the server may have carried "
+                "it out: check before trying again (e.g. find the batch by name, the study "
+                "by its batch)",
+                request=request, body_summary=_summary(json_body),
+            ) from _cause(outcome, None)
+        return wrapped, None
+
+    def _pause(self, hint: float | None) -> None:
+        # A 429 seen by one caller slows every caller of this client: they share one quota.
+        pause = DEFAULT_RATE_PAUSE if hint is None else min(hint, self.retry.max_retry_after)
+        self._paused_until = max(self._paused_until, time.monotonic() + pause)
+
+    async def _wait_for_pause(self) -> None:
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            self.stats.paused += wait
+            await anyio.sleep(wait)
+        else:
+            self._paused_until = 0.0
 
     async def transfer(
         self,
@@ -184,75 +301,56 @@ class Transport:
         request = RequestInfo(method, _redact_query(url))
         send_headers = {"User-Agent": self._user_agent, **(headers or {})}
         send_headers.pop("Authorization", None)
-
-        async def attempt() -> None:
-            async with (body() if body else nullcontext()) as data, self.session.request(
-                method, url, data=data, headers=send_headers,
-                timeout=self._transfer_timeout, allow_redirects=False,
-            ) as resp:
-                if resp.status >= 300:
-                    error = await _status_error(resp, request)
-                    if error.status_code in RETRY_STATUSES:
-                        raise error
-                    raise StorageError(
-                        f"storage answered {error.status_code}: {error.detail} ({request})",
-                        status_code=error.status_code,
-                    )
-                if sink is not None:
-                    await sink(resp)
-
-        await self._with_retries(attempt, request, "always")
-
-    async def _with_retries(
-        self, attempt: Callable[[], Any], request: RequestInfo, mode: RetryMode
-    ) -> Any:
         policy = self.retry
-        attempts = 1 if mode == "never" else policy.attempts
-        for number in range(1, attempts + 1):
-            started = time.monotonic()
+        for number in range(1, policy.attempts + 1):
+            self.stats.requests += 1
+            if number > 1:
+                self.stats.retries += 1
+            error: Exception
             try:
-                result = await attempt()
-            except APIStatusError as exc:
-                logger.debug(
-                    "%s -> %d in %.1f ms (attempt %d)", request, exc.status_code,
-                    (time.monotonic() - started) * 1000, number,
-                )
-                hint = parse_retry_after(exc.headers.get("Retry-After"))
-                if isinstance(exc, RateLimitError):
-                    exc.retry_after = hint
-                retryable = exc.status_code == 429 or (
-                    mode == "always" and exc.status_code in RETRY_STATUSES
-                )
-                if not retryable:
-                    raise
-                if hint is not None and hint > policy.max_retry_after:
-                    raise
-                error: Exception = exc
-                cause: BaseException | None = exc.__cause__
+                async with (body() if body else nullcontext()) as data, self.session.request(
+                    method, url, data=data, headers=send_headers,
+                    timeout=self._transfer_timeout, allow_redirects=False,
+                ) as resp:
+                    if resp.status < 300:
+                        if sink is not None:
+                            await sink(resp)
+                        return
+                    status = await _status_error(resp, request)
+                    if status.status_code not in TRANSIENT_STATUSES:
+                        raise StorageError(
+                            f"storage answered {status.status_code}: {status.detail} "
+                            f"({request})",
+                            status_code=status.status_code,
+                        )
+                    error = status
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                wrapped = _connection_error(exc, request)
-                logger.debug("%s -> %s (attempt %d)", request, wrapped, number)
-                # A connect failure provably sent nothing; anything later might have been acted on.
-                if mode != "always" and not isinstance(exc, aiohttp.ClientConnectorError):
-                    raise wrapped from exc
-                hint = None
-                error, cause = wrapped, exc
-            else:
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%s -> ok in %.1f ms (attempt %d)", request,
-                                 (time.monotonic() - started) * 1000, number)
-                return result
-
-            if number == attempts or not self.budget.try_spend():
-                raise error from cause
-            delay = hint if hint is not None else self._backoff(number)
-            logger.debug("%s: retrying in %.3f s", request, delay)
-            await anyio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                error = _connection_error(exc, request)
+                error.__cause__ = exc.with_traceback(None)
+            logger.debug("%s -> %s (attempt %d)", request, error, number)
+            if number == policy.attempts or not self.budget.try_spend():
+                raise error
+            await anyio.sleep(self._backoff(number))
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.retry.wait_max, self.retry.wait_initial * 2 ** (attempt - 1))
         return self._rng.uniform(0, cap)
+
+
+class _Headers(dict[str, str]):
+    """Request headers that never show the token (tracebacks with locals print reprs)."""
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if k == "Authorization" else v for k, v in self.items()})
+
+
+def _cause(outcome: BaseException, error: BaseException | None) -> BaseException | None:
+    """What to chain an error to. A connection error's own traceback runs through aiohttp's
+    frames, whose locals hold the request headers: keep its type and message, not its
+    frames."""
+    if error is outcome:
+        return outcome.__cause__
+    return outcome.with_traceback(None)
 
 
 def _decode(raw: bytes) -> Any:
@@ -279,6 +377,15 @@ def _connection_error(exc: BaseException, request: RequestInfo) -> APIConnection
         return APITimeoutError(f"request timed out ({request})", request=request)
     text = truncate(str(exc) or type(exc).__name__, 200)
     return APIConnectionError(f"connection failed: {text} ({request})", request=request)
+
+
+def _summary(body: Any) -> str:
+    """What was sent, short enough for a message: the keys and the name, never whole bodies."""
+    if not isinstance(body, dict):
+        return ""
+    name = body.get("name")
+    keys = ", ".join(sorted(body))
+    return truncate(f"name={name!r}; fields: {keys}" if name else f"fields: {keys}", 200)
 
 
 def _redact_query(url: str) -> str:

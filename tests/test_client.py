@@ -42,7 +42,7 @@ async def test_repr_hides_the_token(fake_prolific: FakeProlific) -> None:
     assert fake_prolific.token not in repr(client)
     async with client:
         assert fake_prolific.token not in repr(client)
-        assert fake_prolific.token not in repr(client._transport)
+        assert fake_prolific.token not in repr(client._context.transport)
     assert "closed" in repr(client)
 
 

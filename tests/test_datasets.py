@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,22 +67,37 @@ async def test_storage_rejects_a_token(prolific_client: pa.Prolific,
     """The fake's storage behaves like S3, so the test above means something."""
     ds = await prolific_client.datasets.create(name="d", workspace_id=fake_prolific.workspace_id)
     target = await prolific_client.datasets.upload_url(ds.id, "data.csv")
-    transport = prolific_client._require_transport()
+    transport = prolific_client._context.transport
     async with transport.session.put(target.upload_url, data=b"a,b\n1,2\n",
                                      headers={"Authorization": "Token x"}) as resp:
         assert resp.status == 400
         assert "Only one auth mechanism" in await resp.text()
 
 
-@pytest.mark.parametrize("content", ["", "a,b\n1,2,3,4\n"], ids=["empty", "malformed"])
-async def test_bad_file_ends_in_error(prolific_client: pa.Prolific, fake_prolific: FakeProlific,
-                                      tmp_path: Path, content: str) -> None:
+async def test_malformed_file_ends_in_error(prolific_client: pa.Prolific,
+                                           fake_prolific: FakeProlific, tmp_path: Path) -> None:
     ds = await prolific_client.datasets.create(name="d", workspace_id=fake_prolific.workspace_id)
     path = tmp_path / "bad.csv"
-    path.write_text(content)
+    path.write_text("a,b\n1,2,3,4\n")
     await prolific_client.datasets.upload(ds.id, path)
     fake_prolific.clock.advance(fake_prolific.world.dataset_processing)
     assert await prolific_client.datasets.status(ds.id) is pa.DatasetStatus.ERROR
+
+
+@pytest.mark.parametrize(("name", "make", "error", "message"), [
+    ("empty.csv", lambda p: p.write_text(""), ValueError, "the file is empty"),
+    ("data", lambda p: p.mkdir(), IsADirectoryError, "it is a directory; give a file"),
+    ("notes.txt", lambda p: p.write_text("hello"), ValueError,
+     r"datasets take \.csv or \.zip \(V3\) and \.csv or \.jsonl \(V4\) files"),
+])
+async def test_bad_paths_are_refused_before_sending(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path, name: str,
+    make: Any, error: type[Exception], message: str,
+) -> None:
+    make(tmp_path / name)
+    with pytest.raises(error, match=message):
+        await prolific_client.datasets.upload("ds-1", tmp_path / name)
+    assert fake_prolific.requests == []
 
 
 async def test_missing_file_sends_nothing(prolific_client: pa.Prolific,

@@ -31,6 +31,8 @@ def test_public_names() -> None:
         "MultipleChoiceWithFreeText", "Option", "ReportLink", "ResponseBody", "RichText",
         "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
         "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
+        # the foundation fixes
+        "ClientStats", "OutcomeUnknownError", "JobNotStarted",
     }
     assert set(pa.__all__) == expected
 
@@ -45,6 +47,8 @@ def test_error_tree() -> None:
                   pa.NotFoundError, pa.ConflictError, pa.UnprocessableEntityError,
                   pa.RateLimitError, pa.InternalServerError):
         assert issubclass(error, pa.APIStatusError)
+    assert issubclass(pa.OutcomeUnknownError, pa.APIConnectionError)
+    assert issubclass(pa.JobNotStarted, pa.PollError)
     assert issubclass(pa.ResourceFailed, pa.PollError)
     assert issubclass(pa.PollTimeout, pa.PollError)
     for error in (pa.APIConnectionError, pa.APIStatusError, pa.PollError, pa.StorageError,

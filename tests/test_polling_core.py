@@ -7,14 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import prolific_async as pa
-from prolific_async._polling import (
-    HINT_CEILINGS,
-    KINDS,
-    MIN_DELAY,
-    Category,
-    categorize,
-    next_delay,
-)
+from prolific_async._backoff import HINT_CEILINGS, MIN_DELAY, next_delay
+from prolific_async._jobs import KINDS, Category, categorize
 
 EXPECTED = {
     "dataset": ({"UNINITIALISED", "PROCESSING"}, {"READY"}, {"ERROR"}),
@@ -48,7 +42,7 @@ def test_every_status_of_every_kind(kind: str) -> None:
     (pa.ImportStatus, "dataset_import"), (pa.ExportStatus, "batch_export"),
     (pa.SyncStatus, "batch_sync"), (pa.StudyStatus, "study"),
 ])
-def test_every_enum_member_has_a_category(enum: type[pa.models.OpenEnum], kind: str) -> None:
+def test_every_enum_member_has_a_category(enum: type[pa.DatasetStatus], kind: str) -> None:
     for member in enum:
         assert categorize(kind, member.value) is not Category.UNKNOWN
 

@@ -150,7 +150,7 @@ async def test_deadline_then_resume_in_another_client(
     await client.batches.setup(batch.id)
     short = pa.PollPolicy(initial=0.005, ceiling=0.01, deadline=0.05)
     with pytest.raises(pa.PollTimeout, match="still PROCESSING") as caught:
-        await client.batches.wait_ready(batch.id, policy=short)
+        await client.batches.wait_ready(batch.id, poll=short)
     assert caught.value.last_status == "PROCESSING"
     saved = json.dumps(caught.value.resume_token)
     assert len(saved) < 200
@@ -177,7 +177,7 @@ async def test_unknown_status_is_yielded_logged_once_and_not_hot_looped(
     policy = pa.PollPolicy(initial=0.02, multiplier=2, ceiling=0.08, jitter=0, deadline=0.6)
     seen = []
     with caplog.at_level(logging.WARNING), pytest.raises(pa.PollTimeout):
-        async for t in prolific_client.batches.watch(batch.id, policy=policy):
+        async for t in prolific_client.batches.watch(batch.id, poll=policy):
             seen.append(t.current)
     assert seen == ["ARCHIVING"]
     polls = len(fake_prolific.requests_to("GET", "*/status"))
@@ -192,7 +192,7 @@ async def test_transient_errors_within_tolerance_are_survived(
     batch = await ready_batch(prolific_client, fake_prolific)
     fake_prolific.inject(method="GET", path="*/status", status=503, times=3)
     policy = pa.PollPolicy(initial=0.005, ceiling=0.01, max_poll_errors=3, deadline=5)
-    assert await history(prolific_client.batches.watch(batch.id, policy=policy)) == [
+    assert await history(prolific_client.batches.watch(batch.id, poll=policy)) == [
         (None, "READY")]
     assert len(fake_prolific.requests_to("GET", "*/status")) == 4
 
@@ -204,7 +204,7 @@ async def test_transient_errors_beyond_tolerance_raise_with_the_cause(
     fake_prolific.inject(method="GET", path="*/status", status=503, times=4)
     policy = pa.PollPolicy(initial=0.005, ceiling=0.01, max_poll_errors=3, deadline=5)
     with pytest.raises(pa.PollError, match="4 poll errors in a row") as caught:
-        await prolific_client.batches.wait_ready(batch.id, policy=policy)
+        await prolific_client.batches.wait_ready(batch.id, poll=policy)
     assert isinstance(caught.value.__cause__, pa.InternalServerError)
     assert caught.value.__cause__.status_code == 503
     # One request per poll: the poller, not the transport, retries polls.
@@ -224,7 +224,7 @@ async def test_poller_obeys_retry_after(prolific_client: pa.Prolific,
     batch = await ready_batch(prolific_client, fake_prolific)
     fake_prolific.inject(method="GET", path="*/status", status=429, retry_after="0.15", times=1)
     policy = pa.PollPolicy(initial=0.005, ceiling=0.05, deadline=5)
-    await prolific_client.batches.wait_ready(batch.id, policy=policy)
+    await prolific_client.batches.wait_ready(batch.id, poll=policy)
     first, second = fake_prolific.requests_to("GET", "*/status")
     assert second.at - first.at >= 0.15
 
@@ -289,7 +289,7 @@ async def test_breaking_out_with_async_with_closes_at_once(
         async for _ in watch:
             break
     assert watch._generator.ag_frame is None
-    assert prolific_client._channels._channels == {}
+    assert prolific_client._context.watch_env.channels._channels == {}
 
 
 async def test_fail_after_raises_timeout(prolific_client: pa.Prolific,
@@ -300,7 +300,7 @@ async def test_fail_after_raises_timeout(prolific_client: pa.Prolific,
     with pytest.raises(TimeoutError):
         with anyio.fail_after(0.05):
             await prolific_client.batches.wait_ready(batch.id)
-    assert prolific_client._channels._channels == {}
+    assert prolific_client._context.watch_env.channels._channels == {}
 
 
 async def test_watch_many_200_batches_reach_ready(
@@ -347,7 +347,7 @@ async def test_wait_returns_the_terminal_snapshot(
     fake.clock.per_request = 0.25
     done = await client.batches.watch_sync(batch.id, sync.sync_id).wait()
     assert done.status is pa.SyncStatus.COMPLETE and done.groups_created == 0
-    assert client._channels._channels == {}
+    assert client._context.watch_env.channels._channels == {}
 
 
 async def test_leaving_watch_many_early_stops_every_watch(
@@ -362,7 +362,7 @@ async def test_leaving_watch_many_early_stops_every_watch(
             assert isinstance(event, pa.Transition) and event.current == "PROCESSING"
             break
     assert sdk_tasks() == []
-    assert prolific_client._channels._channels == {}
+    assert prolific_client._context.watch_env.channels._channels == {}
     polls = len(fake_prolific.requests_to("GET", "*/status"))
     await prolific_client.batches.list(workspace_id=fake_prolific.workspace_id)
     assert len(fake_prolific.requests_to("GET", "*/status")) == polls

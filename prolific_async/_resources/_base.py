@@ -1,25 +1,28 @@
-"""What every resource shares: path building with validated ids, one call-and-parse helper,
-and watch construction."""
+"""What every resource shares: path building with validated ids, one way to call and parse,
+the job kinds it watches, and the deprecated spelling of ``poll=``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
+from .._config import PollPolicy, poll_arg
+from .._context import Context
 from .._converter import converter
 from .._errors import UnexpectedResponseError, truncate
-from .._polling import WatchSpec
-from .._transport import Response, RetryMode, Transport
+from .._jobs import JobKind
+from .._models.common import TaskDetails
+from .._transport import Response, Transport
+from .._watch import Watch, WatchSpec
 
-if TYPE_CHECKING:
-    from .._client import Prolific
-
-__all__ = ["DC", "Resource", "required", "rows_of", "segment", "structure"]
+__all__ = ["DC", "Resource", "poll_arg", "required", "rows_of", "segment", "status_of",
+           "structure", "task_details_body", "watches"]
 
 T = TypeVar("T")
 S = TypeVar("S")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: The AI Task Builder part of the API.
 DC = "/api/v1/data-collection"
@@ -55,7 +58,7 @@ def structure(response: Response, data: Any, model: Any) -> Any:
 
 def rows_of(data: Any) -> list[Any]:
     """The rows of a list answer: ``{"results": [...], "meta": ...}`` or, in older API
-    generations, a bare array (REFERENCE §1a #1 and #15)."""
+    generations, a bare array."""
     rows = data.get("results") if isinstance(data, dict) else data
     return rows if isinstance(rows, list) else []
 
@@ -67,58 +70,105 @@ def required(name: str, value: str) -> str:
     return value
 
 
-class Resource:
-    """A thin namespace: each method turns arguments into one transport call and a model."""
+def task_details_body(value: TaskDetails) -> dict[str, Any]:
+    """The JSON of a `TaskDetails`, refusing anything else before it is sent."""
+    if not isinstance(value, TaskDetails):
+        raise TypeError(f"task_details must be a TaskDetails, got {type(value).__name__}")
+    body: dict[str, Any] = converter.unstructure(value)
+    return body
 
-    def __init__(self, client: Prolific) -> None:
-        self._client = client
+
+def status_of(snapshot: Any) -> str:
+    """The status of any snapshot with a ``status`` (an `OpenEnum` or a plain string)."""
+    return str(snapshot.status)
+
+
+def watches(kind: JobKind) -> Callable[[F], F]:
+    """Mark the method that builds the `WatchSpec` of ``kind`` from the job's ids, so
+    ``client.resume`` finds it: adding a kind of job touches one resource only."""
+
+    def mark(method: F) -> F:
+        method.__watches__ = kind  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Resource:
+    """A thin namespace: each method turns arguments into one call and a model."""
+
+    #: Job kind name -> name of the method building its spec (filled by `watches`).
+    _spec_builders: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        builders = dict(cls._spec_builders)
+        for name, value in vars(cls).items():
+            kind = getattr(value, "__watches__", None)
+            if isinstance(kind, JobKind):
+                builders[kind.name] = name
+        cls._spec_builders = builders
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} ({self._context.state})>"
 
     @property
     def _transport(self) -> Transport:
-        return self._client._require_transport()
+        return self._context.transport
+
+    def spec_for(self, kind: str, ids: tuple[str, ...]) -> WatchSpec[Any] | None:
+        """The spec of a ``kind`` job with these ids, if this resource watches that kind."""
+        builder = self._spec_builders.get(kind)
+        if builder is None:
+            return None
+        try:
+            spec: WatchSpec[Any] = getattr(self, builder)(*ids)
+        except TypeError:
+            raise ValueError(f"wrong number of ids for a {kind} watch: {list(ids)!r}") from None
+        return spec
+
+    def _watch(self, spec: WatchSpec[S], poll: PollPolicy | None, *,
+               expect_started: bool = False) -> Watch[S]:
+        watch: Watch[S] = self._context.watch(spec, poll, expect_started=expect_started)
+        return watch
+
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
+        json_body: Any = None, idempotent: bool = True, retry: bool = True,
+    ) -> Response:
+        return await self._transport.request(method, path, params=params, json_body=json_body,
+                                             idempotent=idempotent, retry=retry)
 
     async def _call(
-        self,
-        method: str,
-        path: str,
-        model: Any = None,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json_body: Any = None,
-        retry: RetryMode = "always",
+        self, method: str, path: str, model: Any = None, *,
+        params: Mapping[str, str | int] | None = None, json_body: Any = None,
+        idempotent: bool = True, rows: bool = False,
     ) -> Any:
-        response = await self._transport.request(
-            method, path, params=params, json_body=json_body, retry=retry
-        )
-        return self._parse(response, model)
-
-    async def _list(
-        self, path: str, item: type[T], *, params: Mapping[str, str | int] | None = None
-    ) -> list[T]:
-        response = await self._transport.request("GET", path, params=params)
-        rows: list[T] = structure(response, rows_of(response.data), list[item])  # type: ignore[valid-type]
-        return rows
+        """One call, its answer read as ``model`` (``rows=True``: a list answer, as
+        ``list[model]``). The one way answers are parsed."""
+        response = await self._request(method, path, params=params, json_body=json_body,
+                                       idempotent=idempotent)
+        return self._parse(response, model, rows=rows)
 
     @staticmethod
-    def _parse(response: Response, model: Any) -> Any:
+    def _parse(response: Response, model: Any, *, rows: bool = False) -> Any:
         if model is None:
             return None
+        if rows:
+            return structure(response, rows_of(response.data), list[model])
         return structure(response, response.data, model)
 
-    def _spec(
-        self,
-        kind: str,
-        ids: tuple[str, ...],
-        path: str,
-        model: type[S],
-        status_of: Callable[[S], str],
-    ) -> WatchSpec[S]:
-        """What a watch of ``path`` polls: one attempt per poll, as the poller retries on its
-        own schedule."""
+    def _spec(self, job: JobKind, ids: tuple[str, ...], path: str, model: type[S],
+              status: Callable[[S], str] = status_of) -> WatchSpec[S]:
+        """A watch of ``path``: one attempt per poll, as the poller retries on its own
+        schedule."""
 
         async def fetch() -> S:
-            response = await self._transport.request("GET", path, retry="never")
+            response = await self._request("GET", path, retry=False)
             snapshot: S = self._parse(response, model)
             return snapshot
 
-        return WatchSpec(kind=kind, ids=ids, fetch=fetch, status_of=status_of)
+        return WatchSpec(job=job, ids=ids, fetch=fetch, status_of=status)

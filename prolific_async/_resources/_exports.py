@@ -5,26 +5,42 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, ClassVar
 
 from .._config import PollPolicy
 from .._download import download
 from .._errors import StorageError
+from .._jobs import JobKind
 from .._models.exports import ExportJob, ExportStatus
-from .._polling import Watch, WatchSpec
-from ._base import Resource, segment
+from .._watch import Watch, WatchSpec
+from ._base import Resource, poll_arg, segment
 
-__all__ = ["Exports"]
+__all__ = ["Exports", "export_job"]
 
 #: A URL this close to expiry is refreshed before the download starts.
 EXPIRY_MARGIN = timedelta(seconds=30)
 
 
+def export_job(name: str) -> JobKind:
+    """The export job of batches or collections: the same statuses, another name."""
+    return JobKind(
+        name, pending={ExportStatus.GENERATING}, done={ExportStatus.COMPLETE},
+        failed={ExportStatus.FAILED},
+        remedy="a failed export is never retried by the server: request a new export",
+    )
+
+
 class Exports(Resource):
-    """Mixin: ``_exports_root(id)`` gives ``…/batches/{id}`` or ``…/collections/{id}``."""
+    """Mixin: ``_root(id)`` gives ``…/batches/{id}`` or ``…/collections/{id}``."""
 
-    _export_kind: str
+    _export_job: ClassVar[JobKind]
 
-    def _exports_root(self, owner_id: str) -> str:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_export_job" in vars(cls):
+            cls._spec_builders = {**cls._spec_builders, cls._export_job.name: "_export_spec"}
+
+    def _root(self, owner_id: str) -> str:
         raise NotImplementedError
 
     async def request_export(
@@ -46,12 +62,12 @@ class Exports(Resource):
         if to is not None:
             params["to"] = to.isoformat()
         job: ExportJob = await self._call(
-            "POST", f"{self._exports_root(owner_id)}/export", ExportJob, params=params or None
+            "POST", f"{self._root(owner_id)}/export", ExportJob, params=params or None
         )
         return job
 
     def _export_path(self, owner_id: str, export_id: str) -> str:
-        return f"{self._exports_root(owner_id)}/export/{segment('export_id', export_id)}"
+        return f"{self._root(owner_id)}/export/{segment('export_id', export_id)}"
 
     async def export_status(self, owner_id: str, export_id: str) -> ExportJob:
         job: ExportJob = await self._call("GET", self._export_path(owner_id, export_id),
@@ -60,34 +76,37 @@ class Exports(Resource):
 
     async def list_exports(self, owner_id: str) -> list[ExportJob]:
         """Export jobs, most recent first (the server keeps at most 10; delete to free one)."""
-        return await self._list(f"{self._exports_root(owner_id)}/export", ExportJob)
+        jobs: list[ExportJob] = await self._call("GET", f"{self._root(owner_id)}/export",
+                                                 ExportJob, rows=True)
+        return jobs
 
     async def delete_export(self, owner_id: str, export_id: str) -> None:
         """Delete a finished export job (a generating one answers 409 `ConflictError`)."""
         await self._call("DELETE", self._export_path(owner_id, export_id))
 
     def watch_export(
-        self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
+        self, owner_id: str, export_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> Watch[ExportJob]:
         """Stream the export job's status changes; ends at ``complete``, raises on ``failed``."""
-        return self._client._watch(self._export_spec(owner_id, export_id), policy)
+        return self._watch(self._export_spec(owner_id, export_id), poll_arg(poll, policy))
 
     def _export_spec(self, owner_id: str, export_id: str) -> WatchSpec[ExportJob]:
-        return self._spec(self._export_kind, (owner_id, export_id),
-                          self._export_path(owner_id, export_id), ExportJob,
-                          lambda job: str(job.status))
+        return self._spec(self._export_job, (owner_id, export_id),
+                          self._export_path(owner_id, export_id), ExportJob)
 
     async def wait_export(
-        self, owner_id: str, export_id: str, *, policy: PollPolicy | None = None
+        self, owner_id: str, export_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> ExportJob:
         """Wait for a complete export (`ResourceFailed` if it failed, `PollTimeout` at the
         deadline)."""
-        return await self.watch_export(owner_id, export_id, policy=policy).wait()
+        return await self.watch_export(owner_id, export_id, poll=poll_arg(poll, policy)).wait()
 
     async def export(
         self, owner_id: str, dest: str | os.PathLike[str] = ".", *,
-        policy: PollPolicy | None = None, study_id: str | None = None,
-        from_: datetime | None = None, to: datetime | None = None,
+        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        study_id: str | None = None, from_: datetime | None = None, to: datetime | None = None,
     ) -> Path:
         """Request an export, wait for it, and download the ZIP to ``dest`` atomically.
 
@@ -98,7 +117,7 @@ class Exports(Resource):
         if job.status != ExportStatus.COMPLETE:
             if job.export_id is None:
                 raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
-            job = await self.wait_export(owner_id, job.export_id, policy=policy)
+            job = await self.wait_export(owner_id, job.export_id, poll=poll_arg(poll, policy))
 
         async def export_url(refresh: bool) -> str:
             nonlocal job

@@ -11,15 +11,28 @@ from .._config import PollPolicy
 from .._converter import converter
 from .._download import download
 from .._errors import StorageError
-from .._models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink
+from .._jobs import JobKind
+from .._models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink, SyncStatus
 from .._models.common import StatusSnapshot, TaskDetails
 from .._models.responses import TaskResponse
-from .._polling import Watch, WatchSpec
 from .._types import UNSET
-from ._base import DC, required, segment
-from ._exports import Exports
+from .._watch import Watch, WatchSpec
+from ._base import DC, poll_arg, required, segment, task_details_body, watches
+from ._exports import Exports, export_job
 
-__all__ = ["Batches"]
+__all__ = ["BATCH", "BATCH_SYNC", "Batches"]
+
+BATCH = JobKind(
+    "batch", pending={BatchStatus.UNINITIALISED, BatchStatus.PROCESSING},
+    done={BatchStatus.READY}, failed={BatchStatus.ERROR},
+    remedy="check the batch's dataset and instructions",
+    not_started={BatchStatus.UNINITIALISED},
+    missing_step="set it up first with client.batches.setup(batch_id)",
+)
+BATCH_SYNC = JobKind(
+    "batch_sync", pending={SyncStatus.QUEUED, SyncStatus.PROCESSING},
+    done={SyncStatus.COMPLETE}, failed={SyncStatus.FAILED}, remedy="see the sync's reason",
+)
 
 
 class Batches(Exports):
@@ -35,15 +48,28 @@ class Batches(Exports):
         batch = await client.batches.wait_ready(batch.id)
     """
 
-    _export_kind = "batch_export"
+    _export_job = export_job("batch_export")
 
-    def _exports_root(self, owner_id: str) -> str:
-        return f"{DC}/batches/{segment('batch_id', owner_id)}"
+    def _root(self, batch_id: str) -> str:
+        return f"{DC}/batches/{segment('batch_id', batch_id)}"
 
     async def list(self, *, workspace_id: str) -> list[Batch]:
-        return await self._list(
-            f"{DC}/batches", Batch, params={"workspace_id": required("workspace_id", workspace_id)}
+        """Every batch of a workspace, each with its current ``status``."""
+        batches: list[Batch] = await self._call(
+            "GET", f"{DC}/batches", Batch, rows=True,
+            params={"workspace_id": required("workspace_id", workspace_id)},
         )
+        return batches
+
+    async def find(self, name: str, *, workspace_id: str) -> Batch | None:
+        """The batch of this workspace named exactly ``name``, or None.
+
+        The way to look before creating again after `OutcomeUnknownError`; if several
+        batches share the name, the oldest is returned.
+        """
+        required("name", name)
+        found = [b for b in await self.list(workspace_id=workspace_id) if b.name == name]
+        return min(found, key=_created) if found else None
 
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
@@ -54,7 +80,7 @@ class Batches(Exports):
         body: dict[str, Any] = {
             "name": required("name", name),
             "workspace_id": required("workspace_id", workspace_id),
-            "task_details": converter.unstructure(_task_details(task_details)),
+            "task_details": task_details_body(task_details),
         }
         if dataset_id is not None:
             body["dataset_id"] = required("dataset_id", dataset_id)
@@ -62,13 +88,12 @@ class Batches(Exports):
             body["batch_items"] = converter.unstructure(list(batch_items), list[BatchPage])
         if auto_sync_enabled is not None:
             body["auto_sync_enabled"] = auto_sync_enabled
-        batch: Batch = await self._call(
-            "POST", f"{DC}/batches", Batch, json_body=body, retry="unsent"
-        )
+        batch: Batch = await self._call("POST", f"{DC}/batches", Batch, json_body=body,
+                                        idempotent=False)
         return batch
 
     async def get(self, batch_id: str) -> Batch:
-        batch: Batch = await self._call("GET", self._exports_root(batch_id), Batch)
+        batch: Batch = await self._call("GET", self._root(batch_id), Batch)
         return batch
 
     async def update(
@@ -81,7 +106,7 @@ class Batches(Exports):
         if name is not UNSET:
             body["name"] = required("name", name)
         if task_details is not UNSET:
-            body["task_details"] = converter.unstructure(_task_details(task_details))
+            body["task_details"] = task_details_body(task_details)
         if dataset_id is not UNSET:
             body["dataset_id"] = required("dataset_id", dataset_id)
         if batch_items is not UNSET:
@@ -91,13 +116,13 @@ class Batches(Exports):
             body["auto_sync_enabled"] = auto_sync_enabled
         if not body:
             raise ValueError("update needs at least one field to change")
-        batch: Batch = await self._call("PATCH", self._exports_root(batch_id), Batch,
+        batch: Batch = await self._call("PATCH", self._root(batch_id), Batch,
                                         json_body=body)
         return batch
 
     async def status(self, batch_id: str) -> BatchStatus:
         snapshot: StatusSnapshot = await self._call(
-            "GET", f"{self._exports_root(batch_id)}/status", StatusSnapshot
+            "GET", f"{self._root(batch_id)}/status", StatusSnapshot
         )
         return BatchStatus(snapshot.status)
 
@@ -111,21 +136,61 @@ class Batches(Exports):
         body: dict[str, Any] = {"tasks_per_group": tasks_per_group}
         if dataset_id is not None:
             body["dataset_id"] = required("dataset_id", dataset_id)
-        await self._call("POST", f"{self._exports_root(batch_id)}/setup", json_body=body)
+        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body)
 
     def watch(
-        self, batch_id: str, *, policy: PollPolicy | None = None
+        self, batch_id: str, *, workspace_id: str | None = None,
+        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
     ) -> Watch[StatusSnapshot]:
-        """Stream the batch's status changes until READY (or `ResourceFailed` on ERROR)."""
-        return self._client._watch(self._status_spec(batch_id), policy)
+        """Stream the batch's status changes until READY (`ResourceFailed` on ERROR).
 
+        With ``workspace_id``, every such watch of the workspace shares
+        one ``batches.list`` request per tick instead of one request per batch: watching
+        a thousand batches costs the same requests as watching one.
+
+        Example::
+
+            await client.batches.setup(batch.id)
+            async for t in client.batches.watch(batch.id):
+                print(t.previous, "->", t.current)
+        """
+        spec = (self._status_spec(batch_id) if workspace_id is None
+                else self._listed_spec(batch_id, workspace_id))
+        return self._watch(spec, poll_arg(poll, policy))
+
+    @watches(BATCH)
     def _status_spec(self, batch_id: str) -> WatchSpec[StatusSnapshot]:
-        return self._spec("batch", (batch_id,), f"{self._exports_root(batch_id)}/status",
-                          StatusSnapshot, _status)
+        return self._spec(BATCH, (batch_id,), f"{self._root(batch_id)}/status", StatusSnapshot)
 
-    async def wait_ready(self, batch_id: str, *, policy: PollPolicy | None = None) -> Batch:
-        """Wait until the batch is READY and return it."""
-        await self.watch(batch_id, policy=policy).wait()
+    def _listed_spec(self, batch_id: str, workspace_id: str) -> WatchSpec[StatusSnapshot]:
+        segment("batch_id", batch_id)
+        required("workspace_id", workspace_id)
+
+        async def fetch() -> dict[str, Batch]:
+            response = await self._request("GET", f"{DC}/batches", retry=False,
+                                           params={"workspace_id": workspace_id})
+            batches: list[Batch] = self._parse(response, Batch, rows=True)
+            return {batch.id: batch for batch in batches}
+
+        def status(answer: dict[str, Batch]) -> str | None:
+            batch = answer.get(batch_id)
+            return None if batch is None or batch.status is None else str(batch.status)
+
+        return WatchSpec(job=BATCH, ids=(batch_id,), fetch=fetch, status_of=status,
+                         snapshot_of=lambda answer: StatusSnapshot(status(answer) or ""),
+                         channel_key=("batch-list", workspace_id))
+
+    async def wait_ready(
+        self, batch_id: str, *, workspace_id: str | None = None,
+        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+    ) -> Batch:
+        """Wait until the batch is READY and return it (see `watch` for ``workspace_id``).
+
+        A batch never set up is a `JobNotStarted` at the first poll, not a 15-minute wait.
+        """
+        spec = (self._status_spec(batch_id) if workspace_id is None
+                else self._listed_spec(batch_id, workspace_id))
+        await self._watch(spec, poll_arg(poll, policy), expect_started=True).wait()
         return await self.get(batch_id)
 
     async def duplicate(
@@ -136,20 +201,24 @@ class Batches(Exports):
         if name is not None:
             body["name"] = required("name", name)
         batch: Batch = await self._call(
-            "POST", f"{self._exports_root(batch_id)}/duplicate", Batch, json_body=body,
-            retry="unsent",
+            "POST", f"{self._root(batch_id)}/duplicate", Batch, json_body=body,
+            idempotent=False,
         )
         return batch
 
     async def responses(self, batch_id: str) -> AsyncIterator[TaskResponse]:
-        """Every task response so far (the API does not page them)."""
-        for row in await self._list(f"{self._exports_root(batch_id)}/responses", TaskResponse):
+        """Every response so far: one `TaskResponse` per answered instruction (a task with
+        two questions gives two), with its ``task_id``; group by it for one row per task.
+        The API does not page them."""
+        rows: list[TaskResponse] = await self._call(
+            "GET", f"{self._root(batch_id)}/responses", TaskResponse, rows=True)
+        for row in rows:
             yield row
 
     async def report(self, batch_id: str) -> ReportLink:
         """A presigned link to a CSV of the dataset with response columns."""
         link: ReportLink = await self._call(
-            "GET", f"{self._exports_root(batch_id)}/report/", ReportLink
+            "GET", f"{self._root(batch_id)}/report/", ReportLink
         )
         return link
 
@@ -169,33 +238,29 @@ class Batches(Exports):
     async def sync(self, batch_id: str) -> BatchSync:
         """Turn datapoints appended to a V4 dataset into tasks (the batch must be READY)."""
         # Each POST queues a sync job: not repeated unless the server provably did not act.
-        job: BatchSync = await self._call("POST", f"{self._exports_root(batch_id)}/sync",
-                                          BatchSync, retry="unsent")
+        job: BatchSync = await self._call("POST", f"{self._root(batch_id)}/sync",
+                                          BatchSync, idempotent=False)
         return job
 
     def _sync_path(self, batch_id: str, sync_id: str) -> str:
-        return f"{self._exports_root(batch_id)}/syncs/{segment('sync_id', sync_id)}"
+        return f"{self._root(batch_id)}/syncs/{segment('sync_id', sync_id)}"
 
     async def sync_status(self, batch_id: str, sync_id: str) -> BatchSync:
         job: BatchSync = await self._call("GET", self._sync_path(batch_id, sync_id), BatchSync)
         return job
 
     def watch_sync(
-        self, batch_id: str, sync_id: str, *, policy: PollPolicy | None = None
+        self, batch_id: str, sync_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> Watch[BatchSync]:
         """Stream a batch sync's status changes until complete."""
-        return self._client._watch(self._sync_spec(batch_id, sync_id), policy)
+        return self._watch(self._sync_spec(batch_id, sync_id), poll_arg(poll, policy))
 
+    @watches(BATCH_SYNC)
     def _sync_spec(self, batch_id: str, sync_id: str) -> WatchSpec[BatchSync]:
-        return self._spec("batch_sync", (batch_id, sync_id), self._sync_path(batch_id, sync_id),
-                          BatchSync, _status)
+        return self._spec(BATCH_SYNC, (batch_id, sync_id), self._sync_path(batch_id, sync_id),
+                          BatchSync)
 
 
-def _task_details(value: TaskDetails) -> TaskDetails:
-    if not isinstance(value, TaskDetails):
-        raise TypeError(f"task_details must be a TaskDetails, got {type(value).__name__}")
-    return value
-
-
-def _status(snapshot: StatusSnapshot | BatchSync) -> str:
-    return str(snapshot.status)
+def _created(batch: Batch) -> str:
+    return batch.created_at.isoformat() if batch.created_at else ""

@@ -8,8 +8,8 @@ from typing import Any
 from .._converter import converter
 from .._models.collections import Collection, CollectionPage
 from .._models.common import TaskDetails
-from ._base import DC, required, rows_of, segment
-from ._exports import Exports
+from ._base import DC, required, segment, task_details_body
+from ._exports import Exports, export_job
 
 __all__ = ["Collections"]
 
@@ -25,10 +25,10 @@ class Collections(Exports):
                 order=0, description="Anything to add?")])])
     """
 
-    _export_kind = "collection_export"
+    _export_job = export_job("collection_export")
 
-    def _exports_root(self, owner_id: str) -> str:
-        return f"{DC}/collections/{segment('collection_id', owner_id)}"
+    def _root(self, collection_id: str) -> str:
+        return f"{DC}/collections/{segment('collection_id', collection_id)}"
 
     async def list(
         self, *, workspace_id: str, limit: int | None = None, offset: int | None = None
@@ -38,7 +38,9 @@ class Collections(Exports):
             params["limit"] = limit
         if offset is not None:
             params["offset"] = offset
-        return await self._list(f"{DC}/collections", Collection, params=params)
+        collections: list[Collection] = await self._call(
+            "GET", f"{DC}/collections", Collection, rows=True, params=params)
+        return collections
 
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
@@ -47,12 +49,12 @@ class Collections(Exports):
         body = _body(name, task_details, collection_items)
         body["workspace_id"] = required("workspace_id", workspace_id)
         collection: Collection = await self._call(
-            "POST", f"{DC}/collections", Collection, json_body=body, retry="unsent"
+            "POST", f"{DC}/collections", Collection, json_body=body, idempotent=False
         )
         return collection
 
     async def get(self, collection_id: str) -> Collection:
-        collection: Collection = await self._call("GET", self._exports_root(collection_id),
+        collection: Collection = await self._call("GET", self._root(collection_id),
                                                   Collection)
         return collection
 
@@ -63,28 +65,25 @@ class Collections(Exports):
         """Replace the collection whole: pages and items without their ``id`` are created,
         existing ones left out are deleted."""
         collection: Collection = await self._call(
-            "PUT", self._exports_root(collection_id), Collection,
+            "PUT", self._root(collection_id), Collection,
             json_body=_body(name, task_details, collection_items),
         )
         return collection
 
     async def responses(self, collection_id: str) -> AsyncIterator[dict[str, Any]]:
         """Raw response records (Prolific documents this endpoint as "coming soon")."""
-        response = await self._transport.request(
-            "GET", f"{self._exports_root(collection_id)}/responses"
-        )
-        for row in rows_of(response.data):
+        rows: list[dict[str, Any]] = await self._call(
+            "GET", f"{self._root(collection_id)}/responses", dict[str, Any], rows=True)
+        for row in rows:
             yield row
 
 
 def _body(name: str, task_details: TaskDetails,
           collection_items: Sequence[CollectionPage]) -> dict[str, Any]:
-    if not isinstance(task_details, TaskDetails):
-        raise TypeError(f"task_details must be a TaskDetails, got {type(task_details).__name__}")
     if not collection_items:
         raise ValueError("collection_items must hold at least one page")
     return {
         "name": required("name", name),
-        "task_details": converter.unstructure(task_details),
+        "task_details": task_details_body(task_details),
         "collection_items": converter.unstructure(list(collection_items), list[CollectionPage]),
     }

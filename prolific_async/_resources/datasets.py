@@ -13,12 +13,40 @@ import anyio
 
 from .._config import PollPolicy
 from .._converter import converter
+from .._jobs import JobKind
 from .._models.common import StatusSnapshot
-from .._models.datasets import Dataset, DatasetImport, DatasetSchema, DatasetStatus, UploadURL
-from .._polling import Watch, WatchSpec
-from ._base import DC, Resource, required, segment
+from .._models.datasets import (
+    Dataset,
+    DatasetImport,
+    DatasetSchema,
+    DatasetStatus,
+    ImportStatus,
+    UploadURL,
+)
+from .._watch import Watch, WatchSpec
+from ._base import DC, Resource, poll_arg, required, segment, watches
 
-__all__ = ["Datasets"]
+__all__ = ["DATASET", "DATASET_IMPORT", "UPLOAD_SUFFIXES", "Datasets"]
+
+DATASET = JobKind(
+    "dataset", pending={DatasetStatus.UNINITIALISED, DatasetStatus.PROCESSING},
+    done={DatasetStatus.READY}, failed={DatasetStatus.ERROR},
+    remedy="check the uploaded file and upload it again",
+    not_started={DatasetStatus.UNINITIALISED},
+    missing_step="upload a file first with client.datasets.upload(dataset_id, path)",
+)
+DATASET_IMPORT = JobKind(
+    "dataset_import",
+    pending={ImportStatus.UNINITIALISED, ImportStatus.QUEUED, ImportStatus.PROCESSING},
+    # "partial": some records were rejected, the rest are in (the CLI ends there too).
+    done={ImportStatus.COMPLETE, ImportStatus.PARTIAL},
+    # "pending_schema" waits on the user, so polling longer cannot help.
+    failed={ImportStatus.FAILED, ImportStatus.PENDING_SCHEMA},
+    remedy="see the import's errors and reason",
+)
+
+#: The files the API takes: CSV or ZIP into a V3 dataset, CSV or JSONL into a V4 one.
+UPLOAD_SUFFIXES = (".csv", ".jsonl", ".zip")
 
 
 class Datasets(Resource):
@@ -41,7 +69,7 @@ class Datasets(Resource):
             body["schema"] = converter.unstructure(schema)
         # Creates something: retried only when the server provably did not act.
         dataset: Dataset = await self._call(
-            "POST", f"{DC}/datasets", Dataset, json_body=body, retry="unsent"
+            "POST", f"{DC}/datasets", Dataset, json_body=body, idempotent=False
         )
         return dataset
 
@@ -67,18 +95,34 @@ class Datasets(Resource):
         self, dataset_id: str, path: str | os.PathLike[str], *,
         filename: str | None = None, content_type: str | None = None,
     ) -> UploadURL:
-        """Upload a CSV / JSONL / ZIP file: get a presigned URL, then PUT the file to it.
+        """Upload a file: get a presigned URL, then PUT the file to it.
 
-        The file is streamed from disk in chunks, never read whole, and the storage request
-        carries no ``Authorization`` header. Returns the upload URL answer, whose ``import_id``
+        A V3 dataset takes ``.csv`` or ``.zip``, a V4 dataset (created with a schema)
+        ``.csv`` or ``.jsonl``. The path is checked before anything is sent: a missing file,
+        a directory, an empty file or another extension is a clear error. The file is
+        streamed from disk, never read whole, and the storage request carries no
+        ``Authorization`` header. Returns the upload URL answer, whose ``import_id``
         identifies the import job of a V4 dataset.
+
+        Example::
+
+            await client.datasets.upload(ds.id, "reviews.csv")
+            ds = await client.datasets.wait_ready(ds.id)
         """
         source = anyio.Path(path)
         name = filename or source.name
         segment("filename", name)
+        shown = os.fspath(path)
+        if await source.is_dir():
+            raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
         if not await source.is_file():
-            raise FileNotFoundError(f"no such file to upload: {os.fspath(path)!r}")
+            raise FileNotFoundError(f"no such file to upload: {shown!r}")
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            raise ValueError(f"cannot upload {name!r}: datasets take .csv or .zip (V3) and "
+                             ".csv or .jsonl (V4) files")
         size = (await source.stat()).st_size
+        if size == 0:
+            raise ValueError(f"cannot upload {shown!r}: the file is empty")
         target = await self.upload_url(dataset_id, name)
         kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
                 or "application/octet-stream")
@@ -110,36 +154,44 @@ class Datasets(Resource):
                 f"/imports/{segment('import_id', import_id)}")
 
     def watch(
-        self, dataset_id: str, *, policy: PollPolicy | None = None
+        self, dataset_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> Watch[StatusSnapshot]:
-        """Stream a V3 dataset's status changes until READY (or `ResourceFailed` on ERROR)."""
-        return self._client._watch(self._status_spec(dataset_id), policy)
+        """Stream a V3 dataset's status changes until READY (`ResourceFailed` on ERROR)."""
+        return self._watch(self._status_spec(dataset_id), poll_arg(poll, policy))
 
+    @watches(DATASET)
     def _status_spec(self, dataset_id: str) -> WatchSpec[StatusSnapshot]:
         path = f"{DC}/datasets/{segment('dataset_id', dataset_id)}/status"
-        return self._spec("dataset", (dataset_id,), path, StatusSnapshot, _status)
+        return self._spec(DATASET, (dataset_id,), path, StatusSnapshot)
 
     def watch_import(
-        self, dataset_id: str, import_id: str, *, policy: PollPolicy | None = None
+        self, dataset_id: str, import_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> Watch[DatasetImport]:
         """Stream a V4 import job's status changes until complete or partial."""
-        return self._client._watch(self._import_spec(dataset_id, import_id), policy)
+        return self._watch(self._import_spec(dataset_id, import_id), poll_arg(poll, policy))
 
+    @watches(DATASET_IMPORT)
     def _import_spec(self, dataset_id: str, import_id: str) -> WatchSpec[DatasetImport]:
-        return self._spec("dataset_import", (dataset_id, import_id),
-                          self._import_path(dataset_id, import_id), DatasetImport, _status)
+        return self._spec(DATASET_IMPORT, (dataset_id, import_id),
+                          self._import_path(dataset_id, import_id), DatasetImport)
 
-    async def wait_ready(self, dataset_id: str, *, policy: PollPolicy | None = None) -> Dataset:
-        """Wait until the dataset is READY and return it."""
-        await self.watch(dataset_id, policy=policy).wait()
+    async def wait_ready(
+        self, dataset_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
+    ) -> Dataset:
+        """Wait until the dataset is READY and return it.
+
+        A dataset with nothing uploaded is a `JobNotStarted` at the first poll.
+        """
+        await self._watch(self._status_spec(dataset_id), poll_arg(poll, policy),
+                          expect_started=True).wait()
         return await self.get(dataset_id)
 
     async def wait_import(
-        self, dataset_id: str, import_id: str, *, policy: PollPolicy | None = None
+        self, dataset_id: str, import_id: str, *, poll: PollPolicy | None = None,
+        policy: PollPolicy | None = None,
     ) -> DatasetImport:
         """Wait until a V4 import is complete (or partial) and return it."""
-        return await self.watch_import(dataset_id, import_id, policy=policy).wait()
-
-
-def _status(snapshot: StatusSnapshot | DatasetImport) -> str:
-    return str(snapshot.status)
+        return await self.watch_import(dataset_id, import_id, poll=poll_arg(poll, policy)).wait()

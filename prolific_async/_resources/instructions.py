@@ -9,7 +9,7 @@ from typing import Any
 from .._converter import converter
 from .._models.instructions import Instruction, Item
 from .._transport import Response
-from ._base import DC, Resource, rows_of, segment, structure
+from ._base import DC, Resource, segment
 
 __all__ = ["Instructions"]
 
@@ -17,10 +17,11 @@ logger = logging.getLogger("prolific_async")
 
 
 class Instructions(Resource):
-    """Questions asked of participants for each task of a batch.
+    """Deprecated by Prolific: per-batch instructions. Prefer ``batch_items``.
 
-    Prolific marks these endpoints deprecated in favour of ``batch_items`` on the batch (the
-    SDK logs the server's ``Sunset`` date once); they are refused once a batch is set up.
+    Prolific deprecated these endpoints in favour of the ``batch_items`` layout given to
+    ``client.batches.create`` (see `prolific_async.one_page`); they still work, the SDK logs
+    the server's ``Sunset`` date once, and they are refused once a batch is set up.
 
     Example::
 
@@ -38,23 +39,19 @@ class Instructions(Resource):
         return f"{DC}/batches/{segment('batch_id', batch_id)}/instructions"
 
     async def get(self, batch_id: str) -> list[Item]:
-        return self._items(await self._transport.request("GET", self._path(batch_id)))
+        """The batch's instructions."""
+        return self._items(await self._request("GET", self._path(batch_id)))
 
     async def create(self, batch_id: str, instructions: Sequence[Instruction]) -> list[Item]:
         """Add instructions to a batch that is not set up yet."""
         body = {"instructions": _unstructure(instructions)}
-        return self._items(
-            await self._transport.request("POST", self._path(batch_id), json_body=body,
-                                          retry="unsent")
-        )
+        return self._items(await self._request("POST", self._path(batch_id), json_body=body,
+                                               idempotent=False))
 
     async def replace(self, batch_id: str, instructions: Sequence[Instruction]) -> list[Item]:
         """Replace every instruction of a batch (PUT)."""
-        return self._items(
-            await self._transport.request(
-                "PUT", self._path(batch_id), json_body=_unstructure(instructions)
-            )
-        )
+        return self._items(await self._request("PUT", self._path(batch_id),
+                                               json_body=_unstructure(instructions)))
 
     def _items(self, response: Response) -> list[Item]:
         if response.headers.get("Deprecation") and not Instructions._warned:
@@ -63,7 +60,7 @@ class Instructions(Resource):
                 "the instructions endpoints are deprecated (sunset %s): prefer batch_items",
                 response.headers.get("Sunset", "unannounced"),
             )
-        items: list[Item] = structure(response, rows_of(response.data), list[Item])
+        items: list[Item] = self._parse(response, Item, rows=True)
         return items
 
 

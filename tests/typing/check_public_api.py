@@ -21,7 +21,7 @@ async def pipeline(client: pa.Prolific, workspace_id: str) -> str:
     print(len(items))
     await client.batches.setup(batch.id, tasks_per_group=5)
     ready: pa.Batch = await client.batches.wait_ready(
-        batch.id, policy=pa.PollPolicy(deadline=600))
+        batch.id, poll=pa.PollPolicy(deadline=600))
     study: pa.Study = await client.studies.create(pa.StudyCreate(
         name="s", description="d", data_collection_id=ready.id))
     await client.studies.publish(study.id)

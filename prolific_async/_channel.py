@@ -1,0 +1,104 @@
+"""One poll shared by every watcher of the same resource.
+
+Two watchers of one batch cost one request per tick: whichever is due first polls, the others
+take its answer. A channel is keyed by what is fetched, so watches of many batches that read
+one ``batches.list`` answer share that one request too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import anyio
+import attrs
+
+from ._backoff import MIN_DELAY
+
+__all__ = ["Channel", "Channels", "Failure"]
+
+
+@attrs.define
+class Failure:
+    """A fetch that raised: handed to every watcher, which decides what it means."""
+
+    error: Exception
+
+
+class Channel:
+    """The shared poll schedule and latest answer for one key."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.outcome: Any = None
+        self.next_at = 0.0
+        self.busy = False
+        self.changed = anyio.Event()
+        self.subscribers = 0
+
+    async def poll(
+        self,
+        seen: int,
+        fetch: Callable[[], Awaitable[Any]],
+        delay_after: Callable[[Any], float],
+        deadline_at: float,
+    ) -> tuple[int, Any] | None:
+        """The first answer newer than version ``seen``; None when ``deadline_at`` came first."""
+        while True:
+            if self.version > seen:
+                return self.version, self.outcome
+            now = anyio.current_time()
+            if not self.busy and now >= self.next_at:
+                await self._fetch(fetch, delay_after, deadline_at)
+                continue
+            if now >= deadline_at:
+                return None
+            wait_until = deadline_at if self.busy else min(self.next_at, deadline_at)
+            with anyio.move_on_after(wait_until - now):
+                await self.changed.wait()
+
+    async def _fetch(
+        self, fetch: Callable[[], Awaitable[Any]], delay_after: Callable[[Any], float],
+        deadline_at: float,
+    ) -> None:
+        self.busy = True
+        started = anyio.current_time()
+        outcome: Any
+        try:
+            try:
+                outcome = await fetch()
+            except Exception as exc:  # handed to every watcher, which decides what it means
+                outcome = Failure(exc)
+            self.version += 1
+            self.outcome = outcome
+            # Polls are spaced start to start, so a slow answer does not stretch the cadence
+            # (and the gap between two looks at the job never exceeds the delay); a request
+            # slower than the delay is followed at once, so the rate never exceeds 1/delay.
+            # A final poll lands on the deadline rather than after it.
+            finished = anyio.current_time()
+            due = max(started + delay_after(outcome), finished + MIN_DELAY)
+            self.next_at = min(due, max(deadline_at, finished + MIN_DELAY))
+        finally:
+            # Also on cancellation: waiters wake and one of them takes over the polling.
+            self.busy = False
+            self.changed.set()
+            self.changed = anyio.Event()
+
+
+class Channels:
+    """The channels of one client, by key; a channel lives while someone watches it."""
+
+    def __init__(self) -> None:
+        self._channels: dict[Hashable, Channel] = {}
+
+    def join(self, key: Hashable) -> Channel:
+        channel = self._channels.get(key)
+        if channel is None:
+            channel = self._channels[key] = Channel()
+        channel.subscribers += 1
+        return channel
+
+    def leave(self, key: Hashable, channel: Channel) -> None:
+        channel.subscribers -= 1
+        if channel.subscribers == 0 and self._channels.get(key) is channel:
+            del self._channels[key]

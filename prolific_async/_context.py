@@ -1,0 +1,71 @@
+"""`Context`: the little a resource needs from its client, so resources never see the client.
+
+It carries the transport while the client is open and builds watches that share the client's
+poll channels, retry budget and random numbers.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ._channel import Channels
+from ._config import PollPolicy
+from ._errors import ClientClosedError
+from ._transport import Transport
+from ._watch import Watch, WatchEnv, WatchSpec, transitions
+
+__all__ = ["Context"]
+
+
+class Context:
+    def __init__(self, *, poll: PollPolicy, rng: random.Random) -> None:
+        self.poll = poll
+        self._transport: Transport | None = None
+        self._closed = False
+        self.watch_env = WatchEnv(channels=Channels(), spend_retry=self._spend_retry, rng=rng)
+
+    def __repr__(self) -> str:
+        return f"<Context {self.state}>"
+
+    @property
+    def state(self) -> str:
+        return "open" if self._transport else ("closed" if self._closed else "not opened")
+
+    def open(self, transport: Transport) -> None:
+        self.check_openable()
+        self._transport = transport
+
+    def check_openable(self) -> None:
+        if self._closed:
+            raise ClientClosedError("this Prolific client was closed; create a new one")
+        if self._transport is not None:
+            raise ClientClosedError("this Prolific client is already open")
+
+    def close(self) -> Transport | None:
+        transport, self._transport = self._transport, None
+        self._closed = True
+        return transport
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            if self._closed:
+                raise ClientClosedError("this Prolific client is closed")
+            raise ClientClosedError(
+                "this Prolific client is not open: use `async with Prolific() as client:`"
+            )
+        return self._transport
+
+    def _spend_retry(self) -> bool:
+        return self.transport.budget.try_spend()
+
+    def watch(
+        self, spec: WatchSpec[Any], poll: PollPolicy | None = None, *,
+        previous: str | None = None, attempt: int = 0, expect_started: bool = False,
+    ) -> Watch[Any]:
+        """A `Watch` of ``spec``; fails at once when the client is not open."""
+        self.transport  # noqa: B018 - raises ClientClosedError before any watch exists
+        return Watch(spec, transitions(spec, poll or self.poll, self.watch_env,
+                                       previous=previous, attempt=attempt,
+                                       expect_started=expect_started))
