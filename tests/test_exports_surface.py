@@ -33,6 +33,10 @@ def test_public_names() -> None:
         "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
         # the foundation fixes
         "ClientStats", "OutcomeUnknownError", "JobNotStarted",
+        # orchestration
+        "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
+        "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError",
+        "PlanChangedError", "PlanFileError", "PlanCancelled",
     }
     assert set(pa.__all__) == expected
 
