@@ -77,6 +77,7 @@ class PlanFileError(pa.ProlificError, ValueError):
 
 _PLAN_KEYS = frozenset(a.name for a in attrs.fields(BatchPlan)) | {"dataset_id"}
 _MERGED = ("task_details", "study")
+_ALTERNATIVES = (("instructions", "layout"), ("dataset", "dataset_id"))
 _ITEMS: dict[str, type[Any]] = {
     cls.TYPE: cls for cls in (pa.MultipleChoice, pa.MultipleChoiceWithFreeText, pa.FreeText,
                               pa.FreeTextWithUnit, pa.FileUpload, pa.RichText, pa.Image,
@@ -124,17 +125,22 @@ class _Locator:
                 break
         return start, end
 
-    def line(self, root: str, index: int | None, field: str) -> int | None:
-        block = self._block(root, index)
-        if block is None:
-            return None
+    def line(self, index: int | None, field: str) -> int | None:
+        """The line of ``field`` in the ``index``-th plan, else in the defaults, else the
+        plan's header (``index`` None: the defaults only)."""
         keys = [part for part in re.split(r"[.\[\]]+", field) if part and not part.isdigit()]
-        for key in reversed(keys):
-            pattern = re.compile(rf"^\s*(\[\[?\s*{re.escape(root)}\.)?\"?{re.escape(key)}\b")
-            for number in range(block[0], block[1]):
-                if pattern.match(self.lines[number - 1]):
-                    return number
-        return block[0]
+        places = [("plan", index)] if index is not None else []
+        for root, number in [*places, ("defaults", None)]:
+            block = self._block(root, number)
+            if block is None:
+                continue
+            for key in reversed(keys):
+                pattern = re.compile(rf"^\s*(\[\[?\s*{re.escape(root)}\.)?\"?{re.escape(key)}\b")
+                for line in range(*block):
+                    if pattern.match(self.lines[line - 1]):
+                        return line
+        block = self._block("plan", index) if index is not None else None
+        return block[0] if block else None
 
 
 def load_plans(path: str | os.PathLike[str]) -> list[BatchPlan]:
@@ -162,8 +168,7 @@ def load_plans(path: str | os.PathLike[str]) -> list[BatchPlan]:
     where = _Locator(text)
 
     def fail(message: str, field: str, index: int | None) -> PlanFileError:
-        root = "defaults" if index is None else "plan"
-        return PlanFileError(message, path=file, line=where.line(root, index, field), field=field)
+        return PlanFileError(message, path=file, line=where.line(index, field), field=field)
 
     unknown = sorted(set(data) - {"defaults", "plan"})
     if unknown:
@@ -182,6 +187,11 @@ def load_plans(path: str | os.PathLike[str]) -> list[BatchPlan]:
     plans = []
     for index, entry in enumerate(entries):
         merged = dict(defaults)
+        for pair in _ALTERNATIVES:
+            # A plan that sets one of two alternatives does not inherit the other.
+            for key in pair:
+                if key in entry:
+                    merged.pop(pair[1 - pair.index(key)], None)
         for key, value in entry.items():
             if key not in _PLAN_KEYS:
                 raise fail(f"{key} is not a plan field; known: {', '.join(sorted(_PLAN_KEYS))}",
@@ -242,8 +252,9 @@ def _plan(data: dict[str, Any], base: Path, fail: Any, index: int) -> BatchPlan:
     try:
         return BatchPlan(**kwargs)
     except (TypeError, ValueError) as exc:
-        field = next((k for k in ("tasks_per_group", "instructions", "layout", "dataset_schema",
-                                  "dataset", "name", "workspace_id") if k in str(exc)), "plan")
+        field = next((k for k in ("tasks_per_group", "instructions", "layout", "dataset",
+                                  "dataset_schema", "name", "workspace_id")
+                      if re.search(rf"\b{k}\b", str(exc))), "plan")
         raise fail(f"{label}: {exc}", field) from None
 
 
@@ -251,8 +262,15 @@ def _structure(value: Any, model: Any, key: str, label: str, fail: Any) -> Any:
     try:
         return _converter.structure(value, model)
     except Exception as exc:
-        messages = cattrs.transform_error(exc, path=key) if isinstance(
-            exc, cattrs.BaseValidationError) else [f"{exc} @ {key}"]
+        messages = cattrs.transform_error(exc, path=key, format_exception=_describe) if (
+            isinstance(exc, cattrs.BaseValidationError)) else [f"{exc} @ {key}"]
         first = messages[0] if messages else str(exc)
         field = first.rsplit(" @ $", 1)[-1] if " @ $" in first else first.rsplit(" @ ", 1)[-1]
         raise fail(f"{label}: {first.replace(' @ ', ' at ')}", field) from None
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    # Our own hooks' messages already say what is wrong; cattrs' would name private classes.
+    if type(exc) is ValueError:
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
