@@ -22,11 +22,13 @@ __all__ = ["download_export"]
 
 
 async def download_export(client: pa.Prolific, batch_id: str, export_id: str,
-                          folder: str | os.PathLike[str]) -> Path:
+                          folder: str | os.PathLike[str], job: pa.ExportJob | None = None
+                          ) -> Path:
     """Stream the export's ZIP into ``folder`` atomically; returns the file's path.
 
-    The URL is presigned storage: the request carries no Prolific token (a fresh session with
-    no default headers). An expired URL (403) is refreshed once by asking the job again.
+    ``job`` is the complete job as last seen, if at hand (else it is asked for). The URL is
+    presigned storage: the request carries no Prolific token (a fresh session with no default
+    headers). An expired URL (403) is refreshed once by asking the job again.
     """
     target = Path(folder) / f"{batch_id}-export-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.zip"
     await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,8 @@ async def download_export(client: pa.Prolific, batch_id: str, export_id: str,
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for refresh in (False, True):
-                job = await client.batches.export_status(batch_id, export_id)
+                if refresh or job is None or job.url is None:
+                    job = await client.batches.export_status(batch_id, export_id)
                 if job.url is None:
                     raise pa.StorageError(f"export {export_id} of batch {batch_id} is "
                                           f"{job.status}, with no url")

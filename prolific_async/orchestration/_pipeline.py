@@ -57,6 +57,7 @@ import prolific_async as pa
 from ._download import download_export
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import Journal, PlanRecord
+from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 
 __all__ = ["Pipeline", "PipelineState"]
@@ -101,7 +102,7 @@ class Pipeline:
     def __init__(
         self, client: pa.Prolific, plan: BatchPlan, state: PipelineState, *,
         emit: Callable[[PipelineEvent], None], journal: Journal | None,
-        record: PlanRecord, scratch: Path,
+        record: PlanRecord, scratch: Path, pacer: Pacer,
     ) -> None:
         self.client = client
         self.plan = plan
@@ -110,9 +111,12 @@ class Pipeline:
         self._journal = journal
         self._record = record
         self._scratch = scratch
+        self._pacer = pacer
         self._started = anyio.current_time()
         #: The study this run created (so it is known to be unpublished).
         self._fresh_study: str | None = None
+        #: The export job as the export stage last saw it (its URL saves a request).
+        self._export_job: pa.ExportJob | None = None
         state.ids.update({k: v for k, v in record.ids.items() if k in _ID_KEYS})
         if "export_path" in record.ids:
             state.export_path = Path(record.ids["export_path"])
@@ -133,6 +137,18 @@ class Pipeline:
                 self._emit(stage, EventKind.TRANSITION, transition=transition)
                 last = transition.snapshot
         return last
+
+    async def _wait(
+        self, stage: Stage, start: Callable[[pa.PollPolicy], pa.Watch[Any]], *,
+        just_started: bool, deadline: float | None = None,
+    ) -> Any:
+        """Watch a job on the run's paced policy; see `Pacer`."""
+        poll = self._pacer.policy()
+        if deadline is not None:
+            poll = attrs.evolve(poll, deadline=deadline)
+        if just_started:
+            await anyio.sleep(self._pacer.first_delay(poll))
+        return await self._watch(stage, start(poll))
 
     async def _set(self, key: str, value: str) -> None:
         self.state.ids[key] = value
@@ -277,11 +293,17 @@ class Pipeline:
             dataset = await datasets.get(dataset_id)
             if dataset.status == pa.DatasetStatus.READY or dataset.schema_version == 4:
                 return f"existing dataset is {dataset.status}"
+        just_started = self._record.stages.get(Stage.DATASET_UPLOAD.value) != "done" and not (
+            isinstance(self.plan.dataset, ExistingDataset))
         if self.plan.is_v4:
-            await self._watch(Stage.DATASET_READY,
-                              datasets.watch_import(dataset_id, self.state.ids["import_id"]))
+            import_id = self.state.ids["import_id"]
+            await self._wait(Stage.DATASET_READY,
+                             lambda poll: datasets.watch_import(dataset_id, import_id, poll=poll),
+                             just_started=just_started)
         else:
-            await self._watch(Stage.DATASET_READY, datasets.watch(dataset_id))
+            await self._wait(Stage.DATASET_READY,
+                             lambda poll: datasets.watch(dataset_id, poll=poll),
+                             just_started=just_started)
         return None
 
     async def _create_batch(self, resuming: bool) -> str | None:
@@ -381,8 +403,8 @@ class Pipeline:
         studies = self.client.studies
         study_id = self.state.ids["study_id"]
         if study.wait_for == "complete":
-            poll = attrs.evolve(self.client.poll, deadline=study.wait_deadline)
-            await self._watch(Stage.RESPONSES, studies.watch(study_id, poll=poll))
+            await self._wait(Stage.RESPONSES, lambda poll: studies.watch(study_id, poll=poll),
+                             just_started=not resuming, deadline=study.wait_deadline)
         else:
             await self._wait_for_submissions(study_id, study.wait_for, study.wait_deadline)
         count = 0
@@ -400,10 +422,10 @@ class Pipeline:
         client's policy, emitting a transition (with the progress as its message) whenever
         the study's status or its count of submissions changes.
         """
-        poll = self.client.poll
-        delay = poll.initial
         seen: tuple[str, int] | None = None
         started = anyio.current_time()
+        poll = self._pacer.policy()
+        delay = poll.initial
         with anyio.move_on_after(deadline):
             while True:
                 study = await self.client.studies.get(study_id)
@@ -441,7 +463,11 @@ class Pipeline:
             raise pa.StorageError(f"export of batch {batch_id} has no export_id to follow")
         await self._set("export_id", job.export_id)
         if job.status != pa.ExportStatus.COMPLETE:
-            await self._watch(Stage.EXPORT, batches.watch_export(batch_id, job.export_id))
+            export_id = job.export_id
+            job = await self._wait(Stage.EXPORT,
+                             lambda poll: batches.watch_export(batch_id, export_id, poll=poll),
+                             just_started=message is None)
+        self._export_job = job
         return message
 
     async def _reusable_export(self, batch_id: str, resuming: bool) -> pa.ExportJob | None:
@@ -464,7 +490,8 @@ class Pipeline:
     async def _download(self, resuming: bool) -> str | None:
         assert self.plan.export_to is not None
         path = await download_export(self.client, self.state.ids["batch_id"],
-                                     self.state.ids["export_id"], self.plan.export_to)
+                                     self.state.ids["export_id"], self.plan.export_to,
+                                     self._export_job)
         self.state.export_path = path
         if self._journal is not None:
             await self._journal.set_id(self.plan.name, "export_path", str(path))

@@ -17,7 +17,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 import prolific_async as pa
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
-from ._journal import Journal, PlanRecord
+from ._journal import Journal, PlanChangedError, PlanRecord
+from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
 
@@ -70,12 +71,15 @@ async def orchestrate(
     *,
     concurrency: int = 50,
     journal: str | os.PathLike[str] | None = None,
+    poll_rate: float = 200.0,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
-    At most ``concurrency`` plans run at a time (a plan mostly waits on the server, so a few
-    hundred are cheap: watches of batches in one workspace share one ``batches.list`` per
-    tick, and a 429 pauses the whole client). One plan's failure never stops another: its
+    At most ``concurrency`` plans run at a time. A plan mostly waits on the server, so a few
+    hundred at once are cheap: watches of batches in one workspace share one ``batches.list``
+    per tick, the other waits (datasets, studies, exports) are paced so that all of them
+    together poll about ``poll_rate`` times a second however many plans run, and a 429 pauses
+    the whole client. One plan's failure never stops another: its
     error is kept in its result. With ``journal`` (a SQLite file), a rerun with the same plans
     resumes: done stages are skipped and created resources reused, and nothing that may
     already exist is created twice (see `prolific_async.orchestration._pipeline`). Leaving the
@@ -101,6 +105,7 @@ async def orchestrate(
                              "batch, study and journal entry, so it must be unique")
         names.add(plan.name)
 
+    pacer = Pacer(client.poll, poll_rate)
     states = [PipelineState(plan=plan.name) for plan in plans]
     opened = await Journal.open(journal) if journal is not None else None
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
@@ -111,7 +116,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch)
+                                     limiter, scratch, pacer)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -125,7 +130,7 @@ async def orchestrate(
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
-    limiter: anyio.CapacityLimiter, scratch: Path,
+    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -137,20 +142,19 @@ async def _drive(
     with events:
         try:
             async with limiter:
-                record = PlanRecord()
-                if journal is not None:
-                    parts = await anyio.to_thread.run_sync(fingerprint, plan)
-                    try:
-                        record = await journal.enter(plan.name, parts)
-                    except Exception as exc:
-                        state.stage = Stage.DATASET_CREATE
-                        state.error = exc
-                        emit(PipelineEvent(plan=plan.name, stage=Stage.DATASET_CREATE,
-                                           kind=EventKind.FAILED, elapsed=0.0, error=exc))
-                        return
-                pipeline = Pipeline(client, plan, state, emit=emit, journal=journal,
-                                    record=record, scratch=scratch)
-                await pipeline.run()
+                with pacer.running():
+                    record = PlanRecord()
+                    if journal is not None:
+                        parts = await anyio.to_thread.run_sync(fingerprint, plan)
+                        try:
+                            record = await journal.enter(plan.name, parts)
+                        except PlanChangedError as exc:
+                            state.stage, state.error = Stage.DATASET_CREATE, exc
+                            emit(PipelineEvent(plan=plan.name, stage=Stage.DATASET_CREATE,
+                                               kind=EventKind.FAILED, elapsed=0.0, error=exc))
+                            return
+                    await Pipeline(client, plan, state, emit=emit, journal=journal,
+                                   record=record, scratch=scratch, pacer=pacer).run()
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
