@@ -115,9 +115,12 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
         trace.on_request_start.append(on_start)
         csv = Path(folder) / "data.csv"
         csv.write_text("prompt,response\n" + "".join(f"p{i},r{i}\n" for i in range(4)))
+        details = pa.TaskDetails(task_name=DETAILS["task_name"],
+                                 task_introduction=DETAILS["task_introduction"],
+                                 task_steps=DETAILS["task_steps"])
         todo = [pa.BatchPlan(
             name=f"bench-{n}", workspace_id=workspace_id, dataset=csv,
-            task_details=pa.TaskDetails(**DETAILS), instructions=[pa.FreeText(description="Why?")],
+            task_details=details, instructions=[pa.FreeText(description="Why?")],
             study=pa.StudyPlan(description="Rate", reward=10, places=1, estimated_minutes=1,
                                publish=True, wait_for="complete"),
             export_to=Path(folder) / "out") for n in range(plans)]

@@ -87,6 +87,18 @@ from ._models import (
     UploadURL,
     Validation,
 )
+
+# -- study sub-structures and the one-page layout helper (models) --
+from ._models.batches import one_page
+from ._models.studies import (
+    AccessDetail,
+    CompletionAction,
+    CompletionActionType,
+    CompletionCode,
+    CompletionCodeType,
+    StudyFilter,
+    SubmissionsConfig,
+)
 from ._stats import ClientStats
 from ._types import UNSET
 from ._version import __version__
@@ -134,6 +146,9 @@ __all__ = [
     "RichText", "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus",
     "SyncStatus", "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL",
     "Validation",
+    # study sub-structures and the one-page layout helper
+    "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
+    "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
     # orchestration
     "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
     "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError", "PlanChangedError",

@@ -183,23 +183,23 @@ class APIStatusError(ProlificError):
 
 
 class BadRequestError(APIStatusError):
-    pass
+    """400: the request was malformed or a field is invalid (``detail`` says which)."""
 
 
 class AuthenticationError(APIStatusError):
-    pass
+    """401: no token, or a wrong one (check ``PROLIFIC_TOKEN``)."""
 
 
 class PermissionDeniedError(APIStatusError):
-    pass
+    """403: the token may not do this (another workspace, a role)."""
 
 
 class NotFoundError(APIStatusError):
-    pass
+    """404: no such batch, dataset, study ... (check the id)."""
 
 
 class ConflictError(APIStatusError):
-    pass
+    """409: the resource is in a state that forbids this (e.g. a generating export)."""
 
 
 class UnprocessableEntityError(APIStatusError):
@@ -217,7 +217,7 @@ class RateLimitError(APIStatusError):
 
 
 class InternalServerError(APIStatusError):
-    pass
+    """5xx: the server failed; retried for you when that is safe."""
 
 
 class UnexpectedResponseError(ProlificError):

@@ -179,19 +179,25 @@ class Transport:
             headers["Content-Type"] = "application/json"
         if self._paused_until:
             await self._wait_for_pause()
-        # The first attempt inline: most calls succeed and should pay for nothing else.
+        # The first attempt inline (the same steps as `_attempt`, without its coroutine):
+        # most calls succeed and should pay for nothing else.
         started = time.monotonic()
         self.stats.requests += 1
-        outcome: Response | APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
+        outcome: APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
         try:
-            outcome = await self._attempt(method, path, params, data, headers)
+            async with self.session.request(
+                method, self.base_url + path, params=params, data=data, headers=headers,
+                timeout=self._api_timeout, allow_redirects=False,
+            ) as resp:
+                if resp.status < 300:
+                    raw = await resp.read()
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
+                                     (time.monotonic() - started) * 1000)
+                    return Response(resp.status, resp.headers, _decode(raw), method, path)
+                outcome = await _status_error(resp, RequestInfo(method, path))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             outcome = exc
-        if isinstance(outcome, Response):
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s %s -> %d in %.1f ms", method, path, outcome.status,
-                             (time.monotonic() - started) * 1000)
-            return outcome
         return await self._retry(method, path, params, data, headers, outcome, json_body,
                                  idempotent=idempotent, attempts=1 if not retry else None)
 
@@ -265,7 +271,8 @@ class Transport:
         if not idempotent and not isinstance(outcome, _UNSENT):
             # The request may have reached the server: repeating it could create twice.
             raise OutcomeUnknownError(
-                f"the answer to {request} was lost ({wrapped}); the server may have carried "
+                f"the answer to {request} was lost ({_reason(outcome)}); the server may have "
+                "carried "
                 "it out: check before trying again (e.g. find the batch by name, the study "
                 "by its batch)",
                 request=request, body_summary=_summary(json_body),
@@ -372,11 +379,16 @@ async def _status_error(resp: aiohttp.ClientResponse, request: RequestInfo) -> A
     )
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return truncate(str(exc) or type(exc).__name__, 200)
+
+
 def _connection_error(exc: BaseException, request: RequestInfo) -> APIConnectionError:
     if isinstance(exc, asyncio.TimeoutError):
         return APITimeoutError(f"request timed out ({request})", request=request)
-    text = truncate(str(exc) or type(exc).__name__, 200)
-    return APIConnectionError(f"connection failed: {text} ({request})", request=request)
+    return APIConnectionError(f"connection failed: {_reason(exc)} ({request})", request=request)
 
 
 def _summary(body: Any) -> str:

@@ -17,15 +17,16 @@ import anyio
 import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
 
-# One page: the question and a free-text reason side by side (batch_items is the current way
-# to lay out a batch; the /instructions endpoints are deprecated).
-LAYOUT = [pa.BatchPage(rows=[pa.BatchRow(columns=[pa.BatchColumn(items=[
+# One page: the question, then a free-text reason (batch_items is the current way to lay out
+# a batch; the /instructions endpoints are deprecated). pa.one_page builds the page -> row ->
+# column nesting; see pa.BatchPage for layouts of several pages.
+LAYOUT = pa.one_page([
     pa.MultipleChoice(
         description="Which response is more helpful?", answer_limit=1,
         options=[pa.Option(label="Response A", value="a"),
                  pa.Option(label="Response B", value="b")]),
     pa.FreeText(description="Why?"),
-])])])]
+])
 
 
 async def run_batch(client: pa.Prolific, workspace_id: str, number: int, folder: Path) -> Path:

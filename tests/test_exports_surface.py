@@ -33,6 +33,8 @@ def test_public_names() -> None:
         "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
         # the foundation fixes
         "ClientStats", "OutcomeUnknownError", "JobNotStarted",
+        "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
+        "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
         # orchestration
         "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
         "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError",

@@ -7,13 +7,14 @@ import logging
 import pickle
 import sys
 import traceback
+from pathlib import Path
 
 import pytest
 
 import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
 
-from .helpers import DETAILS, new_batch, ready_batch, ready_dataset
+from .helpers import DETAILS, new_batch, ready_batch, ready_dataset, write_csv
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +62,23 @@ async def test_find_the_batch_and_its_study_after_a_lost_answer(
     assert found is not None and found.id == batch.id
     assert await prolific_client.batches.find(
         "missing", workspace_id=fake_prolific.workspace_id) is None
+    assert await prolific_client.studies.list(data_collection_id=batch.id) == []
+    study = await prolific_client.studies.create(pa.StudyCreate(
+        name="s", description="d", data_collection_id=batch.id, reward=10,
+        total_available_places=1, estimated_completion_time=1))
+    assert [s.id for s in await prolific_client.studies.list(data_collection_id=batch.id)] == [
+        study.id]
+    assert [s.id for s in await prolific_client.studies.list(state="UNPUBLISHED")] == [study.id]
+    assert await prolific_client.studies.list(state="ACTIVE") == []
+
+
+async def test_the_obvious_first_test_says_how_to_move_the_fake_clock(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
+) -> None:
+    ds = await prolific_client.datasets.create(name="d", workspace_id=fake_prolific.workspace_id)
+    await prolific_client.datasets.upload(ds.id, write_csv(tmp_path))
+    with pytest.raises(pa.PollTimeout, match=r"call fake_prolific\.clock\.advance\(seconds\)"):
+        await prolific_client.datasets.wait_ready(ds.id, poll=pa.PollPolicy(deadline=0.05))
 
 
 # -- a 429 slows every caller -----------------------------------------------------------------
@@ -231,3 +249,21 @@ async def test_an_unknown_status_is_logged_once_per_client(
             failures = [e async for e in stream if isinstance(e, pa.WatchFailure)]
     assert len(failures) == 5 and all(isinstance(f.error, pa.PollTimeout) for f in failures)
     assert caplog.text.count("ARCHIVING") == 1
+
+
+# -- fields the SDK does not know yet ---------------------------------------------------------
+
+async def test_extra_fields_reach_the_body_and_clashes_are_refused(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific,
+) -> None:
+    ds = await prolific_client.datasets.create(name="d", workspace_id=fake_prolific.workspace_id,
+                                               extra={"labels": ["new"]})
+    await prolific_client.batches.create(name="b", workspace_id=fake_prolific.workspace_id,
+                                         dataset_id=ds.id, task_details=DETAILS,
+                                         extra={"priority": "high"})
+    bodies = [r.json for r in fake_prolific.requests_to("POST", "*/data-collection/*")]
+    assert bodies[0]["labels"] == ["new"] and bodies[1]["priority"] == "high"
+    with pytest.raises(ValueError, match="extra repeats field.*name"):
+        await prolific_client.batches.create(name="b", workspace_id=fake_prolific.workspace_id,
+                                             task_details=DETAILS, extra={"name": "other"})
+    assert len(fake_prolific.requests_to("POST", "*/data-collection/*")) == 2

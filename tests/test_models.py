@@ -12,6 +12,7 @@ import prolific_async as pa
 from prolific_async._converter import converter
 
 from .conftest import EXAMPLES, example
+from .test_study_bodies import STUDY_EXAMPLES, unmodelled
 
 # The CLI's test fixtures put Go placeholders where values were; they are not API values.
 PLACEHOLDERS: dict[str, Any] = {
@@ -86,7 +87,7 @@ def test_every_response_example_is_listed() -> None:
         for folder in ("cli-tests-transcribed", "docs-examples", "mcp-tests")
         for p in (EXAMPLES / folder).glob("*.json")
     }
-    requests = {name for name, _ in REQUESTS} | {
+    requests = {name for name, _ in REQUESTS} | set(STUDY_EXAMPLES) | {
         "docs-examples/study_transition_requests.json", "mcp-tests/collection_get_404.json",
         # Checked against what datasets.create sends, in test_datasets.py.
         "docs-examples/dataset_create_v3_request.json",
@@ -160,19 +161,15 @@ def test_datetimes_are_aware() -> None:
 # -- requests ------------------------------------------------------------------------------
 
 
-
+# Study bodies are checked in test_study_bodies.py.
 REQUESTS: list[tuple[str, Any]] = [
     ("cli-docs-examples/batch-instructions.json", list[pa.Item]),
     ("cli-docs-examples/batch-items.json", list[pa.BatchPage]),
     ("cli-docs-examples/batch-items-with-intro-outro.json", list[pa.BatchPage]),
     ("cli-docs-examples/dataset-schema.json", pa.DatasetSchema),
-    ("cli-docs-examples/standard-sample-aitaskbuilder.json", pa.StudyCreate),
-    ("cli-docs-examples/study-with-ai-task-builder-collection.json", pa.StudyCreate),
-    ("skills-repo/study-template-AI_TASK_BUILDER_BATCH.json", pa.StudyCreate),
     ("skills-repo/comparison-batch-items.json", list[pa.BatchPage]),
     ("skills-repo/comparison-dataset-schema.json", pa.DatasetSchema),
     ("docs-examples/instructions_openapi2025_request.json", list[pa.Item]),
-    ("docs-examples/study_create_aitb_request_legacy_DC_TOOL.json", pa.StudyCreate),
 ]
 
 
@@ -180,6 +177,7 @@ REQUESTS: list[tuple[str, Any]] = [
 def test_request_examples_round_trip(name: str, model: Any) -> None:
     body = example(name)
     built = converter.structure(body, model)
+    assert unmodelled(built) == []
     assert converter.unstructure(built, model) == body
 
 

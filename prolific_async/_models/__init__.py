@@ -10,6 +10,7 @@ from .batches import (
     BatchSync,
     ReportLink,
     SyncStatus,
+    one_page,
 )
 from .collections import Collection, CollectionPage
 from .common import OpenEnum, StatusSnapshot, TaskDetails
@@ -45,12 +46,19 @@ from .instructions import (
 )
 from .responses import Answer, AnswerValue, ResponseBody, TaskResponse
 from .studies import (
+    AccessDetail,
+    CompletionAction,
+    CompletionActionType,
+    CompletionCode,
+    CompletionCodeType,
     DataCollectionMetadata,
     DataCollectionMethod,
     Study,
     StudyAction,
     StudyCreate,
+    StudyFilter,
     StudyStatus,
+    SubmissionsConfig,
 )
 
 __all__ = [
@@ -64,4 +72,6 @@ __all__ = [
     "StatusSnapshot", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
     "TaskDetails", "TaskResponse",
     "UnitOption", "UnknownItem", "UploadURL", "Validation",
+    "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
+    "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import attrs
 
-from .common import OpenEnum
+from .common import OpenEnum, extra_field, mask_url
 
 __all__ = [
     "Dataset",
@@ -21,6 +23,16 @@ __all__ = [
 
 
 class DatasetStatus(OpenEnum):
+    """Where a dataset (and a batch: `BatchStatus` is this same enum) is in its processing.
+
+    ``UNINITIALISED`` (no data uploaded / batch not set up) → ``PROCESSING`` → ``READY``, or
+    ``ERROR``. Unknown values are kept (see `OpenEnum`).
+
+    Example::
+
+        if dataset.status is pa.DatasetStatus.READY: ...
+    """
+
     UNINITIALISED = "UNINITIALISED"
     PROCESSING = "PROCESSING"
     READY = "READY"
@@ -28,6 +40,9 @@ class DatasetStatus(OpenEnum):
 
 
 class ImportStatus(OpenEnum):
+    """The status of a V4 import job; ``complete``, ``partial``, ``failed`` and
+    ``pending_schema`` are final."""
+
     UNINITIALISED = "uninitialised"
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -39,22 +54,42 @@ class ImportStatus(OpenEnum):
 
 @attrs.frozen(kw_only=True)
 class SchemaField:
-    """``type`` is one of text, image_url, audio_url, video_url, metadata, task_group_id."""
+    """One field of a V4 dataset schema.
+
+    ``type`` is one of ``text``, ``image_url``, ``audio_url``, ``video_url``, ``metadata``,
+    ``task_group_id``.
+
+    Example::
+
+        pa.SchemaField(type="text", label="Prompt")
+    """
 
     type: str
     label: str | None = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
 class DatasetSchema:
-    """Giving a schema at creation makes a V4 dataset."""
+    """Giving a schema at creation makes a V4 dataset (CSV or JSONL imports).
+
+    Example::
+
+        pa.DatasetSchema(fields={
+            "prompt": pa.SchemaField(type="text"),
+            "image": pa.SchemaField(type="image_url", label="Picture"),
+        }, strict=True)
+    """
 
     fields: dict[str, SchemaField]
     strict: bool | None = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
 class ImportRecordError:
+    """Why one record of a V4 import was rejected."""
+
     record_index: int | None = None
     field: str | None = None
     reason: str | None = None
@@ -62,7 +97,7 @@ class ImportRecordError:
 
 @attrs.frozen(kw_only=True)
 class DatasetImport:
-    """A V4 import job: one uploaded file being ingested."""
+    """A V4 import job: one uploaded file being ingested, with its counts and record errors."""
 
     status: ImportStatus
     import_id: str | None = None
@@ -76,6 +111,15 @@ class DatasetImport:
 
 @attrs.frozen(kw_only=True)
 class Dataset:
+    """A dataset as the API returns it.
+
+    Example::
+
+        dataset = await client.datasets.create(name="reviews", workspace_id=WS)
+        await client.datasets.upload(dataset.id, "reviews.csv")
+        dataset = await client.datasets.wait_ready(dataset.id)   # status READY
+    """
+
     id: str
     name: str | None = None
     status: DatasetStatus | None = None
@@ -92,9 +136,13 @@ class Dataset:
 
 @attrs.frozen(kw_only=True)
 class UploadURL:
-    """Where to PUT a dataset file. The URL is presigned: it must get no Prolific token."""
+    """Where to PUT a dataset file.
 
-    upload_url: str
+    ``upload_url`` is presigned: its query string is a credential for the object, so the
+    ``repr`` masks it, and it must get no Prolific token (``datasets.upload`` sends none).
+    """
+
+    upload_url: str = attrs.field(repr=mask_url)
     http_method: str = "PUT"
     expires_at: datetime | None = None
     dataset_id: str | None = None

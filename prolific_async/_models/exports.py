@@ -7,12 +7,14 @@ from typing import Any
 
 import attrs
 
-from .common import OpenEnum
+from .common import OpenEnum, mask_url
 
 __all__ = ["ExportJob", "ExportStatus"]
 
 
 class ExportStatus(OpenEnum):
+    """An export job's status: ``generating`` → ``complete`` or ``failed``."""
+
     GENERATING = "generating"
     COMPLETE = "complete"
     FAILED = "failed"
@@ -28,7 +30,7 @@ class ExportJob:
 
     status: ExportStatus
     export_id: str | None = None
-    url: str | None = None
+    url: str | None = attrs.field(default=None, repr=mask_url)
     expires_at: datetime | None = None
     created_at: datetime | None = None
     filter: dict[str, Any] | None = None

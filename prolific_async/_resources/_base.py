@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from .._config import PollPolicy, poll_arg
 from .._context import Context
-from .._converter import converter
+from .._converter import converter, structure_fn
 from .._errors import UnexpectedResponseError, truncate
 from .._jobs import JobKind
 from .._models.common import TaskDetails
@@ -18,7 +18,7 @@ from .._transport import Response, Transport
 from .._watch import Watch, WatchSpec
 
 __all__ = ["DC", "Resource", "poll_arg", "required", "rows_of", "segment", "status_of",
-           "structure", "task_details_body", "watches"]
+           "structure", "task_details_body", "watches", "with_extra"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -46,7 +46,7 @@ def segment(name: str, value: str) -> str:
 def structure(response: Response, data: Any, model: Any) -> Any:
     """Read ``data`` (from ``response``) as ``model``, or say clearly that it did not fit."""
     try:
-        return converter.structure(data, model)
+        return structure_fn(model)(data)
     except Exception as exc:
         name = getattr(model, "__name__", None) or str(model)
         raise UnexpectedResponseError(
@@ -75,6 +75,18 @@ def task_details_body(value: TaskDetails) -> dict[str, Any]:
     if not isinstance(value, TaskDetails):
         raise TypeError(f"task_details must be a TaskDetails, got {type(value).__name__}")
     body: dict[str, Any] = converter.unstructure(value)
+    return body
+
+
+def with_extra(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``body`` with the fields the SDK does not model yet added, refusing any that would
+    overwrite a field it does (pass those as their own keyword)."""
+    if extra:
+        clash = sorted(set(body).intersection(extra))
+        if clash:
+            raise ValueError(f"extra repeats field(s) set by their own keyword: "
+                             f"{', '.join(clash)}")
+        body.update(extra)
     return body
 
 
@@ -149,8 +161,8 @@ class Resource:
     ) -> Any:
         """One call, its answer read as ``model`` (``rows=True``: a list answer, as
         ``list[model]``). The one way answers are parsed."""
-        response = await self._request(method, path, params=params, json_body=json_body,
-                                       idempotent=idempotent)
+        response = await self._context.transport.request(
+            method, path, params=params, json_body=json_body, idempotent=idempotent)
         return self._parse(response, model, rows=rows)
 
     @staticmethod

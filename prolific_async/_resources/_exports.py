@@ -70,6 +70,7 @@ class Exports(Resource):
         return f"{self._root(owner_id)}/export/{segment('export_id', export_id)}"
 
     async def export_status(self, owner_id: str, export_id: str) -> ExportJob:
+        """An export job's status, and its download ``url`` once complete."""
         job: ExportJob = await self._call("GET", self._export_path(owner_id, export_id),
                                           ExportJob)
         return job

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,15 @@ from .._models.common import StatusSnapshot, TaskDetails
 from .._models.responses import TaskResponse
 from .._types import UNSET
 from .._watch import Watch, WatchSpec
-from ._base import DC, poll_arg, required, segment, task_details_body, watches
+from ._base import (
+    DC,
+    poll_arg,
+    required,
+    segment,
+    task_details_body,
+    watches,
+    with_extra,
+)
 from ._exports import Exports, export_job
 
 __all__ = ["BATCH", "BATCH_SYNC", "Batches"]
@@ -74,9 +82,26 @@ class Batches(Exports):
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
         dataset_id: str | None = None, batch_items: Sequence[BatchPage] | None = None,
-        auto_sync_enabled: bool | None = None,
+        auto_sync_enabled: bool | None = None, extra: Mapping[str, Any] | None = None,
     ) -> Batch:
-        """Create a batch. The dataset need not be READY yet; ``batch_items`` lays out pages."""
+        """Create a batch. The dataset need not be READY yet.
+
+        ``batch_items`` lays out what participants see (pages of rows of columns of items);
+        `prolific_async.one_page` builds the common one-page layout. ``extra`` adds body
+        fields this SDK does not know yet. Not repeated after a lost answer
+        (`OutcomeUnknownError`): look with `find` first.
+
+        Example::
+
+            batch = await client.batches.create(
+                name="reviews-1", workspace_id=WS, dataset_id=ds.id, task_details=DETAILS,
+                batch_items=pa.one_page([
+                    pa.MultipleChoice(description="Which is better?", answer_limit=1,
+                                      options=[pa.Option(label="A", value="a"),
+                                               pa.Option(label="B", value="b")]),
+                    pa.FreeText(description="Why?"),
+                ]))
+        """
         body: dict[str, Any] = {
             "name": required("name", name),
             "workspace_id": required("workspace_id", workspace_id),
@@ -88,20 +113,28 @@ class Batches(Exports):
             body["batch_items"] = converter.unstructure(list(batch_items), list[BatchPage])
         if auto_sync_enabled is not None:
             body["auto_sync_enabled"] = auto_sync_enabled
-        batch: Batch = await self._call("POST", f"{DC}/batches", Batch, json_body=body,
-                                        idempotent=False)
+        batch: Batch = await self._call("POST", f"{DC}/batches", Batch,
+                                        json_body=with_extra(body, extra), idempotent=False)
         return batch
 
     async def get(self, batch_id: str) -> Batch:
+        """A batch, with its ``status`` and layout.
+
+        Example::
+
+            batch = await client.batches.get(batch_id)
+            print(batch.name, batch.status)
+        """
         batch: Batch = await self._call("GET", self._root(batch_id), Batch)
         return batch
 
     async def update(
         self, batch_id: str, *, name: str = UNSET, task_details: TaskDetails = UNSET,
         dataset_id: str = UNSET, batch_items: Sequence[BatchPage] | None = UNSET,
-        auto_sync_enabled: bool = UNSET,
+        auto_sync_enabled: bool = UNSET, extra: Mapping[str, Any] | None = None,
     ) -> Batch:
-        """Change only the fields given; ``batch_items=None`` clears the layout."""
+        """Change only the fields given; ``batch_items=None`` clears the layout; ``extra``
+        adds fields this SDK does not know yet."""
         body: dict[str, Any] = {}
         if name is not UNSET:
             body["name"] = required("name", name)
@@ -114,6 +147,7 @@ class Batches(Exports):
                                    converter.unstructure(list(batch_items), list[BatchPage]))
         if auto_sync_enabled is not UNSET:
             body["auto_sync_enabled"] = auto_sync_enabled
+        with_extra(body, extra)
         if not body:
             raise ValueError("update needs at least one field to change")
         batch: Batch = await self._call("PATCH", self._root(batch_id), Batch,
@@ -121,6 +155,8 @@ class Batches(Exports):
         return batch
 
     async def status(self, batch_id: str) -> BatchStatus:
+        """The batch's status alone (UNINITIALISED, PROCESSING, READY or ERROR): one cheap
+        call; to wait for a change use `watch` or `wait_ready`."""
         snapshot: StatusSnapshot = await self._call(
             "GET", f"{self._root(batch_id)}/status", StatusSnapshot
         )
@@ -246,6 +282,7 @@ class Batches(Exports):
         return f"{self._root(batch_id)}/syncs/{segment('sync_id', sync_id)}"
 
     async def sync_status(self, batch_id: str, sync_id: str) -> BatchSync:
+        """A batch sync job's status (use `watch_sync` to wait for it)."""
         job: BatchSync = await self._call("GET", self._sync_path(batch_id, sync_id), BatchSync)
         return job
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from .._converter import converter
 from .._models.collections import Collection, CollectionPage
 from .._models.common import TaskDetails
-from ._base import DC, required, segment, task_details_body
+from ._base import DC, required, segment, task_details_body, with_extra
 from ._exports import Exports, export_job
 
 __all__ = ["Collections"]
@@ -33,6 +33,7 @@ class Collections(Exports):
     async def list(
         self, *, workspace_id: str, limit: int | None = None, offset: int | None = None
     ) -> list[Collection]:
+        """The collections of a workspace, ``limit`` at a time from ``offset``."""
         params: dict[str, str | int] = {"workspace_id": required("workspace_id", workspace_id)}
         if limit is not None:
             params["limit"] = limit
@@ -44,9 +45,11 @@ class Collections(Exports):
 
     async def create(
         self, *, name: str, workspace_id: str, task_details: TaskDetails,
-        collection_items: Sequence[CollectionPage],
+        collection_items: Sequence[CollectionPage], extra: Mapping[str, Any] | None = None,
     ) -> Collection:
-        body = _body(name, task_details, collection_items)
+        """Create a collection: pages of items, no dataset, no setup (``extra``: body fields
+        this SDK does not know yet)."""
+        body = with_extra(_body(name, task_details, collection_items), extra)
         body["workspace_id"] = required("workspace_id", workspace_id)
         collection: Collection = await self._call(
             "POST", f"{DC}/collections", Collection, json_body=body, idempotent=False
@@ -54,19 +57,20 @@ class Collections(Exports):
         return collection
 
     async def get(self, collection_id: str) -> Collection:
+        """A collection with its pages."""
         collection: Collection = await self._call("GET", self._root(collection_id),
                                                   Collection)
         return collection
 
     async def update(
         self, collection_id: str, *, name: str, task_details: TaskDetails,
-        collection_items: Sequence[CollectionPage],
+        collection_items: Sequence[CollectionPage], extra: Mapping[str, Any] | None = None,
     ) -> Collection:
         """Replace the collection whole: pages and items without their ``id`` are created,
         existing ones left out are deleted."""
         collection: Collection = await self._call(
             "PUT", self._root(collection_id), Collection,
-            json_body=_body(name, task_details, collection_items),
+            json_body=with_extra(_body(name, task_details, collection_items), extra),
         )
         return collection
 

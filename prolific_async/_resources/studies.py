@@ -42,7 +42,8 @@ class Studies(Resource):
         """
         if not isinstance(study, StudyCreate):
             raise TypeError(f"study must be a StudyCreate, got {type(study).__name__}")
-        segment("data_collection_id", study.data_collection_id)
+        if study.data_collection_id is not None:
+            segment("data_collection_id", study.data_collection_id)
         created: Study = await self._call(
             "POST", f"{_STUDIES}/", Study, json_body=converter.unstructure(study),
             idempotent=False,

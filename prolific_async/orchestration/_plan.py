@@ -40,11 +40,16 @@ class ExistingDataset:
 #: A CSV or JSONL file, rows given in Python, or a dataset that already exists.
 DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingDataset
 
-#: StudyCreate fields that the plan sets itself, so `StudyPlan.extra` may not.
-_OWNED_BY_PLAN = frozenset({"name", "internal_name", "description", "data_collection_id",
-                            "data_collection_method", "reward", "total_available_places",
-                            "estimated_completion_time"})
-_STUDY_FIELDS = frozenset(a.name for a in attrs.fields(pa.StudyCreate))
+#: What `StudyPlan.extra` may not hold: it is for fields this SDK does not model.
+_STUDY_FIELDS = frozenset(a.name for a in attrs.fields(pa.StudyCreate)) - {"extra"}
+
+
+def _items(value: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _listed(value: Sequence[Any] | None) -> list[Any] | None:
+    return None if value is None else list(value)
 
 
 def _positive_int(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -55,13 +60,9 @@ def _positive_int(_: object, attribute: attrs.Attribute[Any], value: Any) -> Non
 
 def _check_extra(_: object, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
     for key in value:
-        if key in _OWNED_BY_PLAN:
-            raise ValueError(f"StudyPlan.extra[{key!r}]: set it as StudyPlan.{key} instead"
-                             if hasattr(StudyPlan, key) else
-                             f"StudyPlan.extra[{key!r}]: the plan sets this field itself")
-        if key not in _STUDY_FIELDS:
-            raise ValueError(f"StudyPlan.extra[{key!r}] is not a StudyCreate field; known: "
-                             f"{', '.join(sorted(_STUDY_FIELDS - _OWNED_BY_PLAN))}")
+        if key in _STUDY_FIELDS:
+            raise ValueError(f"extra[{key!r}] is a field the SDK models: set it with a "
+                             "StudyPlan field (or it is set by the plan itself)")
 
 
 def _check_wait_for(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -76,8 +77,8 @@ class StudyPlan:
 
     ``publish`` is False by default because publishing spends money on the real API. The
     study's internal name is the plan's name (so it is found in Prolific's app); ``title`` is
-    what participants see (the plan's name when not given). ``extra`` sets any other
-    `StudyCreate` field (``completion_codes``, ``filters``, ``project``, ...).
+    what participants see (the plan's name when not given). ``extra`` carries fields this
+    SDK does not model, merged into the study's body as they are.
 
     ``wait_for`` makes the run wait, after publishing, until that many participants have
     submitted (``places_taken``), or until the study is done collecting (``"complete"``:
@@ -87,8 +88,8 @@ class StudyPlan:
 
         pa.StudyPlan(description="Compare two AI answers", reward=100, places=20,
                      estimated_minutes=5, publish=True, wait_for="complete",
-                     extra={"completion_codes": [{"code": "DONE", "code_type": "COMPLETED",
-                                                  "actions": []}]})
+                     completion_codes=[pa.CompletionCode(
+                         code="DONE", code_type=pa.CompletionCodeType.COMPLETED, actions=[])])
     """
 
     description: str
@@ -97,6 +98,13 @@ class StudyPlan:
     estimated_minutes: int = attrs.field(validator=_positive_int)
     title: str | None = None
     annotators_per_task: int | None = attrs.field(default=None, validator=_positive_int)
+    completion_codes: Sequence[pa.CompletionCode] | None = attrs.field(default=None,
+                                                                       converter=_items)
+    filters: Sequence[pa.StudyFilter] | None = attrs.field(default=None, converter=_items)
+    prolific_id_option: str | None = None
+    device_compatibility: Sequence[str] | None = attrs.field(default=None, converter=_items)
+    maximum_allowed_time: int | None = attrs.field(default=None, validator=_positive_int)
+    project: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, validator=_check_extra)
     publish: bool = False
     wait_for: int | Literal["complete"] | None = attrs.field(default=None,
@@ -116,12 +124,16 @@ class StudyPlan:
         """The `StudyCreate` for the batch ``batch_id`` of the plan ``plan_name``."""
         metadata = (pa.DataCollectionMetadata(annotators_per_task=self.annotators_per_task)
                     if self.annotators_per_task is not None else None)
-        fields: dict[str, Any] = {"data_collection_metadata": metadata, **self.extra}
         return pa.StudyCreate(
             name=self.title or plan_name, internal_name=plan_name,
             description=self.description, data_collection_id=batch_id,
-            reward=self.reward, total_available_places=self.places,
-            estimated_completion_time=self.estimated_minutes, **fields,
+            data_collection_metadata=metadata, reward=self.reward,
+            total_available_places=self.places, estimated_completion_time=self.estimated_minutes,
+            completion_codes=_listed(self.completion_codes), filters=_listed(self.filters),
+            prolific_id_option=self.prolific_id_option,
+            device_compatibility=_listed(self.device_compatibility),
+            maximum_allowed_time=self.maximum_allowed_time, project=self.project,
+            extra=dict(self.extra),
         )
 
 
@@ -133,10 +145,6 @@ def _dataset(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         return tuple(dict(row) if isinstance(row, Mapping) else row for row in value)
     return value
-
-
-def _items(value: Sequence[Any] | None) -> tuple[Any, ...] | None:
-    return None if value is None else tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -221,8 +229,7 @@ class BatchPlan:
         if self.layout is not None:
             return list(self.layout)
         assert self.instructions is not None
-        column = pa.BatchColumn(items=list(self.instructions))
-        return [pa.BatchPage(rows=[pa.BatchRow(columns=[column])])]
+        return pa.one_page(self.instructions)
 
 
 def _plain(value: Any) -> Any:

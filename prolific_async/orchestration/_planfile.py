@@ -243,6 +243,11 @@ def _plan(data: dict[str, Any], base: Path, fail: Any, index: int) -> BatchPlan:
         for key in ("description", "reward", "places", "estimated_minutes"):
             if key not in study:
                 raise fail(f"{label}: study.{key} is required", "study")
+        study = dict(study)
+        for key, model in (("completion_codes", list[pa.CompletionCode]),
+                           ("filters", list[pa.StudyFilter])):
+            if key in study:
+                study[key] = _structure(study[key], model, f"study.{key}", label, fail)
         try:
             kwargs["study"] = StudyPlan(**study)
         except (TypeError, ValueError) as exc:

@@ -13,7 +13,8 @@ With pytest, the ``fake_prolific`` fixture gives a started fake (manual clock) a
 ``prolific_client`` an open client connected to it.
 """
 
-from ._fake import FakeProlific, Fault, RecordedRequest
-from ._state import FakeClock
+from ._clock import FakeClock
+from ._fake import FakeProlific
+from ._server import Fault, RecordedRequest
 
 __all__ = ["FakeClock", "FakeProlific", "Fault", "RecordedRequest"]

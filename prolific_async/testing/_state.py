@@ -12,53 +12,27 @@ import hashlib
 import io
 import json
 import random
-import time
-import zipfile
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-__all__ = ["FakeClock", "World"]
+from ._clock import FakeClock, iso
 
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+__all__ = ["INSTRUCTION_TYPES", "DatasetRec", "ExportRec", "OwnerRec", "StudyRec", "SyncRec",
+           "Upload", "World"]
 
-
-class FakeClock:
-    """The fake server's notion of time, in seconds.
-
-    ``speed=1.0`` runs with the wall clock (the demo); ``speed=0`` stands still until a test
-    calls `advance` (deterministic tests); anything else scales time (a 10-minute job in 6 s
-    with ``speed=100``). ``per_request`` moves the clock that much on every API request, so
-    a poller makes progress deterministically, measured in requests rather than seconds.
-    """
-
-    def __init__(self, speed: float = 1.0, *, per_request: float = 0.0) -> None:
-        if speed < 0 or per_request < 0:
-            raise ValueError("speed and per_request must be >= 0")
-        self.speed = speed
-        self.per_request = per_request
-        self._offset = 0.0
-        self._started = time.monotonic()
-
-    def now(self) -> float:
-        return self._offset + (time.monotonic() - self._started) * self.speed
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self._offset += seconds
-
-    def datetime(self, at: float | None = None) -> datetime:
-        return EPOCH + timedelta(seconds=self.now() if at is None else at)
+Presign = Callable[[str], "tuple[str, str]"]
 
 
-def iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+def _no_storage(path: str) -> tuple[str, str]:
+    raise RuntimeError("the world has no storage host to sign URLs for")
 
 
 @attrs.define
 class Upload:
+    """One presigned upload of a file into a dataset (a V4 import job when it has an id)."""
+
     dataset_id: str
     import_id: str | None
     filename: str
@@ -70,6 +44,8 @@ class Upload:
 
 @attrs.define
 class DatasetRec:
+    """A dataset as the server keeps it; ``rows`` are the parsed uploaded records."""
+
     id: str
     name: str
     workspace_id: str
@@ -82,16 +58,21 @@ class DatasetRec:
 
 @attrs.define
 class ExportRec:
+    """An export job: ``requested_at`` on the fake clock, ``deleted`` once DELETEd."""
+
     id: str
     owner: str
     filter: dict[str, Any] | None
     requested_at: float
     fail: bool = False
     deleted: bool = False
+    downloads: int = 0  # complete downloads of its archive served so far
 
 
 @attrs.define
 class SyncRec:
+    """A batch sync job."""
+
     id: str
     batch_id: str
     requested_at: float
@@ -110,6 +91,7 @@ class OwnerRec:
     setup_at: float | None = None
     tasks_per_group: int = 1
     tasks: list[dict[str, Any]] = attrs.Factory(list)
+    task_groups: int = 0
     fail: bool = False
     exports: dict[str, ExportRec] = attrs.Factory(dict)
     syncs: dict[str, SyncRec] = attrs.Factory(dict)
@@ -117,11 +99,26 @@ class OwnerRec:
 
 @attrs.define
 class StudyRec:
+    """A study: ``publishes`` holds the fake-clock time of every accepted PUBLISH (so at
+    most one), ``refused_publishes`` counts PUBLISH requests refused because it was already
+    published."""
+
     id: str
     body: dict[str, Any]
     created_at: float
     status: str = "UNPUBLISHED"
     published_at: float | None = None
+    publishes: list[float] = attrs.Factory(list)
+    refused_publishes: int = 0
+
+    @property
+    def publish_count(self) -> int:
+        return len(self.publishes)
+
+    @property
+    def owner_id(self) -> str:
+        """The batch or collection it collects for (``data_collection_id``)."""
+        return str(self.body.get("data_collection_id", ""))
 
 
 INSTRUCTION_TYPES = frozenset({"multiple_choice", "free_text", "multiple_choice_with_free_text",
@@ -130,6 +127,23 @@ INSTRUCTION_TYPES = frozenset({"multiple_choice", "free_text", "multiple_choice_
 
 @attrs.define
 class World:
+    """Everything the fake server knows, and the simulation that moves it along.
+
+    Tests read it to check what the server did, beyond what the API shows:
+
+    - ``datasets``, ``owners`` (batches and collections) and ``studies``: dicts by id;
+    - `batches_named`, `datasets_named`: every one created with that name, oldest first;
+    - `studies_for`: the studies created for a batch or collection;
+    - ``StudyRec.publish_count`` / ``publishes`` / ``refused_publishes``;
+    - `exports_for`: every export job of a batch or collection, deleted ones included.
+
+    Example::
+
+        [batch] = fake.world.batches_named("reviews-1")     # exactly one batch
+        [study] = fake.world.studies_for(batch.id)           # exactly one study
+        assert study.publish_count == 1
+    """
+
     clock: FakeClock
     seed: int
     fail_names: frozenset[str]
@@ -139,10 +153,63 @@ class World:
     url_ttl: float
     submission_interval: float
     user_id: str = "fake-researcher-0001"
+    # Signs a storage path into a presigned URL and its expiry: set by the storage host.
+    presign: Presign = _no_storage
     datasets: dict[str, DatasetRec] = attrs.Factory(dict)
     owners: dict[str, OwnerRec] = attrs.Factory(dict)
     studies: dict[str, StudyRec] = attrs.Factory(dict)
     _counter: int = 0
+    # Indexes, so that no request scans every record.
+    _by_kind: dict[str, dict[str, OwnerRec]] = attrs.Factory(
+        lambda: {"batch": {}, "collection": {}})
+    _batch_names: dict[str, list[OwnerRec]] = attrs.Factory(dict)
+    _dataset_names: dict[str, list[DatasetRec]] = attrs.Factory(dict)
+    _studies_by_owner: dict[str, list[StudyRec]] = attrs.Factory(dict)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def add_dataset(self, dataset: DatasetRec) -> None:
+        self.datasets[dataset.id] = dataset
+        self._dataset_names.setdefault(dataset.name, []).append(dataset)
+
+    def add_owner(self, owner: OwnerRec) -> None:
+        self.owners[owner.id] = owner
+        self._by_kind[owner.kind][owner.id] = owner
+        if owner.kind == "batch":
+            self._batch_names.setdefault(owner.body["name"], []).append(owner)
+
+    def rename_batch(self, batch: OwnerRec, name: str) -> None:
+        self._batch_names[batch.body["name"]].remove(batch)
+        batch.body["name"] = name
+        self._batch_names.setdefault(name, []).append(batch)
+
+    def add_study(self, study: StudyRec) -> None:
+        self.studies[study.id] = study
+        self._studies_by_owner.setdefault(study.owner_id, []).append(study)
+
+    def batches(self) -> list[OwnerRec]:
+        """Every batch, oldest first."""
+        return list(self._by_kind["batch"].values())
+
+    def collections(self) -> list[OwnerRec]:
+        """Every collection, oldest first."""
+        return list(self._by_kind["collection"].values())
+
+    def batches_named(self, name: str) -> list[OwnerRec]:
+        """The batches now named ``name``, oldest first."""
+        return list(self._batch_names.get(name, []))
+
+    def datasets_named(self, name: str) -> list[DatasetRec]:
+        """The datasets created with ``name``, oldest first."""
+        return list(self._dataset_names.get(name, []))
+
+    def studies_for(self, owner_id: str) -> list[StudyRec]:
+        """The studies created for the batch or collection ``owner_id``, oldest first."""
+        return list(self._studies_by_owner.get(owner_id, []))
+
+    def exports_for(self, owner_id: str) -> list[ExportRec]:
+        """Every export job of a batch or collection, oldest first (deleted ones too)."""
+        return list(self.owners[owner_id].exports.values())
 
     def new_id(self, prefix: str) -> str:
         self._counter += 1
@@ -255,7 +322,14 @@ class World:
             {"id": self.new_id(f"task-{batch.id}"), "datapoint": row, "group": i // tasks_per_group}
             for i, row in enumerate(rows)
         ]
+        batch.task_groups = len({t["group"] for t in batch.tasks})
         batch.fail = batch.fail or not rows
+
+    def instruction(self, batch: OwnerRec, item: dict[str, Any]) -> dict[str, Any]:
+        """A stored instruction: the one sent, with the ids and time the server adds."""
+        return {**item, "id": self.new_id("inst"), "batch_id": batch.id,
+                "created_by": item.get("created_by", self.user_id),
+                "created_at": iso(self.clock.datetime())}
 
     def batch_json(self, batch: OwnerRec) -> dict[str, Any]:
         status = self.batch_status(batch)
@@ -270,13 +344,46 @@ class World:
                           "total_datapoint_count": len(dataset.rows)}] if dataset else [],
             "total_task_count": len(batch.tasks) if ready else 0,
             "total_instruction_count": len(self.questions(batch)),
-            "total_task_groups": len({t["group"] for t in batch.tasks}) if ready else 0,
+            "total_task_groups": batch.task_groups if ready else 0,
             "tasks_per_group": batch.tasks_per_group,
             "schema_version": 3,
             "task_details": batch.body.get("task_details"),
             "batch_items": batch.body.get("batch_items"),
             "auto_sync_enabled": bool(batch.body.get("auto_sync_enabled", False)),
         }
+
+    def report_json(self, batch: OwnerRec) -> dict[str, Any]:
+        if self.batch_status(batch) != "READY":
+            return {"url": None, "expires_at": None, "http_method": "GET"}
+        url, expires_at = self.presign(f"/reports/{batch.id}.csv")
+        return {"url": url, "expires_at": expires_at, "http_method": "GET"}
+
+    def instructions_json(self, batch: OwnerRec) -> dict[str, Any]:
+        return {"results": batch.instructions, "meta": {"count": len(batch.instructions)}}
+
+    # -- syncs ------------------------------------------------------------------------------
+
+    def sync_created_json(self, batch: OwnerRec, job: SyncRec) -> dict[str, Any]:
+        return {"batch_id": batch.id, "dataset_id": batch.dataset_id, "sync_id": job.id,
+                "status": "queued", "created_at": iso(self.clock.datetime(job.requested_at))}
+
+    def sync_json(self, job: SyncRec) -> dict[str, Any]:
+        elapsed = self.clock.now() - job.requested_at
+        if elapsed < self.batch_setup / 2:
+            return {"status": "queued", "sync_id": job.id}
+        if elapsed < self.batch_setup:
+            return {"status": "processing", "sync_id": job.id}
+        return {"status": "complete", "sync_id": job.id, "tasks_created": 0,
+                "datapoints_processed": 0, "groups_created": 0, "groups_expanded": 0}
+
+    # -- collections ------------------------------------------------------------------------
+
+    def collection_json(self, owner: OwnerRec) -> dict[str, Any]:
+        return {"id": owner.id, "schema_version": 1,
+                "created_at": iso(self.clock.datetime(owner.created_at)),
+                "created_by": self.user_id, **owner.body,
+                "item_count": sum(len(p.get("page_items", []))
+                                  for p in owner.body["collection_items"])}
 
     # -- participants -----------------------------------------------------------------------
 
@@ -290,26 +397,42 @@ class World:
         now = self.clock.now() if until is None else until
         questions = self.questions(owner)
         tasks = owner.tasks or [{"id": f"{owner.id}-task", "datapoint": {}, "group": 0}]
-        groups = sorted({t["group"] for t in tasks})
+        groups: dict[int, list[dict[str, Any]]] = {}
+        for task in tasks:
+            groups.setdefault(task["group"], []).append(task)
+        order = sorted(groups)
         out: list[dict[str, Any]] = []
-        for study in self.studies.values():
-            if study.body.get("data_collection_id") != owner.id or study.published_at is None:
-                continue
-            places = int(study.body.get("total_available_places") or 0)
-            for k in range(places):
-                at = study.published_at + (k + 1) * self.submission_interval
-                if at > now:
-                    break
+        for study in self.studies_for(owner.id):
+            for k in range(self.submission_count(study, now)):
+                assert study.published_at is not None
                 rng = random.Random(f"{self.seed}:{study.id}:{k}")
-                group = groups[k % len(groups)]
                 out.append({
                     "submission_id": f"sub-{study.id[:8]}-{k:04d}",
+                    "study_id": study.id,
                     "participant_id": f"part-{rng.getrandbits(48):012x}",
-                    "created_at": at,
-                    "tasks": [t for t in tasks if t["group"] == group],
+                    "created_at": study.published_at + (k + 1) * self.submission_interval,
+                    "tasks": groups[order[k % len(order)]],
                     "answers": {q["id"]: _answer(q, rng) for q in questions},
                 })
         return out
+
+    def submission_count(self, study: StudyRec, now: float | None = None) -> int:
+        """How many submissions ``study`` has had by ``now``, without building them."""
+        if study.published_at is None:
+            return 0
+        now = self.clock.now() if now is None else now
+        places = int(study.body.get("total_available_places") or 0)
+        count = max(0, min(places, int((now - study.published_at) / self.submission_interval)))
+        # The same float comparison as the submission times themselves, at the edges.
+        while count < places and self._lands_by(study, count, now):
+            count += 1
+        while count > 0 and not self._lands_by(study, count - 1, now):
+            count -= 1
+        return count
+
+    def _lands_by(self, study: StudyRec, k: int, now: float) -> bool:
+        assert study.published_at is not None
+        return study.published_at + (k + 1) * self.submission_interval <= now
 
     def responses_json(self, owner: OwnerRec) -> list[dict[str, Any]]:
         questions = {q["id"]: q for q in self.questions(owner)}
@@ -332,11 +455,26 @@ class World:
     def study_status(self, study: StudyRec) -> str:
         if study.status != "ACTIVE":
             return study.status
-        owner = self.owners.get(study.body.get("data_collection_id", ""))
         places = int(study.body.get("total_available_places") or 0)
-        if owner is not None and len(self.submissions(owner)) >= places:
-            return "AWAITING REVIEW"
-        return "ACTIVE"
+        return "AWAITING REVIEW" if self.submission_count(study) >= places else "ACTIVE"
+
+    def study_json(self, study: StudyRec) -> dict[str, Any]:
+        body = dict(study.body)
+        body.update(id=study.id, status=self.study_status(study),
+                    date_created=iso(self.clock.datetime(study.created_at)))
+        if study.published_at is not None:
+            body["published_at"] = iso(self.clock.datetime(study.published_at))
+            body["places_taken"] = self.submission_count(study)
+        return body
+
+    def studies_json(self, states: set[str] | None = None) -> list[dict[str, Any]]:
+        """Every study (oldest first), or those whose status is in ``states``."""
+        bodies = (self.study_json(study) for study in self.studies.values())
+        return [b for b in bodies if states is None or b["status"] in states]
+
+    def responses_page_json(self, owner: OwnerRec) -> dict[str, Any]:
+        results = self.responses_json(owner)
+        return {"results": results, "meta": {"count": len(results)}}
 
     # -- exports ----------------------------------------------------------------------------
 
@@ -345,53 +483,19 @@ class World:
             return "generating"
         return "failed" if job.fail else "complete"
 
-    def export_zip(self, owner: OwnerRec, job: ExportRec) -> bytes:
-        """A real ZIP in the documented layout, as of the moment the job completed."""
-        done_at = job.requested_at + self.export_generating
-        questions = {q["id"]: q for q in self.questions(owner)}
-        subs = self.submissions(owner, until=done_at)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            by_submission: list[dict[str, Any]] = []
-            by_task: dict[str, list[dict[str, Any]]] = {}
-            files: list[str] = []
-            for sub in subs:
-                created = iso(self.clock.datetime(sub["created_at"]))
-                per_task: dict[str, Any] = {}
-                for task in sub["tasks"]:
-                    shaped = {qid: _archive_answer(questions[qid], ans, sub["submission_id"],
-                                                   qid, files)
-                              for qid, ans in sub["answers"].items()}
-                    per_task[task["id"]] = shaped
-                    by_task.setdefault(task["id"], []).append({
-                        "submission_id": sub["submission_id"],
-                        "participant_id": sub["participant_id"], "created_at": created,
-                        **shaped,
-                    })
-                by_submission.append({
-                    "submission_id": sub["submission_id"],
-                    "participant_id": sub["participant_id"], "batch_id": owner.id,
-                    "created_at": created, "responses": per_task,
-                })
-            exported_at = iso(self.clock.datetime(done_at))
-            meta = {"name": owner.body.get("name"), "exported_at": exported_at,
-                    "instructions": [{"id": q["id"], "type": q["type"],
-                                      "description": q.get("description")}
-                                     for q in questions.values()]}
-            if owner.kind == "batch":
-                archive.writestr("responses-by-submission.jsonl", _jsonl(by_submission))
-                archive.writestr("responses-by-task.jsonl", _jsonl(
-                    {"task_id": tid, "batch_id": owner.id, "responses": rows}
-                    for tid, rows in by_task.items()))
-                archive.writestr("batch.json", json.dumps({"batch_id": owner.id, **meta}, indent=2))
-            else:
-                archive.writestr("responses.jsonl", _jsonl(by_submission))
-                archive.writestr("collection.json",
-                                 json.dumps({"collection_id": owner.id, **meta}, indent=2))
-            archive.writestr("README.md", _ARCHIVE_README)
-            for path in files:
-                archive.writestr(path, b"\xff\xd8\xff fake image bytes")
-        return buffer.getvalue()
+    def export_json(self, owner: OwnerRec, job: ExportRec) -> dict[str, Any]:
+        status = self.export_status(job)
+        body: dict[str, Any] = {"status": status, "export_id": job.id}
+        if status == "complete":
+            body["url"], body["expires_at"] = self.presign(f"/exports/{owner.id}/{job.id}.zip")
+        return body
+
+    def export_list_json(self, owner: OwnerRec) -> dict[str, Any]:
+        jobs = sorted((j for j in owner.exports.values() if not j.deleted),
+                      key=lambda j: j.requested_at, reverse=True)
+        return {"results": [
+            {"export_id": j.id, "filter": j.filter, "status": self.export_status(j),
+             "created_at": iso(self.clock.datetime(j.requested_at))} for j in jobs]}
 
     def report_csv(self, batch: OwnerRec) -> str:
         """The dataset's columns plus one column per question, one row per task answered."""
@@ -412,56 +516,36 @@ class World:
         return out.getvalue()
 
 
+_CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                  ".heic": "image/heic", ".pdf": "application/pdf"}
+
+
 def _answer(question: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """One participant's answer to ``question``, as the responses endpoint shows it."""
     kind = question["type"]
     options = [o["value"] for o in question.get("options") or []] or ["yes", "no"]
     if kind == "multiple_choice":
-        return [{"value": rng.choice(options)}]
+        limit = int(question.get("answer_limit") or 1)
+        if limit == 1:
+            return [{"value": rng.choice(options)}]
+        # answer_limit -1 means "any number of options".
+        count = rng.randint(1, len(options) if limit < 1 else min(limit, len(options)))
+        return [{"value": value} for value in rng.sample(options, count)]
     if kind == "multiple_choice_with_free_text":
         return [{"value": rng.choice(options), "explanation": f"because {rng.randint(1, 99)}"}]
     if kind == "free_text_with_unit":
         units = [u["value"] for u in question.get("unit_options") or []] or ["unit"]
         return [{"value": str(rng.randint(1, 100)), "unit": rng.choice(units)}]
     if kind == "file_upload":
-        return [{"file_key": f"uploads/{rng.getrandbits(32):08x}.jpg", "file_name": "photo.jpg",
-                 "file_size_mb": 0.01, "content_type": "image/jpeg"}]
+        low = int(question.get("min_file_count") or 1)
+        count = rng.randint(low, max(low, int(question.get("max_file_count") or 1)))
+        types = [t if t.startswith(".") else f".{t}"
+                 for t in question.get("accepted_file_types") or []] or [".jpg"]
+        files = []
+        for index in range(count):
+            ext = rng.choice(types).lower()
+            files.append({"file_key": f"uploads/{rng.getrandbits(32):08x}{ext}",
+                          "file_name": f"photo-{index + 1}{ext}", "file_size_mb": 0.01,
+                          "content_type": _CONTENT_TYPES.get(ext, "application/octet-stream")})
+        return files
     return [{"value": rng.choice(["Clear and accurate.", "Too vague.", "Mostly right."])}]
-
-
-def _archive_answer(question: dict[str, Any], answer: list[dict[str, Any]], submission: str,
-                    qid: str, files: list[str]) -> dict[str, Any]:
-    kind = question["type"]
-    shaped: dict[str, Any] = {"type": kind, "description": question.get("description")}
-    if kind == "multiple_choice":
-        shaped["values"] = [a["value"] for a in answer]
-    elif kind == "multiple_choice_with_free_text":
-        shaped["values"] = [{"option": a["value"], "explanation": a["explanation"]}
-                            for a in answer]
-    elif kind == "file_upload":
-        shaped["files"] = []
-        for index, a in enumerate(answer):
-            path = f"files/{submission}_{qid}_{index}.jpg"
-            if path not in files:
-                files.append(path)
-            shaped["files"].append({"name": a["file_name"], "path": path})
-    else:
-        shaped["value"] = answer[0]["value"]
-        if kind == "free_text_with_unit":
-            shaped["unit"] = answer[0]["unit"]
-    return shaped
-
-
-def _jsonl(rows: Any) -> str:
-    return "".join(json.dumps(row) + "\n" for row in rows)
-
-
-_ARCHIVE_README = """# Export
-
-Made by the prolific_async fake server, in the layout of Prolific's batch exports.
-
-```python
-import pandas as pd
-by_submission = pd.read_json("responses-by-submission.jsonl", lines=True)
-by_task = pd.read_json("responses-by-task.jsonl", lines=True)
-```
-"""
