@@ -39,24 +39,24 @@ def plan(name: str, workspace_id: str, export_to: Path | None = None, *, publish
 
 
 def client_for(fake: FakeProlific, **options: object) -> pa.Prolific:
-    return pa.Prolific(fake.token, base_url=fake.url, poll=FAST, seed=7,
-                       retry=pa.RetryPolicy(wait_initial=0.001, wait_max=0.01),
-                       **options)  # type: ignore[arg-type]
+    settings: dict[str, object] = {
+        "poll": FAST, "seed": 7, "retry": pa.RetryPolicy(wait_initial=0.001, wait_max=0.01),
+        **options}
+    return pa.Prolific(fake.token, base_url=fake.url, **settings)  # type: ignore[arg-type]
 
 
 def batches_named(fake: FakeProlific, name: str) -> list[str]:
-    return [o.id for o in fake.world.owners.values() if o.kind == "batch"
-            and o.body["name"] == name]
+    return [batch.id for batch in fake.world.batches_named(name)]
 
 
 def studies_of(fake: FakeProlific, batch_id: str) -> list[str]:
-    return [s.id for s in fake.world.studies.values()
-            if s.body.get("data_collection_id") == batch_id]
+    return [study.id for study in fake.world.studies_for(batch_id)]
 
 
 def publishes_of(fake: FakeProlific, study_id: str) -> int:
-    return sum(1 for r in fake.requests_to("POST", f"/api/v1/studies/{study_id}/transition*")
-               if r.json == {"action": "PUBLISH"})
+    """PUBLISH requests the study got: accepted, and refused as already published."""
+    study = fake.world.studies[study_id]
+    return study.publish_count + study.refused_publishes
 
 
 def submissions_in(path: Path) -> int:
