@@ -286,3 +286,18 @@ async def test_events_print_readably(fake: FakeProlific) -> None:
     assert any(line.endswith("shown: batch_ready transition (PROCESSING -> READY)")
                for line in lines), lines
     assert any("shown: export skipped (no export_to)" in line for line in lines)
+
+
+def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    [code] = re.findall(r"<!-- readme-test: orchestrate -->\n```python\n(.*?)```", readme,
+                        re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    # 2 participants, each answering the one question for a group of 2 tasks.
+    assert len(lines) == 5 and all(" ok 4 responses in exports/" in line for line in lines), lines
+    assert len(list((tmp_path / "exports").glob("*.zip"))) == 5
