@@ -87,6 +87,8 @@ class PipelineState:
     responses: int | None = None
     error: Exception | None = None
     timings: dict[Stage, float] = attrs.Factory(dict)
+    #: Whether a failed event was emitted for ``error``.
+    reported: bool = False
 
     def result(self) -> PlanResult:
         return PlanResult(
@@ -191,6 +193,7 @@ class Pipeline:
         except Exception as exc:
             self.state.timings[stage] = anyio.current_time() - began
             self._emit(stage, EventKind.FAILED, error=exc)
+            self.state.reported = True
             raise
         self.state.timings[stage] = seconds
         self._emit(stage, EventKind.FINISHED, message=message or "")

@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 import prolific_async as pa
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
-from ._journal import Journal, PlanChangedError, PlanRecord
+from ._journal import Journal, PlanRecord
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
@@ -146,13 +146,7 @@ async def _drive(
                     record = PlanRecord()
                     if journal is not None:
                         parts = await anyio.to_thread.run_sync(fingerprint, plan)
-                        try:
-                            record = await journal.enter(plan.name, parts)
-                        except PlanChangedError as exc:
-                            state.stage, state.error = Stage.DATASET_CREATE, exc
-                            emit(PipelineEvent(plan=plan.name, stage=Stage.DATASET_CREATE,
-                                               kind=EventKind.FAILED, elapsed=0.0, error=exc))
-                            return
+                        record = await journal.enter(plan.name, parts)
                     await Pipeline(client, plan, state, emit=emit, journal=journal,
                                    record=record, scratch=scratch, pacer=pacer).run()
         except anyio.get_cancelled_exc_class():
@@ -161,5 +155,10 @@ async def _drive(
                                         "with the same journal to resume it")
             raise
         except Exception as exc:
-            # Kept in the plan's result (its failed event was emitted): the others go on.
+            # Kept in the plan's result: the others go on. A stage reports its own failure;
+            # one before the first stage (a changed plan, say) is reported here.
             state.error = exc
+            if not state.reported:
+                state.stage = state.stage or Stage.DATASET_CREATE
+                emit(PipelineEvent(plan=plan.name, stage=state.stage, kind=EventKind.FAILED,
+                                   elapsed=0.0, error=exc))
