@@ -283,6 +283,8 @@ def main() -> None:
     finally:
         stop.set()
         server.join(timeout=10)
+        if server.is_alive():  # still closing connections: not worth waiting for
+            server.terminate()
 
     rate = f"poll_rate={args.poll_rate:g}" if args.poll_rate else "default poll_rate"
     print(f"{plans} plans: dataset -> batch -> study (1 place, published, waited for) -> "

@@ -71,7 +71,7 @@ async def orchestrate(
     *,
     concurrency: int = 50,
     journal: str | os.PathLike[str] | None = None,
-    poll_rate: float = 200.0,
+    poll_rate: float = 300.0,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
@@ -79,7 +79,8 @@ async def orchestrate(
     hundred at once are cheap: watches of batches in one workspace share one ``batches.list``
     per tick, the other waits (datasets, studies, exports) are paced so that all of them
     together poll about ``poll_rate`` times a second however many plans run, and a 429 pauses
-    the whole client. One plan's failure never stops another: its
+    the whole client. (Status reads are cheap and Prolific publishes no limit on them; lower
+    ``poll_rate`` if your workspace sees 429s, at the cost of noticing finished jobs later.) One plan's failure never stops another: its
     error is kept in its result. With ``journal`` (a SQLite file), a rerun with the same plans
     resumes: done stages are skipped and created resources reused, and nothing that may
     already exist is created twice (see `prolific_async.orchestration._pipeline`). Leaving the
