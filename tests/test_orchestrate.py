@@ -301,3 +301,25 @@ def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     # 2 participants, each answering the one question for a group of 2 tasks.
     assert len(lines) == 5 and all(" ok 4 responses in exports/" in line for line in lines), lines
     assert len(list((tmp_path / "exports").glob("*.zip"))) == 5
+
+
+def test_waits_are_paced_by_the_plans_running() -> None:
+    from contextlib import ExitStack
+
+    from prolific_async.orchestration._pacing import Pacer
+
+    base = pa.PollPolicy(initial=0.25, ceiling=15, deadline=600)
+    pacer = Pacer(base, rate=100)
+    assert pacer.policy() is base
+    with ExitStack() as stack:
+        for _ in range(20):
+            stack.enter_context(pacer.running())
+        assert pacer.policy() is base  # 20 plans at 100/s: the client's own cadence is slower
+        for _ in range(980):
+            stack.enter_context(pacer.running())
+        paced = pacer.policy()
+        assert (paced.initial, paced.ceiling, paced.deadline) == (10.0, 15, 600)
+        assert 2.0 <= pacer.first_delay(paced) <= 10.0
+    assert pacer.running_plans == 0 and pacer.policy() is base
+    with pytest.raises(ValueError, match="poll_rate must be > 0"):
+        Pacer(base, rate=0)
