@@ -82,10 +82,11 @@ async def orchestrate(
     the whole client. (Status reads are cheap and Prolific publishes no limit on them; lower
     ``poll_rate`` if your workspace sees 429s, at the cost of noticing finished jobs later.)
 
-    One plan's failure never stops another: its error is kept in its result. With ``journal`` (a SQLite file), a rerun with the same plans
-    resumes: done stages are skipped and created resources reused, and nothing that may
-    already exist is created twice (see `prolific_async.orchestration._pipeline`). Leaving the
-    block early, or cancelling it, stops every pipeline at once; the journal stays consistent.
+    One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
+    SQLite file), a rerun with the same plans resumes: done stages are skipped and created
+    resources reused, and nothing that may already exist is created twice (see
+    `prolific_async.orchestration._pipeline`). Leaving the block early, or cancelling it, stops
+    every pipeline at once; the journal stays consistent.
 
     Example::
 
