@@ -104,6 +104,27 @@ from ._types import UNSET
 from ._version import __version__
 from ._watch import Transition, Watch
 
+# isort: split
+# Getting the data out: typed answers, export archives, download progress.
+from ._download import ProgressCallback
+from ._models.responses import (
+    ExplainedChoice,
+    ExportInfo,
+    ExportInstruction,
+    FileUploadValue,
+    FreeTextValue,
+    FreeTextWithUnitValue,
+    MultipleChoiceValue,
+    MultipleChoiceWithFreeTextValue,
+    ResponseValue,
+    SubmissionRecord,
+    TaskRecord,
+    TaskSubmission,
+    UnknownValue,
+    UploadedFile,
+)
+from .archive import ArchiveError, ExportArchive
+
 # -- orchestration (imports the names above, so it comes last) --------------------------------
 from .orchestration import (
     BatchPlan,
@@ -153,4 +174,12 @@ __all__ = [
     "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
     "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError", "PlanChangedError",
     "PlanFileError", "PlanCancelled",
+]
+
+__all__ += [
+    # getting the data out: typed answers, export archives, download progress
+    "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
+    "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
+    "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
+    "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]

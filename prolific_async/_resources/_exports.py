@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import PollPolicy
-from .._download import download
+from .._download import ProgressCallback, download
 from .._errors import StorageError
 from .._jobs import JobKind
 from .._models.exports import ExportJob, ExportStatus
@@ -108,11 +108,14 @@ class Exports(Resource):
         self, owner_id: str, dest: str | os.PathLike[str] = ".", *,
         poll: PollPolicy | None = None, policy: PollPolicy | None = None,
         study_id: str | None = None, from_: datetime | None = None, to: datetime | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Path:
         """Request an export, wait for it, and download the ZIP to ``dest`` atomically.
 
         ``dest`` is a folder (the file is named ``<id>-export-<timestamp>.zip``) or a file path.
         An expired download URL is refreshed by polling the job again, as the docs say.
+        ``progress(bytes_done, total_or_None)`` is called as the download grows; read the file
+        with `ExportArchive`.
         """
         job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
         if job.status != ExportStatus.COMPLETE:
@@ -129,7 +132,7 @@ class Exports(Resource):
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",
-                              suffix=".zip")
+                              suffix=".zip", progress=progress)
 
     async def _refreshed(
         self, owner_id: str, job: ExportJob, *, study_id: str | None,
