@@ -14,10 +14,12 @@ from ._batch import batch
 from ._collection import collection
 from ._context import App
 from ._dataset import dataset
+from ._demo import demo
 from ._errors import EXIT_CODES, INTERRUPTED, describe
 from ._fake_server import fake_server
 from ._instructions import instructions
 from ._output import Output
+from ._run import run
 from ._study import study
 
 __all__ = ["cli"]
@@ -85,5 +87,5 @@ def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | 
     ctx.obj = App(base_url=base_url, debug=debug, as_json=as_json, retries=retries)
 
 
-for command in (batch, dataset, instructions, collection, study, fake_server):
+for command in (demo, run, batch, dataset, instructions, collection, study, fake_server):
     cli.add_command(command)

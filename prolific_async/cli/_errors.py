@@ -44,6 +44,8 @@ def describe(exc: BaseException, *, base_url: str | None = None) -> tuple[int, s
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, CommandError):
         return exc.exit_code, text
+    if isinstance(exc, (pa.PlanFileError, pa.PlanChangedError)):
+        return INPUT, text
     if isinstance(exc, pa.ConfigurationError):
         return CONFIG, text
     if isinstance(exc, pa.AuthenticationError):
