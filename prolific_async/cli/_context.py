@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ import prolific_async as pa
 from ._errors import CONFIG, CommandError
 from ._output import Output
 
-__all__ = ["App", "json_option", "pass_app", "workspace_option"]
+__all__ = ["App", "json_option", "pass_app", "run_async", "workspace_option"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +50,7 @@ class App:
             async with self.client() as client:
                 return await work(client)
 
-        return anyio.run(main)
+        return run_async(main)
 
     def follow(self, start: Callable[[pa.Prolific], pa.Watch[Any]]) -> None:
         """Print each transition of the watch ``start(client)`` returns, as it happens."""
@@ -71,6 +72,16 @@ def _log_to_stderr() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
     handler.prolific_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
+
+
+def run_async(main: Callable[[], Awaitable[T]]) -> T:
+    """``anyio.run(main)``, where Ctrl-C is always a `KeyboardInterrupt`."""
+    try:
+        return anyio.run(main)
+    except asyncio.CancelledError:
+        # On Python 3.10 the runner cancels the main task on Ctrl-C and lets the
+        # CancelledError out; nothing else cancels the main task from outside.
+        raise KeyboardInterrupt from None
 
 
 pass_app = click.make_pass_decorator(App)

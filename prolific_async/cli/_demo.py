@@ -14,13 +14,12 @@ import random
 import tempfile
 from pathlib import Path
 
-import anyio
 import click
 
 import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
 
-from ._context import App, pass_app
+from ._context import App, pass_app, run_async
 from ._demo_data import DETAILS, QUESTIONS, write_reviews
 from ._live import Outcome, check, drive, summary
 
@@ -84,7 +83,7 @@ def demo(app: App, batches: int, concurrency: int, out: Path | None, seed: int,
                 extra={"faults": fired, "created_twice": twice, "data": str(data)})
         return outcome
 
-    check(anyio.run(main))
+    check(run_async(main))
 
 
 def _fake(speed: float, seed: int, faults: bool) -> FakeProlific:

@@ -10,7 +10,7 @@ import click
 
 from prolific_async.testing import FakeClock, FakeProlific
 
-from ._context import App, pass_app
+from ._context import App, pass_app, run_async
 from ._errors import USAGE, CommandError
 
 __all__ = ["fake_server"]
@@ -50,4 +50,4 @@ def fake_server(app: App, host: str, port: int, seed: int, speed: float) -> None
                     break
         app.output.note("fake Prolific API stopped")
 
-    anyio.run(serve)
+    run_async(serve)
