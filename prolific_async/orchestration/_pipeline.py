@@ -54,7 +54,6 @@ import attrs
 
 import prolific_async as pa
 
-from ._download import download_export
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import Journal, PlanRecord
 from ._pacing import Pacer
@@ -492,9 +491,12 @@ class Pipeline:
 
     async def _download(self, resuming: bool) -> str | None:
         assert self.plan.export_to is not None
-        path = await download_export(self.client, self.state.ids["batch_id"],
-                                     self.state.ids["export_id"], self.plan.export_to,
-                                     self._export_job)
+        batch_id, export_id = self.state.ids["batch_id"], self.state.ids["export_id"]
+        job = self._export_job
+        folder = anyio.Path(self.plan.export_to)
+        await folder.mkdir(parents=True, exist_ok=True)
+        path = await self.client.batches.download_export(
+            batch_id, job if job is not None and job.url is not None else export_id, folder)
         self.state.export_path = path
         if self._journal is not None:
             await self._journal.set_id(self.plan.name, "export_path", str(path))
