@@ -93,12 +93,13 @@ def _fake(speed: float, seed: int, faults: bool) -> FakeProlific:
                         dataset_processing=20, batch_setup=30, export_generating=10,
                         submission_interval=5)
     if faults:
-        # Seeded: the same --seed meets the same trouble at the same requests. A 429 with
-        # Retry-After, a connection cut before the server acts, or after it acted.
-        fake.chaos(seed=seed, path="/api/*", rate_limit=0.02, drop=0.01, lose_answer=0.01)
+        # Seeded: the same --seed meets the same trouble at the same requests, on the API and
+        # the storage host. A 429 with Retry-After, a connection cut before the server acts,
+        # or after it acted.
+        fake.chaos(seed=seed, rate_limit=0.02, drop=0.01, lose_answer=0.01)
         # A 5xx answer to a POST that creates something cannot tell whether the server
         # acted, so the SDK does not repeat it: only reads get those.
-        fake.chaos(seed=seed + 1, method="GET", path="/api/*", unavailable=0.04)
+        fake.chaos(seed=seed + 1, method="GET", unavailable=0.04)
     return fake
 
 
