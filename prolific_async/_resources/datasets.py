@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -47,6 +49,40 @@ DATASET_IMPORT = JobKind(
 
 #: The files the API takes: CSV or ZIP into a V3 dataset, CSV or JSONL into a V4 one.
 UPLOAD_SUFFIXES = (".csv", ".jsonl", ".zip")
+#: How much of a file is read to tell whether it is what its name says, before sending it.
+SNIFF_BYTES = 64 * 1024
+
+
+def _sniff(path: Path, name: str) -> str | None:
+    """What is wrong with the start of the file for its kind, or None (blocking).
+
+    The server would take a mislabelled file and end the dataset in ERROR after processing;
+    the start of the file tells most mistakes (a spreadsheet saved as .csv, a JSON array
+    named .jsonl) before anything is sent.
+    """
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    whole = len(head) < SNIFF_BYTES
+    if name.lower().endswith(".zip"):
+        return None if head.startswith(b"PK\x03\x04") else "it is not a ZIP archive"
+    if b"\x00" in head:
+        return "it holds NUL bytes: it is a binary file, not CSV or JSONL text"
+    try:
+        # Not final unless whole: the sample may end inside a multi-byte character.
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=whole)
+    except UnicodeDecodeError as exc:
+        return f"it is not UTF-8 text (byte {exc.start} cannot be read): save it as UTF-8"
+    first, newline, _ = text.lstrip().partition("\n")
+    if name.lower().endswith(".jsonl") and (newline or whole):
+        try:
+            ok = isinstance(json.loads(first), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            return "its first line is not a JSON object (JSONL holds one object per line)"
+    if not first.strip():
+        return "it holds only blank lines"
+    return None
 
 
 class Datasets(Resource):
@@ -98,7 +134,7 @@ class Datasets(Resource):
     async def upload_url(self, dataset_id: str, filename: str) -> UploadURL:
         """A presigned URL to PUT ``filename`` to (`upload` does both steps for you)."""
         path = (f"{DC}/datasets/{segment('dataset_id', dataset_id)}"
-                f"/upload-url/{segment('filename', filename)}")
+                f"/upload-url/{segment('filename', filename, text=True)}")
         url: UploadURL = await self._call("GET", path, UploadURL)
         return url
 
@@ -122,7 +158,7 @@ class Datasets(Resource):
         """
         source = anyio.Path(path)
         name = filename or source.name
-        segment("filename", name)
+        segment("filename", name, text=True)
         shown = os.fspath(path)
         if await source.is_dir():
             raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
@@ -134,6 +170,9 @@ class Datasets(Resource):
         size = (await source.stat()).st_size
         if size == 0:
             raise ValueError(f"cannot upload {shown!r}: the file is empty")
+        problem = await anyio.to_thread.run_sync(_sniff, Path(os.fspath(path)), name)
+        if problem is not None:
+            raise ValueError(f"cannot upload {shown!r}: {problem}")
         target = await self.upload_url(dataset_id, name)
         kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
                 or "application/octet-stream")
