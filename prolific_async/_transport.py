@@ -311,8 +311,9 @@ class Transport:
         """Upload to or download from a presigned storage URL: no token, ever.
 
         ``body`` opens a fresh stream for each attempt; ``sink`` consumes a successful answer.
-        A URL that is not https (plain http is accepted on this machine only) is refused
-        before anything is sent.
+        An upload is sent again after an error answer or a connection that never opened, but
+        not after its answer was lost (`OutcomeUnknownError`). A URL that is not https (plain
+        http is accepted on this machine only) is refused before anything is sent.
         """
         request = RequestInfo(method, _redact_query(url))
         problem = storage_url_problem(url)
@@ -344,6 +345,13 @@ class Transport:
                         )
                     error = status
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                if body is not None and not isinstance(exc, _UNSENT):
+                    # The file may have been stored, and storing it again may process it
+                    # again (its rows twice): like a lost create, the caller looks first.
+                    raise OutcomeUnknownError(
+                        f"the answer to {request} was lost ({_reason(exc)}); storage may have "
+                        "kept the file: check the dataset's status before uploading again",
+                        request=request) from exc.with_traceback(None)
                 error = _connection_error(exc, request)
                 error.__cause__ = exc.with_traceback(None)
             logger.debug("%s -> %s (attempt %d)", request, error, number)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar
@@ -120,12 +121,46 @@ class Exports(Resource):
                 raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
             job = await self.wait_export(owner_id, job.export_id, poll=poll_arg(poll, policy))
 
+        async def refreshed(old: ExportJob) -> ExportJob:
+            return await self._refreshed(owner_id, old, study_id=study_id, from_=from_, to=to)
+
+        return await self._download(owner_id, job, dest, refreshed)
+
+    async def download_export(
+        self, owner_id: str, export_id: str, dest: str | os.PathLike[str] = ".", *,
+        job: ExportJob | None = None,
+    ) -> Path:
+        """Download a complete export job's ZIP to ``dest`` (a folder or a file path)
+        atomically, without asking for a new export.
+
+        ``job`` is the job as last seen, if at hand (it saves a request); an expired URL is
+        refreshed by asking the job again. The way to fetch an export followed with
+        `watch_export`, or one that an earlier, interrupted run had asked for.
+
+        Example::
+
+            job = await client.batches.wait_export(batch_id, export_id)
+            path = await client.batches.download_export(batch_id, export_id, "out/", job=job)
+        """
+        segment("export_id", export_id)
+        if job is None:
+            job = await self.export_status(owner_id, export_id)
+
+        async def refreshed(old: ExportJob) -> ExportJob:
+            return await self.export_status(owner_id, export_id)
+
+        return await self._download(owner_id, job, dest, refreshed)
+
+    async def _download(
+        self, owner_id: str, job: ExportJob, dest: str | os.PathLike[str],
+        refreshed: Callable[[ExportJob], Awaitable[ExportJob]],
+    ) -> Path:
         async def export_url(refresh: bool) -> str:
             nonlocal job
-            if refresh or _expired(job):
-                job = await self._refreshed(owner_id, job, study_id=study_id, from_=from_, to=to)
+            if refresh or job.url is None or _expired(job):
+                job = await refreshed(job)
             if job.url is None:
-                raise StorageError(f"export of {owner_id} is complete but has no url")
+                raise StorageError(f"export of {owner_id} is {job.status} and has no url")
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",

@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import anyio
 
@@ -49,6 +49,8 @@ DATASET_IMPORT = JobKind(
 
 #: The files the API takes: CSV or ZIP into a V3 dataset, CSV or JSONL into a V4 one.
 UPLOAD_SUFFIXES = (".csv", ".jsonl", ".zip")
+#: Uploads are read from disk this much at a time (each read is one hop to a worker thread).
+UPLOAD_CHUNK = 1 << 20
 #: How much of a file is read to tell whether it is what its name says, before sending it.
 SNIFF_BYTES = 64 * 1024
 
@@ -146,10 +148,12 @@ class Datasets(Resource):
 
         A V3 dataset takes ``.csv`` or ``.zip``, a V4 dataset (created with a schema)
         ``.csv`` or ``.jsonl``. The path is checked before anything is sent: a missing file,
-        a directory, an empty file or another extension is a clear error. The file is
-        streamed from disk, never read whole, and the storage request carries no
-        ``Authorization`` header. Returns the upload URL answer, whose ``import_id``
-        identifies the import job of a V4 dataset.
+        a directory, an empty file, another extension or content that does not match it is a
+        clear error. The file is streamed from disk, never read whole, and the storage request
+        carries no ``Authorization`` header. An upload whose answer was lost is not sent again
+        (`OutcomeUnknownError`): storage may have kept it, so look at the dataset's status.
+        Returns the upload URL answer, whose ``import_id`` identifies the import job of a V4
+        dataset.
 
         Example::
 
@@ -178,13 +182,16 @@ class Datasets(Resource):
                 or "application/octet-stream")
 
         @asynccontextmanager
-        async def opened() -> AsyncIterator[BinaryIO]:
-            # aiohttp reads a file object in its executor, chunk by chunk: streamed from disk.
-            stream = await anyio.to_thread.run_sync(Path(os.fspath(path)).open, "rb")
-            try:
-                yield stream
-            finally:
-                stream.close()
+        async def opened() -> AsyncIterator[AsyncIterator[bytes]]:
+            # Streamed from disk, as chunks aiohttp cannot rewind: it silently sends a PUT again
+            # after a cut connection when it can rewind the body, and an upload must not be
+            # repeated unseen (storage may have kept the first; see Transport.transfer).
+            async with await anyio.open_file(path, "rb") as stream:
+                async def chunks() -> AsyncIterator[bytes]:
+                    while chunk := await stream.read(UPLOAD_CHUNK):
+                        yield chunk
+
+                yield chunks()
 
         await self._transport.transfer(
             "PUT", target.upload_url, body=opened,
