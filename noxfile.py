@@ -29,5 +29,5 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".")
-    for script in ("overhead.py", "polling.py"):
+    for script in ("overhead.py", "polling.py", "archive.py"):
         session.run("python", f"benchmarks/{script}")

@@ -104,6 +104,27 @@ from ._types import UNSET
 from ._version import __version__
 from ._watch import Transition, Watch
 
+# isort: split
+# Getting the data out: typed answers, export archives, download progress.
+from ._download import ProgressCallback
+from ._models.responses import (
+    ExplainedChoice,
+    ExportInfo,
+    ExportInstruction,
+    FileUploadValue,
+    FreeTextValue,
+    FreeTextWithUnitValue,
+    MultipleChoiceValue,
+    MultipleChoiceWithFreeTextValue,
+    ResponseValue,
+    SubmissionRecord,
+    TaskRecord,
+    TaskSubmission,
+    UnknownValue,
+    UploadedFile,
+)
+from .archive import ArchiveError, ExportArchive
+
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
@@ -131,4 +152,12 @@ __all__ = [
     # study sub-structures and the one-page layout helper
     "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
     "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
+]
+
+__all__ += [
+    # getting the data out: typed answers, export archives, download progress
+    "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
+    "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
+    "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
+    "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]

@@ -53,6 +53,9 @@ logger = logging.getLogger("prolific_async")
 MAX_ERROR_BODY = 64 * 1024
 #: A 2xx API answer larger than this is refused unread (``Prolific(max_response_bytes=)``).
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
+#: Storage bodies are large: with aiohttp's 64 KiB read buffer the socket stalled while the
+#: download wrote its last MiB to disk, halving throughput (benchmarks/archive.py).
+TRANSFER_READ_BUFFER = 1 << 20
 #: A 429 without a usable Retry-After pauses the whole client this long.
 DEFAULT_RATE_PAUSE = 1.0
 
@@ -305,32 +308,36 @@ class Transport:
         url: str,
         *,
         body: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
         sink: Callable[[aiohttp.ClientResponse], Any] | None = None,
     ) -> None:
         """Upload to or download from a presigned storage URL: no token, ever.
 
         ``body`` opens a fresh stream for each attempt; ``sink`` consumes a successful answer.
-        An upload is sent again after an error answer or a connection that never opened, but
-        not after its answer was lost (`OutcomeUnknownError`). A URL that is not https (plain
-        http is accepted on this machine only) is refused before anything is sent.
+        ``headers`` may be a function, called for each attempt (a resumed download asks for a
+        different ``Range`` each time). An upload is sent again after an error answer or a
+        connection that never opened, but not after its answer was lost
+        (`OutcomeUnknownError`). A URL that is not https (plain http is accepted on this
+        machine only) is refused before anything is sent.
         """
         request = RequestInfo(method, _redact_query(url))
         problem = storage_url_problem(url)
         if problem is not None:
             raise StorageError(f"refused to {method} {request.url}: {problem}")
-        send_headers = {"User-Agent": self._user_agent, **(headers or {})}
-        send_headers.pop("Authorization", None)
         policy = self.retry
         for number in range(1, policy.attempts + 1):
             self.stats.requests += 1
             if number > 1:
                 self.stats.retries += 1
+            extra = headers() if callable(headers) else headers
+            send_headers = {"User-Agent": self._user_agent, **(extra or {})}
+            send_headers.pop("Authorization", None)
             error: Exception
             try:
                 async with (body() if body else nullcontext()) as data, self.session.request(
                     method, url, data=data, headers=send_headers,
                     timeout=self._transfer_timeout, allow_redirects=False,
+                    read_bufsize=TRANSFER_READ_BUFFER,
                 ) as resp:
                     if resp.status < 300:
                         if sink is not None:

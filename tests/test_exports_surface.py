@@ -35,6 +35,11 @@ def test_public_names() -> None:
         "ClientStats", "OutcomeUnknownError", "JobNotStarted",
         "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
         "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
+        # getting the data out
+        "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
+        "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
+        "FreeTextWithUnitValue", "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue",
+        "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
     }
     assert set(pa.__all__) == expected
 
@@ -54,5 +59,6 @@ def test_error_tree() -> None:
     assert issubclass(pa.ResourceFailed, pa.PollError)
     assert issubclass(pa.PollTimeout, pa.PollError)
     for error in (pa.APIConnectionError, pa.APIStatusError, pa.PollError, pa.StorageError,
-                  pa.ConfigurationError, pa.ClientClosedError, pa.UnexpectedResponseError):
+                  pa.ConfigurationError, pa.ClientClosedError, pa.UnexpectedResponseError,
+                  pa.ArchiveError):
         assert issubclass(error, pa.ProlificError)

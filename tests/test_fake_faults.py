@@ -3,6 +3,7 @@ seeded chaos profiles, and the request counters."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -75,7 +76,7 @@ async def test_slow_answer_outlasts_a_read_timeout_and_holds_up_nothing_else(
     fake_prolific: FakeProlific, http: aiohttp.ClientSession,
 ) -> None:
     fake_prolific.inject(method="POST", path=BATCHES, status=None, latency=30)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):  # not TimeoutError on Python 3.10
         await http.post(BATCHES, json=batch_body(fake_prolific, "slow"),
                         timeout=aiohttp.ClientTimeout(sock_read=0.2))
     # The server still holds that answer back for half a minute, yet answers this at once;

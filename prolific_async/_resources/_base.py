@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from .._config import PollPolicy, poll_arg
 from .._context import Context
@@ -187,6 +187,25 @@ class Resource:
             method, path, params=params, json_body=json_body, idempotent=idempotent)
         return self._parse(response, model, rows=rows)
 
+    async def _pages(self, path: str, item: type[T]) -> AsyncIterator[T]:
+        """The rows of a list endpoint, one page at a time: the first answer, then each
+        ``_links.next.href`` (or ``next``) it names, as older Prolific list endpoints page.
+        A next link off the API's base URL is refused: the token goes nowhere else."""
+        seen = {path}
+        next_path: str | None = path
+        while next_path is not None:
+            response = await self._request("GET", next_path)
+            rows: list[T] = self._parse(response, item, rows=True)
+            for row in rows:
+                yield row
+            next_path = _next_page(self._transport.base_url, response)
+            if next_path is not None:
+                if next_path in seen:
+                    raise UnexpectedResponseError(
+                        f"{response.request} names a next page already read: {next_path}",
+                        body=response.data, request=response.request)
+                seen.add(next_path)
+
     @staticmethod
     def _parse(response: Response, model: Any, *, rows: bool = False) -> Any:
         if model is None:
@@ -212,3 +231,21 @@ class Resource:
             return snapshot
 
         return WatchSpec(job=job, ids=ids, fetch=fetch, status_of=status)
+
+
+def _next_page(base_url: str, response: Response) -> str | None:
+    """The path (and query) of the next page an answer names, or None on the last page."""
+    data = response.data
+    link: Any = None
+    if isinstance(data, dict):
+        links = data.get("_links")
+        nxt = links.get("next") if isinstance(links, dict) else None
+        link = nxt.get("href") if isinstance(nxt, dict) else data.get("next")
+    if not isinstance(link, str) or not link:
+        return None
+    url = urljoin(base_url + "/", link)
+    if not url.startswith(base_url + "/"):
+        raise UnexpectedResponseError(
+            f"{response.request} names a next page off the API: {truncate(url, 200)}",
+            body=data, request=response.request)
+    return url[len(base_url):]

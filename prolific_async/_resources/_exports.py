@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import PollPolicy
-from .._download import download
+from .._download import ProgressCallback, download
 from .._errors import StorageError
 from .._jobs import JobKind
 from .._models.exports import ExportJob, ExportStatus
@@ -109,11 +109,14 @@ class Exports(Resource):
         self, owner_id: str, dest: str | os.PathLike[str] = ".", *,
         poll: PollPolicy | None = None, policy: PollPolicy | None = None,
         study_id: str | None = None, from_: datetime | None = None, to: datetime | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Path:
         """Request an export, wait for it, and download the ZIP to ``dest`` atomically.
 
         ``dest`` is a folder (the file is named ``<id>-export-<timestamp>.zip``) or a file path.
         An expired download URL is refreshed by polling the job again, as the docs say.
+        ``progress(bytes_done, total_or_None)`` is called as the download grows; read the file
+        with `ExportArchive`.
         """
         job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
         if job.status != ExportStatus.COMPLETE:
@@ -124,18 +127,19 @@ class Exports(Resource):
         async def refreshed(old: ExportJob) -> ExportJob:
             return await self._refreshed(owner_id, old, study_id=study_id, from_=from_, to=to)
 
-        return await self._download(owner_id, job, dest, refreshed)
+        return await self._download(owner_id, job, dest, refreshed, progress)
 
     async def download_export(
         self, owner_id: str, export_id: str, dest: str | os.PathLike[str] = ".", *,
-        job: ExportJob | None = None,
+        job: ExportJob | None = None, progress: ProgressCallback | None = None,
     ) -> Path:
         """Download a complete export job's ZIP to ``dest`` (a folder or a file path)
         atomically, without asking for a new export.
 
         ``job`` is the job as last seen, if at hand (it saves a request); an expired URL is
         refreshed by asking the job again. The way to fetch an export followed with
-        `watch_export`, or one that an earlier, interrupted run had asked for.
+        `watch_export`, or one that an earlier, interrupted run had asked for. ``progress`` is
+        as for `export`.
 
         Example::
 
@@ -149,11 +153,12 @@ class Exports(Resource):
         async def refreshed(old: ExportJob) -> ExportJob:
             return await self.export_status(owner_id, export_id)
 
-        return await self._download(owner_id, job, dest, refreshed)
+        return await self._download(owner_id, job, dest, refreshed, progress)
 
     async def _download(
         self, owner_id: str, job: ExportJob, dest: str | os.PathLike[str],
         refreshed: Callable[[ExportJob], Awaitable[ExportJob]],
+        progress: ProgressCallback | None,
     ) -> Path:
         async def export_url(refresh: bool) -> str:
             nonlocal job
@@ -164,7 +169,7 @@ class Exports(Resource):
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",
-                              suffix=".zip")
+                              suffix=".zip", progress=progress)
 
     async def _refreshed(
         self, owner_id: str, job: ExportJob, *, study_id: str | None,

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._config import PollPolicy
 from .._converter import converter
-from .._download import download
+from .._download import ProgressCallback, download
 from .._errors import StorageError
 from .._jobs import JobKind
 from .._models.batches import (
@@ -253,14 +253,19 @@ class Batches(Exports):
         )
         return batch
 
-    async def responses(self, batch_id: str) -> AsyncIterator[TaskResponse]:
+    def responses(self, batch_id: str) -> AsyncIterator[TaskResponse]:
         """Every response so far: one `TaskResponse` per answered instruction (a task with
         two questions gives two), with its ``task_id``; group by it for one row per task.
-        The API does not page them."""
-        rows: list[TaskResponse] = await self._call(
-            "GET", f"{self._root(batch_id)}/responses", TaskResponse, rows=True)
-        for row in rows:
-            yield row
+
+        The API documents no paging here; if it answers with a next-page link, as older
+        Prolific lists do, the pages are read one at a time. Responses marked
+        ``no_submission`` are yielded too, flagged (exports leave them out)::
+
+            async for r in client.batches.responses(batch_id):
+                if not r.no_submission:
+                    print(r.submission_id, r.response.instruction_id, r.value)
+        """
+        return self._pages(f"{self._root(batch_id)}/responses", TaskResponse)
 
     async def report(self, batch_id: str) -> ReportLink:
         """A presigned link to a CSV of the dataset with response columns."""
@@ -269,8 +274,15 @@ class Batches(Exports):
         )
         return link
 
-    async def download_report(self, batch_id: str, dest: str | os.PathLike[str] = ".") -> Path:
-        """Download the report CSV to ``dest`` (a folder or a file path), atomically."""
+    async def download_report(
+        self, batch_id: str, dest: str | os.PathLike[str] = ".", *,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Stream the report CSV to ``dest`` (a folder or a file path), atomically.
+
+        In a folder the file is named ``<batch_id>-report-<timestamp>.csv``;
+        ``progress(bytes_done, total_or_None)`` is called as it grows.
+        """
 
         async def report_url(refresh: bool) -> str:
             # Each call asks for the report again, which gives a freshly signed link.
@@ -280,7 +292,7 @@ class Batches(Exports):
             return link.url
 
         return await download(self._transport, report_url, dest, stem=f"{batch_id}-report",
-                              suffix=".csv")
+                              suffix=".csv", progress=progress)
 
     async def sync(self, batch_id: str) -> BatchSync:
         """Turn datapoints appended to a V4 dataset into tasks (the batch must be READY)."""
