@@ -18,6 +18,7 @@
     │   └── InternalServerError         5xx
     ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model
     ├── StorageError                    a presigned upload/download URL answered with an error
+    ├── ArchiveError                    an export ZIP is damaged or unsafe to extract
     └── PollError
         ├── ResourceFailed              the job ended in ERROR / failed
         ├── JobNotStarted               the job was never started (no upload, no setup)
@@ -38,6 +39,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "ArchiveError",
     "AuthenticationError",
     "BadRequestError",
     "BatchItemIssue",
@@ -238,6 +240,24 @@ class StorageError(ProlificError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class ArchiveError(ProlificError):
+    """An export archive could not be read, or could not be extracted safely.
+
+    ``member`` and ``line`` (1-based) say where, when it is about one member::
+
+        try:
+            records = list(archive.submissions())
+        except pa.ArchiveError as exc:
+            print(exc.member, exc.line, exc)
+    """
+
+    def __init__(self, message: str, *, member: str | None = None,
+                 line: int | None = None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.line = line
 
 
 class PollError(ProlificError):

@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any, Literal, TypeVar
 
-from ._errors import ProlificError
+from ._errors import ArchiveError
 from ._models.responses import (
     ExportInfo,
     FileUploadValue,
@@ -65,24 +65,6 @@ ROW_COLUMNS = (
     "submission_id", "participant_id", "created_at", "task_id", "instruction_id",
     "instruction_type", "instruction_description", "value", "unit", "explanation", "files",
 )
-
-
-class ArchiveError(ProlificError):
-    """An export archive could not be read, or could not be extracted safely.
-
-    ``member`` and ``line`` (1-based) say where, when it is about one member::
-
-        try:
-            records = list(archive.submissions())
-        except pa.ArchiveError as exc:
-            print(exc.member, exc.line, exc)
-    """
-
-    def __init__(self, message: str, *, member: str | None = None,
-                 line: int | None = None) -> None:
-        super().__init__(message)
-        self.member = member
-        self.line = line
 
 
 class ExportArchive:
