@@ -278,6 +278,37 @@ async def test_a_file_that_is_not_what_its_name_says_is_refused_before_uploading
     assert fake_prolific.world.datasets[ds.id].uploads == {}
 
 
+async def test_a_file_can_be_checked_before_its_dataset_is_created(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
+) -> None:
+    with refused(FileNotFoundError, f"no such file to upload: {str(tmp_path / 'nope.csv')!r}"):
+        await prolific_client.datasets.check_upload(tmp_path / "nope.csv")
+    (tmp_path / "array.jsonl").write_text('[{"a": 1}]\n')
+    with refused(ValueError, f"cannot upload {str(tmp_path / 'array.jsonl')!r}: its first "
+                 "line is not a JSON object (JSONL holds one object per line)"):
+        await prolific_client.datasets.check_upload(tmp_path / "array.jsonl")
+    await prolific_client.datasets.check_upload(write_csv(tmp_path))
+    assert fake_prolific.requests == []
+
+
+@pytest.mark.skipif(not hasattr(pa, "orchestrate"), reason="orchestration has not landed")
+async def test_a_plan_whose_file_is_bad_creates_nothing(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
+) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02")
+    (tmp_path / "folder.csv").mkdir()
+    plans = [pa.BatchPlan(name=name, workspace_id=fake_prolific.workspace_id,  # type: ignore[attr-defined]
+                          dataset=tmp_path / name, task_details=DETAILS, instructions=QUESTIONS)
+             for name in ("missing.csv", "empty.csv", "binary.csv", "folder.csv")]
+    async with pa.orchestrate(prolific_client, plans) as run:  # type: ignore[attr-defined]
+        results = await run.wait()
+    assert [(type(r.error).__name__, r.stage.value) for r in results] == [
+        ("FileNotFoundError", "dataset_create"), ("ValueError", "dataset_create"),
+        ("ValueError", "dataset_create"), ("IsADirectoryError", "dataset_create")]
+    assert fake_prolific.requests == []  # not even an empty dataset left behind
+
+
 async def test_a_utf8_csv_whose_sample_ends_inside_a_character_is_accepted(
     prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
 ) -> None:

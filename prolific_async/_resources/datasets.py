@@ -160,23 +160,7 @@ class Datasets(Resource):
             await client.datasets.upload(ds.id, "reviews.csv")
             ds = await client.datasets.wait_ready(ds.id)
         """
-        source = anyio.Path(path)
-        name = filename or source.name
-        segment("filename", name, text=True)
-        shown = os.fspath(path)
-        if await source.is_dir():
-            raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
-        if not await source.is_file():
-            raise FileNotFoundError(f"no such file to upload: {shown!r}")
-        if not name.lower().endswith(UPLOAD_SUFFIXES):
-            raise ValueError(f"cannot upload {name!r}: datasets take .csv or .zip (V3) and "
-                             ".csv or .jsonl (V4) files")
-        size = (await source.stat()).st_size
-        if size == 0:
-            raise ValueError(f"cannot upload {shown!r}: the file is empty")
-        problem = await anyio.to_thread.run_sync(_sniff, Path(os.fspath(path)), name)
-        if problem is not None:
-            raise ValueError(f"cannot upload {shown!r}: {problem}")
+        name, size = await self._checked(path, filename)
         target = await self.upload_url(dataset_id, name)
         kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
                 or "application/octet-stream")
@@ -198,6 +182,41 @@ class Datasets(Resource):
             headers={"Content-Type": kind, "Content-Length": str(size)},
         )
         return target
+
+    async def check_upload(self, path: str | os.PathLike[str], *,
+                           filename: str | None = None) -> None:
+        """Check a file as `upload` would, sending nothing: call it before creating the
+        dataset, so that a bad file leaves no empty dataset behind.
+
+        Example::
+
+            await client.datasets.check_upload("reviews.csv")   # raises if upload would
+            ds = await client.datasets.create(name="reviews", workspace_id=WS)
+            await client.datasets.upload(ds.id, "reviews.csv")
+        """
+        await self._checked(path, filename)
+
+    @staticmethod
+    async def _checked(path: str | os.PathLike[str], filename: str | None) -> tuple[str, int]:
+        """The name to upload as and the size, once the file is known to be fit to send."""
+        source = anyio.Path(path)
+        name = filename or source.name
+        segment("filename", name, text=True)
+        shown = os.fspath(path)
+        if await source.is_dir():
+            raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
+        if not await source.is_file():
+            raise FileNotFoundError(f"no such file to upload: {shown!r}")
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            raise ValueError(f"cannot upload {name!r}: datasets take .csv or .zip (V3) and "
+                             ".csv or .jsonl (V4) files")
+        size = (await source.stat()).st_size
+        if size == 0:
+            raise ValueError(f"cannot upload {shown!r}: the file is empty")
+        problem = await anyio.to_thread.run_sync(_sniff, Path(shown), name)
+        if problem is not None:
+            raise ValueError(f"cannot upload {shown!r}: {problem}")
+        return name, size
 
     async def import_status(self, dataset_id: str, import_id: str) -> DatasetImport:
         """A V4 import job's status and counts."""
