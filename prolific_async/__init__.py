@@ -125,6 +125,24 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
+# -- orchestration (imports the names above, so it comes last) --------------------------------
+from .orchestration import (
+    BatchPlan,
+    EventKind,
+    ExistingDataset,
+    JournalInUseError,
+    PipelineEvent,
+    PlanCancelled,
+    PlanChangedError,
+    PlanFileError,
+    PlanResult,
+    Run,
+    Stage,
+    StudyPlan,
+    load_plans,
+    orchestrate,
+)
+
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
@@ -152,6 +170,10 @@ __all__ = [
     # study sub-structures and the one-page layout helper
     "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
     "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
+    # orchestration
+    "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
+    "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError", "PlanChangedError",
+    "PlanFileError", "PlanCancelled",
 ]
 
 __all__ += [

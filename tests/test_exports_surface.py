@@ -35,6 +35,10 @@ def test_public_names() -> None:
         "ClientStats", "OutcomeUnknownError", "JobNotStarted",
         "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
         "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
+        # orchestration
+        "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
+        "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError",
+        "PlanChangedError", "PlanFileError", "PlanCancelled",
         # getting the data out
         "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",

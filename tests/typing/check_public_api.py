@@ -36,3 +36,21 @@ async def pipeline(client: pa.Prolific, workspace_id: str) -> str:
             print(export.status)
         raise
     return str(path)
+
+
+async def orchestrate_many(client: pa.Prolific, workspace_id: str) -> list[str | None]:
+    plans = [pa.BatchPlan(
+        name=f"p{n}", workspace_id=workspace_id, dataset=[{"prompt": "x"}],
+        task_details=pa.TaskDetails(task_name="n", task_introduction="i", task_steps="s"),
+        instructions=[pa.FreeText(description="why?")],
+        study=pa.StudyPlan(description="d", reward=10, places=2, estimated_minutes=1,
+                           publish=True, wait_for="complete"),
+        export_to="out") for n in range(3)] + pa.load_plans("plans.toml")
+    async with pa.orchestrate(client, plans, concurrency=10, journal="run.db") as run:
+        async for event in run:
+            stage: pa.Stage = event.stage
+            kind: pa.EventKind = event.kind
+            change: pa.Transition[object] | None = event.transition
+            print(stage.value, kind.value, change, event.error, event.elapsed)
+    results: list[pa.PlanResult] = run.results
+    return [r.batch_id for r in results if r.ok]

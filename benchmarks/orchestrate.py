@@ -1,0 +1,308 @@
+"""How much faster is `orchestrate` than the way Prolific's docs drive batches, and at what cost?
+
+One fake server (its own process; real-time clock; 1 s of dataset processing, batch setup,
+export generation and time between participants' submissions) serves, one after the other:
+
+(a) N plans through ``pa.orchestrate`` with a journal: dataset from a CSV, one-page layout,
+    setup, a study of one place published and waited for, export downloaded;
+(b) the same pipeline written as Prolific's docs and notebooks do it: synchronous
+    ``requests`` (``http.client`` if it is not installed), polling every 3 s, one plan per
+    thread of a ``ThreadPoolExecutor(32)``.
+
+Each side runs in a fresh process, so its peak memory (max RSS) is its own. It prints wall
+time, requests sent (API and storage), peak memory, the ratios, and the status-poll
+requests per second in the busiest second; then (a) again with 100 plans, to show that
+figure stays flat as plans grow.
+
+    python benchmarks/orchestrate.py [--plans 1000] [--quick]    # --quick: 200 plans
+
+Goals: (a) at least 25x faster than (b) with fewer requests per plan; under 300 MB peak for
+1,000 plans; status polls per second at the peak about the same for 100 and 1,000 plans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import multiprocessing
+import re
+import resource
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import anyio
+
+import prolific_async as pa
+from prolific_async.testing import FakeClock, FakeProlific
+
+DC = "/api/v1/data-collection"
+#: GETs that only ask "is it done yet?".
+STATUS_POLL = re.compile(r"/status$|/export/[^/]+$|/studies/[^/]+/?$|/batches/?$")
+DETAILS = {"task_name": "Rate", "task_introduction": "<p>Read</p>", "task_steps": "<p>Rate</p>"}
+QUESTION = {"type": "free_text", "description": "Why?"}
+POLL_SECONDS = 3.0
+
+
+def serve(queue: Any, stop: Any) -> None:
+    async def main() -> None:
+        async with FakeProlific(clock=FakeClock(speed=1.0), dataset_processing=1.0,
+                                batch_setup=1.0, export_generating=1.0,
+                                submission_interval=1.0, record=False) as fake:
+            queue.put((fake.url, fake.token, fake.workspace_id))
+            await anyio.to_thread.run_sync(stop.wait)
+
+    anyio.run(main)
+
+
+class PollMeter:
+    """Requests sent, and status polls per wall-clock second."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.requests = 0
+        self.polls: collections.Counter[int] = collections.Counter()
+        self.kinds: collections.Counter[tuple[int, str]] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def count(self, method: str, path: str) -> None:
+        with self._lock:
+            self.requests += 1
+            if method == "GET" and STATUS_POLL.search(path):
+                second = int(time.monotonic() - self.started)
+                self.polls[second] += 1
+                kind = ("export" if "/export/" in path else "study" if "/studies/" in path
+                        else "dataset" if "/datasets/" in path else "batch")
+                self.kinds[second, kind] += 1
+
+    def peak(self) -> int:
+        return max(self.polls.values(), default=0)
+
+    def peak_kinds(self) -> str:
+        """What the busiest second polled."""
+        if not self.polls:
+            return ""
+        second = max(self.polls, key=self.polls.__getitem__)
+        return ", ".join(f"{n} {kind}" for (at, kind), n in sorted(self.kinds.items())
+                         if at == second)
+
+
+def finish(queue: Any, started: float, meter: PollMeter, done: int, extra: dict[str, Any]
+           ) -> None:
+    queue.put({"seconds": time.monotonic() - started, "requests": meter.requests,
+               "peak_polls": meter.peak(), "peak_kinds": meter.peak_kinds(), "done": done,
+               "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra})
+
+
+# -- (a) orchestrate -----------------------------------------------------------------------------
+
+
+def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans: int,
+                     folder: str, poll_rate: float | None = None) -> None:
+    async def main() -> None:
+        meter = PollMeter()
+
+        async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+            meter.count(params.method, params.url.path)
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(on_start)
+        csv = Path(folder) / "data.csv"
+        csv.write_text("prompt,response\n" + "".join(f"p{i},r{i}\n" for i in range(4)))
+        details = pa.TaskDetails(task_name=DETAILS["task_name"],
+                                 task_introduction=DETAILS["task_introduction"],
+                                 task_steps=DETAILS["task_steps"])
+        todo = [pa.BatchPlan(
+            name=f"bench-{n}", workspace_id=workspace_id, dataset=csv,
+            task_details=details, instructions=[pa.FreeText(description="Why?")],
+            study=pa.StudyPlan(description="Rate", reward=10, places=1, estimated_minutes=1,
+                               publish=True, wait_for="complete"),
+            export_to=Path(folder) / "out") for n in range(plans)]
+        # The client's own session, with a request counter attached (same pool as the default).
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100),
+                                        trace_configs=[trace])
+        started = time.monotonic()
+        meter.started = started
+        async with session, pa.Prolific(token, base_url=url, session=session) as client:
+            rate = {} if poll_rate is None else {"poll_rate": poll_rate}
+            async with pa.orchestrate(client, todo, concurrency=plans,
+                                      journal=Path(folder) / "run.db", **rate) as run:
+                results = await run.wait()
+        failed = [r for r in results if not r.ok]
+        finish(queue, started, meter, len(results) - len(failed),
+               {"errors": [repr(r.error) for r in failed[:3]]})
+
+    anyio.run(main)
+
+
+# -- (b) the docs' way ---------------------------------------------------------------------------
+
+
+class Http:
+    """The slice of a ``requests.Session`` the docs' code uses (``http.client`` fallback)."""
+
+    def __init__(self, meter: PollMeter) -> None:
+        self.meter = meter
+        try:
+            import requests
+        except ImportError:  # pragma: no cover - the fallback
+            self._session: Any = None
+        else:
+            self._session = requests.Session()
+
+    def call(self, method: str, url: str, *, headers: dict[str, str] | None = None,
+             json_body: Any = None, data: bytes | None = None) -> tuple[int, bytes]:
+        self.meter.count(method, urlsplit(url).path)
+        if self._session is not None:
+            resp = self._session.request(method, url, headers=headers, json=json_body, data=data)
+            return resp.status_code, resp.content
+        import http.client
+
+        parts = urlsplit(url)
+        conn = http.client.HTTPConnection(parts.netloc)
+        body = json.dumps(json_body).encode() if json_body is not None else data
+        send = dict(headers or {})
+        if json_body is not None:
+            send["Content-Type"] = "application/json"
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body, send)
+        answer = conn.getresponse()
+        content = answer.read()
+        conn.close()
+        return answer.status, content
+
+
+def docs_pipeline(http: Http, url: str, token: str, workspace_id: str, name: str, csv: bytes,
+                  out: Path) -> None:
+    auth = {"Authorization": f"Token {token}"}
+
+    def api(method: str, path: str, body: Any = None) -> Any:
+        status, content = http.call(method, url + path, headers=auth, json_body=body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: {status} {content[:200]!r}")
+        return json.loads(content) if content else None
+
+    def wait(path: str, done: tuple[str, ...], key: str = "status") -> Any:
+        while True:  # the notebooks' loop: ask, and sleep a fixed interval if not done
+            answer = api("GET", path)
+            if answer[key] in done:
+                return answer
+            if answer[key] in ("ERROR", "failed"):
+                raise RuntimeError(f"{path} failed")
+            time.sleep(POLL_SECONDS)
+
+    dataset = api("POST", f"{DC}/datasets", {"name": name, "workspace_id": workspace_id})
+    upload = api("GET", f"{DC}/datasets/{dataset['id']}/upload-url/data.csv")
+    http.call("PUT", upload["upload_url"], headers={"Content-Type": "text/csv"}, data=csv)
+    wait(f"{DC}/datasets/{dataset['id']}/status", ("READY",))
+    batch = api("POST", f"{DC}/batches", {
+        "name": name, "workspace_id": workspace_id, "task_details": DETAILS,
+        "dataset_id": dataset["id"],
+        "batch_items": [{"rows": [{"columns": [{"items": [QUESTION]}]}]}]})
+    api("POST", f"{DC}/batches/{batch['id']}/setup", {"tasks_per_group": 1})
+    wait(f"{DC}/batches/{batch['id']}/status", ("READY",))
+    study = api("POST", "/api/v1/studies/", {
+        "name": name, "internal_name": name, "description": "Rate",
+        "data_collection_method": "AI_TASK_BUILDER_BATCH", "data_collection_id": batch["id"],
+        "reward": 10, "total_available_places": 1, "estimated_completion_time": 1})
+    api("POST", f"/api/v1/studies/{study['id']}/transition/", {"action": "PUBLISH"})
+    wait(f"/api/v1/studies/{study['id']}/", ("AWAITING REVIEW", "COMPLETED"))
+    api("GET", f"{DC}/batches/{batch['id']}/responses")
+    job = api("POST", f"{DC}/batches/{batch['id']}/export")
+    if job["status"] != "complete":
+        job = wait(f"{DC}/batches/{batch['id']}/export/{job['export_id']}", ("complete",))
+    status, content = http.call("GET", job["url"])
+    if status != 200:
+        raise RuntimeError(f"download: {status}")
+    (out / f"{batch['id']}.zip").write_bytes(content)
+
+
+def side_docs(queue: Any, url: str, token: str, workspace_id: str, plans: int,
+              folder: str) -> None:
+    meter = PollMeter()
+    out = Path(folder) / "docs-out"
+    out.mkdir(parents=True, exist_ok=True)
+    csv = ("prompt,response\n" + "".join(f"p{i},r{i}\n" for i in range(4))).encode()
+    local = threading.local()
+
+    def one(n: int) -> bool:
+        if not hasattr(local, "http"):
+            local.http = Http(meter)  # a session per thread, as requests advises
+        try:
+            docs_pipeline(local.http, url, token, workspace_id, f"docs-{n}", csv, out)
+        except Exception:
+            return False
+        return True
+
+    started = meter.started = time.monotonic()
+    with ThreadPoolExecutor(32) as pool:
+        done = sum(pool.map(one, range(plans)))
+    finish(queue, started, meter, done, {})
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def run_side(target: Any, url: str, token: str, workspace_id: str, plans: int,
+             *extra: Any) -> dict[str, Any]:
+    spawn = multiprocessing.get_context("spawn")
+    queue = spawn.Queue()
+    with tempfile.TemporaryDirectory(prefix="bench-orchestrate-") as folder:
+        process = spawn.Process(target=target, args=(queue, url, token, workspace_id, plans,
+                                                     folder, *extra))
+        process.start()
+        result: dict[str, Any] = queue.get()
+        process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--plans", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="200 plans")
+    parser.add_argument("--poll-rate", type=float, default=None,
+                        help="orchestrate's poll_rate (default: its own default)")
+    args = parser.parse_args()
+    plans = 200 if args.quick else args.plans
+
+    spawn = multiprocessing.get_context("spawn")
+    queue = spawn.Queue()
+    stop = spawn.Event()
+    server = spawn.Process(target=serve, args=(queue, stop), daemon=True)
+    server.start()
+    try:
+        url, token, workspace_id = queue.get(timeout=60)
+        small = run_side(side_orchestrate, url, token, workspace_id, 100, args.poll_rate)
+        ours = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate)
+        docs = run_side(side_docs, url, token, workspace_id, plans)
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():  # still closing connections: not worth waiting for
+            server.terminate()
+
+    rate = f"poll_rate={args.poll_rate:g}" if args.poll_rate else "default poll_rate"
+    print(f"{plans} plans: dataset -> batch -> study (1 place, published, waited for) -> "
+          f"export, against a fake with 1 s jobs; orchestrate with {rate}, a journal, "
+          "concurrency = plans")
+    rows = [("orchestrate", ours), ("docs' way (3 s poll, 32 threads)", docs)]
+    for label, figures in rows:
+        print(f"  {label:<34} {figures['seconds']:8.1f} s  {figures['requests']:7d} requests "
+              f"({figures['requests'] / plans:5.1f}/plan)  peak {figures['rss_mb']:6.1f} MB  "
+              f"{figures['done']}/{plans} done")
+    if ours.get("errors"):
+        print("  orchestrate errors:", ours["errors"])
+    print(f"  speed-up: {docs['seconds'] / ours['seconds']:.1f}x (goal >= 25x); requests per "
+          f"plan: {ours['requests'] / docs['requests']:.2f} of the docs' way (goal < 1)")
+    print(f"  status polls/s at the peak: orchestrate {small['peak_polls']} with 100 plans "
+          f"({small['peak_kinds']}), {ours['peak_polls']} with {plans} ({ours['peak_kinds']}) "
+          f"(goal: about flat); docs' way {docs['peak_polls']} with {plans}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""What one batch should become, end to end: `BatchPlan`, `StudyPlan`, `ExistingDataset`.
+
+A plan is plain data (frozen attrs), checked when it is built so that a mistake is a
+`ValueError` naming the field before anything is sent, never a half-created batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+import prolific_async as pa
+
+__all__ = ["BatchPlan", "DatasetSource", "ExistingDataset", "StudyPlan", "fingerprint"]
+
+
+@attrs.frozen
+class ExistingDataset:
+    """Use a dataset that already exists (no create, no upload) instead of a file or rows.
+
+    Example::
+
+        pa.BatchPlan(name="reviews-2", dataset=pa.ExistingDataset("0192…"), ...)
+    """
+
+    id: str = attrs.field()
+
+    @id.validator
+    def _check(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"ExistingDataset id must be a non-empty string, got {value!r}")
+
+
+#: A CSV or JSONL file, rows given in Python, or a dataset that already exists.
+DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingDataset
+
+#: What `StudyPlan.extra` may not hold: it is for fields this SDK does not model.
+_STUDY_FIELDS = frozenset(a.name for a in attrs.fields(pa.StudyCreate)) - {"extra"}
+
+
+def _items(value: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _listed(value: Sequence[Any] | None) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
+def _positive_int(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+def _check_extra(_: object, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
+    for key in value:
+        if key in _STUDY_FIELDS:
+            raise ValueError(f"extra[{key!r}] is a field the SDK models: set it with a "
+                             "StudyPlan field (or it is set by the plan itself)")
+
+
+def _check_wait_for(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or value == "complete":
+        return
+    _positive_int(_, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class StudyPlan:
+    """The study that puts a plan's batch in front of participants.
+
+    ``publish`` is False by default because publishing spends money on the real API. The
+    study's internal name is the plan's name (so it is found in Prolific's app); ``title`` is
+    what participants see (the plan's name when not given). ``extra`` carries fields this
+    SDK does not model, merged into the study's body as they are.
+
+    ``wait_for`` makes the run wait, after publishing, until that many participants have
+    submitted (``places_taken``), or until the study is done collecting (``"complete"``:
+    AWAITING REVIEW or COMPLETED), at most ``wait_deadline`` seconds.
+
+    Example::
+
+        pa.StudyPlan(description="Compare two AI answers", reward=100, places=20,
+                     estimated_minutes=5, publish=True, wait_for="complete",
+                     completion_codes=[pa.CompletionCode(
+                         code="DONE", code_type=pa.CompletionCodeType.COMPLETED, actions=[])])
+    """
+
+    description: str
+    reward: int = attrs.field(validator=_positive_int)
+    places: int = attrs.field(validator=_positive_int)
+    estimated_minutes: int = attrs.field(validator=_positive_int)
+    title: str | None = None
+    annotators_per_task: int | None = attrs.field(default=None, validator=_positive_int)
+    completion_codes: Sequence[pa.CompletionCode] | None = attrs.field(default=None,
+                                                                       converter=_items)
+    filters: Sequence[pa.StudyFilter] | None = attrs.field(default=None, converter=_items)
+    prolific_id_option: str | None = None
+    device_compatibility: Sequence[str] | None = attrs.field(default=None, converter=_items)
+    maximum_allowed_time: int | None = attrs.field(default=None, validator=_positive_int)
+    project: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, validator=_check_extra)
+    publish: bool = False
+    wait_for: int | Literal["complete"] | None = attrs.field(default=None,
+                                                              validator=_check_wait_for)
+    wait_deadline: float = 24 * 3600.0
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise ValueError("StudyPlan.description must be a non-empty string")
+        if self.wait_for is not None and not self.publish:
+            raise ValueError("StudyPlan.wait_for needs publish=True: an unpublished study gets "
+                             "no responses")
+        if self.wait_deadline <= 0:
+            raise ValueError(f"StudyPlan.wait_deadline must be > 0, got {self.wait_deadline!r}")
+
+    def create_body(self, plan_name: str, batch_id: str) -> pa.StudyCreate:
+        """The `StudyCreate` for the batch ``batch_id`` of the plan ``plan_name``."""
+        metadata = (pa.DataCollectionMetadata(annotators_per_task=self.annotators_per_task)
+                    if self.annotators_per_task is not None else None)
+        return pa.StudyCreate(
+            name=self.title or plan_name, internal_name=plan_name,
+            description=self.description, data_collection_id=batch_id,
+            data_collection_metadata=metadata, reward=self.reward,
+            total_available_places=self.places, estimated_completion_time=self.estimated_minutes,
+            completion_codes=_listed(self.completion_codes), filters=_listed(self.filters),
+            prolific_id_option=self.prolific_id_option,
+            device_compatibility=_listed(self.device_compatibility),
+            maximum_allowed_time=self.maximum_allowed_time, project=self.project,
+            extra=dict(self.extra),
+        )
+
+
+def _dataset(value: Any) -> Any:
+    if isinstance(value, ExistingDataset):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return tuple(dict(row) if isinstance(row, Mapping) else row for row in value)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class BatchPlan:
+    """One batch, end to end: its data, layout, setup, optional study and export.
+
+    ``dataset`` is a CSV path (a V3 dataset), a JSONL path (needs ``dataset_schema``: a V4
+    dataset), rows given in Python (sent as CSV, or as JSONL with ``dataset_schema``), or an
+    `ExistingDataset`. The layout is either ``instructions`` (the SDK's item models, sent as
+    one page of ``batch_items``) or a full ``layout``. The dataset, batch and study are named
+    after the plan, so ``name`` must be unique in its workspace. ``export_to`` is a folder the
+    batch's export ZIP is downloaded to.
+
+    Example::
+
+        plan = pa.BatchPlan(
+            name="reviews-1", workspace_id=WS, dataset="reviews-1.csv",
+            task_details=pa.TaskDetails(task_name="Rate", task_introduction="<p>…</p>",
+                                        task_steps="<ol>…</ol>"),
+            instructions=[pa.FreeText(description="Why?")], tasks_per_group=5,
+            study=pa.StudyPlan(description="Rate answers", reward=100, places=10,
+                               estimated_minutes=5),
+            export_to="exports/")
+    """
+
+    name: str
+    workspace_id: str
+    dataset: DatasetSource = attrs.field(converter=_dataset)
+    task_details: pa.TaskDetails
+    instructions: Sequence[pa.Item] | None = attrs.field(default=None, converter=_items)
+    layout: Sequence[pa.BatchPage] | None = attrs.field(default=None, converter=_items)
+    tasks_per_group: int = attrs.field(default=1, validator=_positive_int)
+    dataset_schema: pa.DatasetSchema | None = None
+    study: StudyPlan | None = None
+    export_to: Path | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Path))
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("name", "workspace_id"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"BatchPlan.{field} must be a non-empty string, got {value!r}")
+        if not isinstance(self.task_details, pa.TaskDetails):
+            raise TypeError("BatchPlan.task_details must be a pa.TaskDetails, got "
+                            f"{type(self.task_details).__name__}")
+        if (self.instructions is None) == (self.layout is None):
+            raise ValueError(f"plan {self.name!r}: give exactly one of instructions= (one page) "
+                             "or layout= (full batch_items)")
+        if self.instructions is not None and not self.instructions:
+            raise ValueError(f"plan {self.name!r}: instructions must not be empty")
+        if self.layout is not None and not all(isinstance(p, pa.BatchPage) for p in self.layout):
+            raise TypeError(f"plan {self.name!r}: layout must be a list of pa.BatchPage")
+        if self.study is not None and not isinstance(self.study, StudyPlan):
+            raise TypeError(f"plan {self.name!r}: study must be a pa.StudyPlan")
+        source = self.dataset
+        if isinstance(source, Path):
+            suffix = source.suffix.lower()
+            if suffix not in (".csv", ".jsonl"):
+                raise ValueError(f"plan {self.name!r}: dataset must be a .csv or .jsonl file, "
+                                 f"got {str(source)!r}")
+            if suffix == ".jsonl" and self.dataset_schema is None:
+                raise ValueError(f"plan {self.name!r}: a JSONL dataset needs dataset_schema "
+                                 "(Prolific reads JSONL into V4 datasets only)")
+        elif isinstance(source, tuple):
+            if not source or not all(isinstance(row, dict) and row for row in source):
+                raise ValueError(f"plan {self.name!r}: dataset rows must be a non-empty list "
+                                 "of non-empty dicts")
+        elif not isinstance(source, ExistingDataset):
+            raise TypeError(f"plan {self.name!r}: dataset must be a path, a list of rows or "
+                            f"pa.ExistingDataset, got {type(source).__name__}")
+        if isinstance(source, ExistingDataset) and self.dataset_schema is not None:
+            raise ValueError(f"plan {self.name!r}: dataset_schema applies to a new dataset, "
+                             "not to an ExistingDataset")
+
+    @property
+    def is_v4(self) -> bool:
+        """A V4 dataset (a schema, import jobs) rather than V3 (a CSV, READY when done)."""
+        return self.dataset_schema is not None
+
+    def batch_items(self) -> list[pa.BatchPage]:
+        """The layout sent with the batch: ``layout``, or the instructions on one page."""
+        if self.layout is not None:
+            return list(self.layout)
+        assert self.instructions is not None
+        return pa.one_page(self.instructions)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able form of plan inputs, for hashing."""
+    if attrs.has(type(value)):
+        return {"__type__": type(value).__name__,
+                **{a.name: _plain(getattr(value, a.name)) for a in attrs.fields(type(value))}}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()[:16]
+
+
+def fingerprint(plan: BatchPlan) -> dict[str, str]:
+    """A digest per input that shapes something the plan creates (blocking: reads the file).
+
+    What only steers the run (``publish``, ``wait_for``, ``wait_deadline``, ``export_to``) is
+    left out, so a rerun may go on to publish or export what an earlier run only created.
+    """
+    source = plan.dataset
+    if isinstance(source, Path):
+        data = f"file:{_file_digest(source)}" if source.exists() else f"missing:{source}"
+    elif isinstance(source, ExistingDataset):
+        data = f"existing:{source.id}"
+    else:
+        data = f"rows:{_digest(source)}"
+    parts = {
+        "workspace_id": _digest(plan.workspace_id),
+        "dataset": data,
+        "dataset_schema": _digest(plan.dataset_schema),
+        "task_details": _digest(plan.task_details),
+        "layout": _digest(plan.batch_items()),
+        "tasks_per_group": _digest(plan.tasks_per_group),
+    }
+    if plan.study is not None:
+        study = attrs.evolve(plan.study, publish=False, wait_for=None, wait_deadline=1.0)
+        parts["study"] = _digest(study)
+    return parts

@@ -1,0 +1,167 @@
+"""`orchestrate`: many plans at once, one event stream, one result per plan."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+import prolific_async as pa
+
+from ._events import EventKind, PipelineEvent, PlanResult, Stage
+from ._journal import Journal, PlanRecord
+from ._pacing import Pacer
+from ._pipeline import Pipeline, PipelineState, PlanCancelled
+from ._plan import BatchPlan, fingerprint
+
+__all__ = ["Run", "orchestrate"]
+
+
+class Run:
+    """A running `orchestrate`: an async iterator of `PipelineEvent`, and the results.
+
+    The iteration ends when every plan has finished or failed. ``results`` holds one
+    `PlanResult` per plan, in plan order; read during the run, it shows each plan so far.
+
+    Example::
+
+        async with pa.orchestrate(client, plans, journal="run.db") as run:
+            async for event in run:
+                print(event)
+        failed = [r for r in run.results if r.error]
+    """
+
+    def __init__(self, states: list[PipelineState],
+                 events: MemoryObjectReceiveStream[PipelineEvent]) -> None:
+        self._states = states
+        self._events = events
+
+    def __aiter__(self) -> Run:
+        return self
+
+    async def __anext__(self) -> PipelineEvent:
+        try:
+            return await self._events.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    @property
+    def results(self) -> list[PlanResult]:
+        return [state.result() for state in self._states]
+
+    async def wait(self) -> list[PlanResult]:
+        """Run every plan to its end, discarding the events; returns `results`."""
+        async for _ in self:
+            pass
+        return self.results
+
+
+@asynccontextmanager
+async def orchestrate(
+    client: pa.Prolific,
+    plans: Iterable[BatchPlan],
+    *,
+    concurrency: int = 50,
+    journal: str | os.PathLike[str] | None = None,
+    poll_rate: float = 300.0,
+) -> AsyncIterator[Run]:
+    """Run many `BatchPlan` s at once, each through its whole pipeline.
+
+    At most ``concurrency`` plans run at a time. A plan mostly waits on the server, so a few
+    hundred at once are cheap: watches of batches in one workspace share one ``batches.list``
+    per tick, the other waits (datasets, studies, exports) are paced so that all of them
+    together poll about ``poll_rate`` times a second however many plans run, and a 429 pauses
+    the whole client. (Status reads are cheap and Prolific publishes no limit on them; lower
+    ``poll_rate`` if your workspace sees 429s, at the cost of noticing finished jobs later.)
+
+    One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
+    SQLite file), a rerun with the same plans resumes: done stages are skipped and created
+    resources reused, and nothing that may already exist is created twice (see
+    `prolific_async.orchestration._pipeline`). Leaving the block early, or cancelling it, stops
+    every pipeline at once; the journal stays consistent.
+
+    Example::
+
+        async with pa.orchestrate(client, plans, concurrency=50, journal="run.db") as run:
+            async for event in run:
+                print(event)
+        for result in run.results:
+            print(result.plan, result.batch_id, result.error)
+    """
+    plans = list(plans)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    names: set[str] = set()
+    for plan in plans:
+        if not isinstance(plan, BatchPlan):
+            raise TypeError(f"plans must be pa.BatchPlan, got {type(plan).__name__}")
+        if plan.name in names:
+            raise ValueError(f"two plans are named {plan.name!r}: the name identifies a plan's "
+                             "batch, study and journal entry, so it must be unique")
+        names.add(plan.name)
+
+    pacer = Pacer(client.poll, poll_rate)
+    states = [PipelineState(plan=plan.name) for plan in plans]
+    opened = await Journal.open(journal) if journal is not None else None
+    scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
+    send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
+    limiter = anyio.CapacityLimiter(concurrency)
+    try:
+        async with receive, anyio.create_task_group() as group:
+            with send:
+                for plan, state in zip(plans, states, strict=True):
+                    group.start_soon(_drive, client, plan, state, send.clone(), opened,
+                                     limiter, scratch, pacer)
+            yield Run(states, receive)
+            # Left early (or every plan is done): stop what still runs.
+            group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if opened is not None:
+                await opened.aclose()
+            await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
+
+
+async def _drive(
+    client: pa.Prolific, plan: BatchPlan, state: PipelineState,
+    events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
+    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer,
+) -> None:
+    """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
+
+    def emit(event: PipelineEvent) -> None:
+        # Nobody listens any more when the run is being left: the event is dropped.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            events.send_nowait(event)
+
+    with events:
+        try:
+            async with limiter:
+                with pacer.running():
+                    record = PlanRecord()
+                    if journal is not None:
+                        parts = await anyio.to_thread.run_sync(fingerprint, plan)
+                        record = await journal.enter(plan.name, parts)
+                    await Pipeline(client, plan, state, emit=emit, journal=journal,
+                                   record=record, scratch=scratch, pacer=pacer).run()
+        except anyio.get_cancelled_exc_class():
+            where = f"during {state.stage}" if state.stage else "before it started"
+            state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
+                                        "with the same journal to resume it")
+            raise
+        except Exception as exc:
+            # Kept in the plan's result: the others go on. A stage reports its own failure;
+            # one before the first stage (a changed plan, say) is reported here.
+            state.error = exc
+            if not state.reported:
+                state.stage = state.stage or Stage.DATASET_CREATE
+                emit(PipelineEvent(plan=plan.name, stage=state.stage, kind=EventKind.FAILED,
+                                   elapsed=0.0, error=exc))

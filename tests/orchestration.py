@@ -1,0 +1,64 @@
+"""Builders shared by the orchestration tests (and the child process of the kill tests)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import prolific_async as pa
+from prolific_async.testing import FakeProlific
+
+DETAILS = pa.TaskDetails(task_name="Rate responses", task_introduction="<p>Hello</p>",
+                         task_steps="<ol><li>Read</li><li>Rate</li></ol>")
+QUESTIONS: list[pa.Item] = [
+    pa.MultipleChoice(description="Which response is better?", answer_limit=1,
+                      options=[pa.Option(label="A", value="a"), pa.Option(label="B", value="b")]),
+    pa.FreeText(description="Why?"),
+]
+#: Fast polling against a fake whose clock moves with each request.
+FAST = pa.PollPolicy(initial=0.005, multiplier=1.5, ceiling=0.02, deadline=60)
+PLACES = 2
+
+
+def rows(n: int, tag: str = "") -> list[dict[str, str]]:
+    return [{"prompt": f"prompt {tag}{i}", "response": f"response {i}"} for i in range(n)]
+
+
+def plan(name: str, workspace_id: str, export_to: Path | None = None, *, publish: bool = True,
+         wait: bool = True, **changes: object) -> pa.BatchPlan:
+    study = pa.StudyPlan(description="Rate two responses", reward=100, places=PLACES,
+                         estimated_minutes=5, publish=publish,
+                         wait_for="complete" if wait and publish else None)
+    fields: dict[str, object] = {
+        "name": name, "workspace_id": workspace_id, "dataset": rows(4, name),
+        "task_details": DETAILS, "instructions": QUESTIONS, "tasks_per_group": 1,
+        "study": study, "export_to": export_to,
+    }
+    fields.update(changes)
+    return pa.BatchPlan(**fields)  # type: ignore[arg-type]
+
+
+def client_for(fake: FakeProlific, **options: object) -> pa.Prolific:
+    settings: dict[str, object] = {
+        "poll": FAST, "seed": 7, "retry": pa.RetryPolicy(wait_initial=0.001, wait_max=0.01),
+        **options}
+    return pa.Prolific(fake.token, base_url=fake.url, **settings)  # type: ignore[arg-type]
+
+
+def batches_named(fake: FakeProlific, name: str) -> list[str]:
+    return [batch.id for batch in fake.world.batches_named(name)]
+
+
+def studies_of(fake: FakeProlific, batch_id: str) -> list[str]:
+    return [study.id for study in fake.world.studies_for(batch_id)]
+
+
+def publishes_of(fake: FakeProlific, study_id: str) -> int:
+    """PUBLISH requests the study got: accepted, and refused as already published."""
+    study = fake.world.studies[study_id]
+    return study.publish_count + study.refused_publishes
+
+
+def submissions_in(path: Path) -> int:
+    with zipfile.ZipFile(path) as archive:
+        return len(archive.read("responses-by-submission.jsonl").decode().splitlines())

@@ -1,0 +1,124 @@
+"""The journal: what it records, who may open it, and plans whose inputs changed."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+import prolific_async as pa
+from prolific_async.testing import FakeClock, FakeProlific
+
+from .orchestration import DETAILS, batches_named, client_for, plan
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProlific]:
+    async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=4) as server:
+        yield server
+
+
+async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], journal: Path
+                  ) -> list[pa.PlanResult]:
+    async with pa.orchestrate(client, plans, journal=journal) as run:
+        return await run.wait()
+
+
+def read(journal: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(journal) as db:
+        return list(db.execute(sql))
+
+
+async def test_ids_and_stages_are_recorded(fake: FakeProlific, tmp_path: Path) -> None:
+    journal = tmp_path / "run.db"
+    async with client_for(fake) as client:
+        [result] = await run_all(client, [plan("kept", fake.workspace_id, tmp_path)], journal)
+    ids = dict(read(journal, "SELECT key, value FROM ids WHERE plan='kept'"))
+    assert ids == {"dataset_id": result.dataset_id, "batch_id": result.batch_id,
+                   "study_id": result.study_id, "export_id": ids["export_id"],
+                   "export_path": str(result.export_path), "responses": str(result.responses)}
+    stages = dict(read(journal, "SELECT stage, state FROM stages WHERE plan='kept'"))
+    assert stages == {stage.value: "done" for stage in pa.Stage}
+    assert fake.token.encode() not in journal.read_bytes()
+
+
+async def test_a_second_run_on_the_same_journal_is_refused(fake: FakeProlific,
+                                                           tmp_path: Path) -> None:
+    journal = tmp_path / "run.db"
+    async with client_for(fake) as client:
+        async with pa.orchestrate(client, [], journal=journal):
+            with pytest.raises(pa.JournalInUseError, match="is in use by another run"):
+                async with pa.orchestrate(client, [], journal=journal):
+                    pass  # pragma: no cover
+        # Free again once the first run has ended.
+        async with pa.orchestrate(client, [], journal=journal) as run:
+            assert await run.wait() == []
+
+
+async def test_a_journal_held_by_another_process_is_refused(fake: FakeProlific,
+                                                           tmp_path: Path) -> None:
+    journal = tmp_path / "run.db"
+    holder = ("import sys, anyio\n"
+              "from prolific_async.orchestration._journal import Journal\n"
+              "async def main():\n"
+              "    journal = await Journal.open(sys.argv[1])\n"
+              "    print('open', flush=True)\n"
+              "    sys.stdin.read()\n"
+              "    await journal.aclose()\n"
+              "anyio.run(main)\n")
+    async with await anyio.open_process([sys.executable, "-c", holder, str(journal)]) as child:
+        assert child.stdout is not None and child.stdin is not None
+        assert (await child.stdout.receive()).strip() == b"open"
+        async with client_for(fake) as client:
+            with pytest.raises(pa.JournalInUseError) as caught:
+                async with pa.orchestrate(client, [plan("p", fake.workspace_id)],
+                                          journal=journal):
+                    pass  # pragma: no cover
+            assert str(journal) in str(caught.value)
+            await child.stdin.aclose()
+            assert await child.wait() == 0
+            # The holder is gone: the journal is ours now.
+            async with pa.orchestrate(client, [], journal=journal) as run:
+                await run.wait()
+    assert fake.requests_to("POST") == []
+
+
+async def test_a_changed_plan_fails_alone(fake: FakeProlific, tmp_path: Path) -> None:
+    journal = tmp_path / "run.db"
+    csv = tmp_path / "data.csv"
+    csv.write_text("prompt\np1\np2\n")
+    plans = [plan("a", fake.workspace_id, study=None), plan("b", fake.workspace_id, study=None),
+             plan("c", fake.workspace_id, study=None, dataset=csv)]
+    async with client_for(fake) as client:
+        await run_all(client, plans, journal)
+        csv.write_text("prompt\np1\np2\np3\n")
+        changed = [
+            plan("a", fake.workspace_id, study=None, task_details=pa.TaskDetails(
+                task_name="Other", task_introduction=DETAILS.task_introduction,
+                task_steps=DETAILS.task_steps)),
+            # Only what steers the run changed: it carries on (and now exports).
+            plan("b", fake.workspace_id, tmp_path / "out", study=None),
+            plans[2],
+        ]
+        a, b, c = await run_all(client, changed, journal)
+    assert isinstance(a.error, pa.PlanChangedError) and a.error.changed == ["task_details"]
+    assert "plan 'a' changed since the journal recorded it (task_details)" in str(a.error)
+    assert b.ok and b.export_path is not None
+    assert isinstance(c.error, pa.PlanChangedError) and c.error.changed == ["dataset"]
+    # Nothing was created for the changed plans.
+    assert len(batches_named(fake, "a")) == 1 and len(batches_named(fake, "c")) == 1
+
+
+async def test_a_file_that_is_not_a_journal(fake: FakeProlific, tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("these are not the droids\n" * 100)
+    async with client_for(fake) as client:
+        with pytest.raises(pa.ConfigurationError, match="is not a prolific_async journal"):
+            async with pa.orchestrate(client, [], journal=bogus):
+                pass  # pragma: no cover

@@ -1,0 +1,325 @@
+"""orchestrate: many plans end to end against the fake, isolated failures, events, resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+import prolific_async as pa
+from prolific_async.testing import FakeClock, FakeProlific
+
+from .orchestration import (
+    PLACES,
+    QUESTIONS,
+    batches_named,
+    client_for,
+    plan,
+    publishes_of,
+    studies_of,
+    submissions_in,
+)
+
+pytestmark = pytest.mark.anyio
+
+ALL_STAGES = [stage.value for stage in pa.Stage]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProlific]:
+    # Every request moves the clock 0.25 s: jobs finish as they are polled, with no waiting.
+    async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=3,
+                            fail_names={"plan-bad"}) as server:
+        yield server
+
+
+async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], **options: object
+                  ) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
+    events: list[pa.PipelineEvent] = []
+    async with pa.orchestrate(client, plans, **options) as run:  # type: ignore[arg-type]
+        async for event in run:
+            events.append(event)
+    return run.results, events
+
+
+async def test_fifty_plans_finish_with_ids_responses_and_exports(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    plans = [plan(f"plan-{n:02d}", fake.workspace_id, tmp_path / "out") for n in range(50)]
+    async with client_for(fake) as client:
+        results, events = await run_all(client, plans, concurrency=50)
+
+    assert [r.plan for r in results] == [p.name for p in plans]
+    for result in results:
+        assert result.error is None, result.error
+        assert result.ok and result.stage is pa.Stage.DOWNLOAD
+        # The ids are the server's, named after the plan, and wired together.
+        assert batches_named(fake, result.plan) == [result.batch_id]
+        batch = fake.world.owners[result.batch_id or ""]
+        assert batch.dataset_id == result.dataset_id
+        assert fake.world.datasets[result.dataset_id or ""].name == result.plan
+        assert studies_of(fake, result.batch_id or "") == [result.study_id]
+        study = fake.world.studies[result.study_id or ""]
+        assert study.body["internal_name"] == result.plan
+        assert publishes_of(fake, result.study_id or "") == 1
+        # Each participant answers every question of one task (tasks_per_group=1).
+        assert result.responses == PLACES * len(QUESTIONS)
+        assert result.export_path is not None and result.export_path.parent == tmp_path / "out"
+        assert submissions_in(result.export_path) == PLACES
+        assert set(result.timings) == set(pa.Stage)
+    assert len({r.batch_id for r in results}) == 50
+
+    # Every plan reports every stage, started then finished, in pipeline order.
+    by_plan: dict[str, list[pa.PipelineEvent]] = defaultdict(list)
+    for event in events:
+        by_plan[event.plan].append(event)
+    for name, seen in by_plan.items():
+        steps = [(e.stage.value, e.kind.value) for e in seen
+                 if e.kind is not pa.EventKind.TRANSITION]
+        assert steps == [(s, k) for s in ALL_STAGES for k in ("started", "finished")], name
+        ready = [e.transition.current for e in seen
+                 if e.stage is pa.Stage.BATCH_READY and e.transition is not None]
+        assert ready[-1] == "READY"
+        assert [e.elapsed for e in seen] == sorted(e.elapsed for e in seen)
+
+
+async def test_a_failing_dataset_fails_its_plan_alone(fake: FakeProlific, tmp_path: Path) -> None:
+    plans = [plan(name, fake.workspace_id, tmp_path, wait=False)
+             for name in ("plan-a", "plan-bad", "plan-c")]
+    async with client_for(fake) as client:
+        results, events = await run_all(client, plans)
+
+    ok = {r.plan: r for r in results if r.ok}
+    assert set(ok) == {"plan-a", "plan-c"}
+    [bad] = [r for r in results if not r.ok]
+    assert bad.plan == "plan-bad" and bad.stage is pa.Stage.DATASET_READY
+    assert isinstance(bad.error, pa.ResourceFailed) and bad.error.status == "ERROR"
+    assert bad.dataset_id is not None and bad.batch_id is None
+    assert batches_named(fake, "plan-bad") == []
+    [failed] = [e for e in events if e.kind is pa.EventKind.FAILED]
+    assert failed.plan == "plan-bad" and failed.error is bad.error
+    assert all(r.export_path is not None for r in ok.values())
+
+
+async def test_optional_stages_are_skipped_with_a_reason(fake: FakeProlific) -> None:
+    plans = [plan("no-study", fake.workspace_id, study=None),
+             plan("unpublished", fake.workspace_id, publish=False)]
+    async with client_for(fake) as client:
+        results, events = await run_all(client, plans)
+    assert all(r.ok for r in results)
+    skipped = {(e.plan, e.stage.value): e.message for e in events
+               if e.kind is pa.EventKind.SKIPPED}
+    assert skipped == {
+        ("no-study", "study_create"): "no study in the plan",
+        ("no-study", "study_publish"): "publish=False",
+        ("no-study", "responses"): "no wait_for",
+        ("no-study", "export"): "no export_to",
+        ("no-study", "download"): "no export_to",
+        ("unpublished", "study_publish"): "publish=False",
+        ("unpublished", "responses"): "no wait_for",
+        ("unpublished", "export"): "no export_to",
+        ("unpublished", "download"): "no export_to",
+    }
+    no_study, unpublished = results
+    assert no_study.study_id is None and no_study.responses is None
+    study = fake.world.studies[unpublished.study_id or ""]
+    assert study.status == "UNPUBLISHED"
+
+
+async def test_dataset_sources(fake: FakeProlific, tmp_path: Path) -> None:
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("prompt,response\np1,r1\np2,r2\np3,r3\n")
+    async with client_for(fake) as client:
+        existing = await client.datasets.create(name="existing", workspace_id=fake.workspace_id)
+        await client.datasets.upload(existing.id, csv)
+        plans = [
+            plan("from-csv", fake.workspace_id, dataset=csv, study=None),
+            plan("from-rows", fake.workspace_id, dataset=[{"a": "1"}, {"a": "2", "b": "x"}],
+                 study=None),
+            plan("from-existing", fake.workspace_id, dataset=pa.ExistingDataset(existing.id),
+                 study=None),
+        ]
+        results, events = await run_all(client, plans)
+    assert all(r.ok for r in results), [r.error for r in results]
+    from_csv, from_rows, from_existing = results
+    assert len(fake.world.datasets[from_csv.dataset_id or ""].rows) == 3
+    assert fake.world.datasets[from_rows.dataset_id or ""].rows == [
+        {"a": "1", "b": ""}, {"a": "2", "b": "x"}]
+    assert from_existing.dataset_id == existing.id
+    assert len(fake.world.owners[from_existing.batch_id or ""].tasks) == 3
+    assert [(e.stage.value, e.message) for e in events
+            if e.plan == "from-existing" and e.kind is pa.EventKind.SKIPPED][:2] == [
+        ("dataset_create", "an existing dataset"), ("dataset_upload", "an existing dataset")]
+
+
+async def test_layout_is_sent_as_given(fake: FakeProlific) -> None:
+    layout = [pa.BatchPage(rows=[pa.BatchRow(columns=[
+        pa.BatchColumn(items=[pa.RichText(content="<p>Read</p>")]),
+        pa.BatchColumn(items=[pa.FreeText(description="Why?")]),
+    ])])]
+    async with client_for(fake) as client:
+        results, _ = await run_all(client, [plan("laid-out", fake.workspace_id, study=None,
+                                                 instructions=None, layout=layout)])
+    [result] = results
+    sent = fake.world.owners[result.batch_id or ""].body["batch_items"]
+    assert [len(row["columns"]) for row in sent[0]["rows"]] == [2]
+    assert sent[0]["rows"][0]["columns"][1]["items"][0]["type"] == "free_text"
+
+
+async def test_wait_for_a_number_of_submissions(fake: FakeProlific) -> None:
+    study = pa.StudyPlan(description="d", reward=10, places=5, estimated_minutes=1,
+                         publish=True, wait_for=2)
+    async with client_for(fake) as client:
+        results, events = await run_all(client, [plan("two", fake.workspace_id, study=study)])
+    [result] = results
+    assert result.ok, result.error
+    # At least the two submissions waited for (the clock may have let a third in since).
+    assert result.responses is not None and result.responses >= 2 * len(QUESTIONS)
+    progress = [e.message for e in events
+                if e.stage is pa.Stage.RESPONSES and e.kind is pa.EventKind.TRANSITION]
+    assert progress[0].endswith("of 2 submissions")
+    assert int(progress[-1].split()[0]) >= 2
+
+
+async def test_bad_arguments_are_refused_before_anything_runs(fake: FakeProlific) -> None:
+    async with client_for(fake) as client:
+        twins = [plan("same", fake.workspace_id), plan("same", fake.workspace_id)]
+        with pytest.raises(ValueError, match="two plans are named 'same'"):
+            async with pa.orchestrate(client, twins):
+                pass
+        with pytest.raises(ValueError, match="concurrency"):
+            async with pa.orchestrate(client, [], concurrency=0):
+                pass
+    assert fake.requests_to("POST") == []
+
+
+async def test_concurrency_bounds_plans_in_flight(fake: FakeProlific) -> None:
+    plans = [plan(f"c-{n}", fake.workspace_id, study=None) for n in range(6)]
+    running: set[str] = set()
+    most = 0
+    async with client_for(fake) as client:
+        async with pa.orchestrate(client, plans, concurrency=2) as run:
+            async for event in run:
+                if event.stage is pa.Stage.DATASET_CREATE and event.kind is pa.EventKind.STARTED:
+                    running.add(event.plan)
+                if event.stage is pa.Stage.DOWNLOAD:
+                    running.discard(event.plan)
+                most = max(most, len(running))
+    assert most == 2
+    assert all(r.ok for r in run.results)
+
+
+def sdk_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("prolific_async.")
+            and not t.get_name().startswith("prolific_async.testing")]
+
+
+async def test_leaving_early_cancels_everything_and_the_journal_resumes(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    plans = [plan(f"early-{n}", fake.workspace_id, tmp_path / "out") for n in range(5)]
+    journal = tmp_path / "run.db"
+    async with client_for(fake) as client:
+        async with pa.orchestrate(client, plans, journal=journal) as run:
+            async for event in run:
+                if event.stage is pa.Stage.BATCH_SETUP and event.kind is pa.EventKind.FINISHED:
+                    break
+        assert sdk_tasks() == []
+        cancelled = [r for r in run.results if isinstance(r.error, pa.PlanCancelled)]
+        assert cancelled and "rerun with the same journal" in str(cancelled[0].error)
+
+        results, events = await run_all(client, plans, journal=journal)
+    assert all(r.ok for r in results), [r.error for r in results]
+    for result in results:
+        assert batches_named(fake, result.plan) == [result.batch_id]
+        assert studies_of(fake, result.batch_id or "") == [result.study_id]
+        assert publishes_of(fake, result.study_id or "") == 1
+    assert any(e.kind is pa.EventKind.SKIPPED and e.message == "done in an earlier run"
+               for e in events)
+
+
+async def test_cancelling_from_outside_leaves_no_task(fake: FakeProlific, tmp_path: Path) -> None:
+    """As Ctrl-C does: the task running the block is cancelled while plans are mid-flight."""
+    plans = [plan(f"outside-{n}", fake.workspace_id) for n in range(5)]
+    midway = anyio.Event()
+
+    async def consume(client: pa.Prolific) -> None:
+        async with pa.orchestrate(client, plans, journal=tmp_path / "j.db") as run:
+            async for event in run:
+                if event.stage is pa.Stage.BATCH_READY:
+                    midway.set()
+
+    async with client_for(fake) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(consume, client)
+            await midway.wait()
+            group.cancel_scope.cancel()
+        assert sdk_tasks() == []
+        # The journal was closed: it opens again at once, and the run resumes.
+        async with pa.orchestrate(client, plans, journal=tmp_path / "j.db") as again:
+            results = await again.wait()
+    assert all(r.ok for r in results)
+    for result in results:
+        assert batches_named(fake, result.plan) == [result.batch_id]
+
+
+async def test_a_finished_run_rerun_skips_everything(fake: FakeProlific, tmp_path: Path) -> None:
+    plans = [plan("once", fake.workspace_id, tmp_path)]
+    async with client_for(fake) as client:
+        first, _ = await run_all(client, plans, journal=tmp_path / "j.db")
+        posts = len(fake.requests_to("POST"))
+        second, events = await run_all(client, plans, journal=tmp_path / "j.db")
+    assert len(fake.requests_to("POST")) == posts
+    assert {(e.kind.value, e.message) for e in events} == {("skipped", "done in an earlier run")}
+    [a], [b] = first, second
+    assert (a.dataset_id, a.batch_id, a.study_id, a.export_path, a.responses) == (
+        b.dataset_id, b.batch_id, b.study_id, b.export_path, b.responses)
+    assert b.ok and set(b.timings) == set(pa.Stage)
+
+
+async def test_events_print_readably(fake: FakeProlific) -> None:
+    async with client_for(fake) as client:
+        _, events = await run_all(client, [plan("shown", fake.workspace_id, study=None)])
+    lines = [str(e) for e in events]
+    assert any(line.endswith("shown: batch_ready transition (PROCESSING -> READY)")
+               for line in lines), lines
+    assert any("shown: export skipped (no export_to)" in line for line in lines)
+
+
+def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    [code] = re.findall(r"<!-- readme-test: orchestrate -->\n```python\n(.*?)```", readme,
+                        re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    # 2 participants, each answering the one question for a group of 2 tasks.
+    assert len(lines) == 5 and all(" ok 4 responses in exports/" in line for line in lines), lines
+    assert len(list((tmp_path / "exports").glob("*.zip"))) == 5
+
+
+def test_waits_are_paced_by_the_plans_running() -> None:
+    from contextlib import ExitStack
+
+    from prolific_async.orchestration._pacing import Pacer
+
+    base = pa.PollPolicy(initial=0.25, ceiling=15, deadline=600)
+    pacer = Pacer(base, rate=100)
+    assert pacer.policy() is base
+    with ExitStack() as stack:
+        for _ in range(20):
+            stack.enter_context(pacer.running())
+        assert pacer.policy() is base  # 20 plans at 100/s: the client's own cadence is slower
+        for _ in range(980):
+            stack.enter_context(pacer.running())
+        paced = pacer.policy()
+        assert (paced.initial, paced.ceiling, paced.deadline) == (10.0, 15, 600)
+        assert 2.0 <= pacer.first_delay(paced) <= 10.0
+    assert pacer.running_plans == 0 and pacer.policy() is base
+    with pytest.raises(ValueError, match="poll_rate must be > 0"):
+        Pacer(base, rate=0)
