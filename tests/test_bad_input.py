@@ -12,6 +12,7 @@ Cases already pinned elsewhere, not repeated here:
 - a dataset file that does not exist, is empty, is a directory or has another extension:
   ``tests/test_datasets.py::test_bad_paths_are_refused_before_sending`` and
   ``test_missing_file_sends_nothing``;
+- every other plan-file mistake, with its field and line: ``tests/test_planfile.py``;
 - error bodies of every documented shape, huge error bodies, HTML error pages:
   ``tests/test_transport.py``.
 """
@@ -291,17 +292,50 @@ async def test_a_file_can_be_checked_before_its_dataset_is_created(
     assert fake_prolific.requests == []
 
 
-@pytest.mark.skipif(not hasattr(pa, "orchestrate"), reason="orchestration has not landed")
+PLAN_FILE = """[defaults]
+workspace_id = "ws-1"
+task_details = {task_name = "t", task_introduction = "i", task_steps = "s"}
+
+[[plan]]
+name = "one"
+dataset = "one.csv"
+"""
+LIMIT_BEYOND_OPTIONS = ('instructions = [{type = "multiple_choice", description = "Which?", '
+                        'answer_limit = 3, options = [{label = "A", value = "a"}, '
+                        '{label = "B", value = "b"}]}]')
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    (LIMIT_BEYOND_OPTIONS, "plan #1 ('one'): MultipleChoice: answer_limit 3 is not between 1 "
+                           "and the number of options (2), nor -1 (any number) at "
+                           "instructions[0]"),
+    ('instructions = [{type = "slider", description = "How much?"}]',
+     "plan #1 ('one'): unknown item type 'slider'; known: dataset_field, file_upload, "
+     "free_text, free_text_with_unit, image, multiple_choice, "
+     "multiple_choice_with_free_text, rich_text at instructions[0]"),
+    ('instructions = [{type = "multiple_choice", description = "Which?", options = []}]',
+     "plan #1 ('one'): MultipleChoice: options must not be empty at instructions[0]"),
+    ('name = "two', "not valid TOML: Illegal character '\\n' (at line 8, column 12)"),
+], ids=["answer-limit", "unknown-type", "empty-options", "broken-toml"])
+def test_a_malformed_plan_file_names_its_line(tmp_path: Path, line: str, message: str) -> None:
+    # More plan-file mistakes, each with its field and line: tests/test_planfile.py.
+    path = tmp_path / "plans.toml"
+    path.write_text(PLAN_FILE + line + "\n")
+    with refused(pa.PlanFileError, f"{path}:8: {message}") as caught:
+        pa.load_plans(path)
+    assert caught.value.line == 8
+
+
 async def test_a_plan_whose_file_is_bad_creates_nothing(
     prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
 ) -> None:
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02")
     (tmp_path / "folder.csv").mkdir()
-    plans = [pa.BatchPlan(name=name, workspace_id=fake_prolific.workspace_id,  # type: ignore[attr-defined]
+    plans = [pa.BatchPlan(name=name, workspace_id=fake_prolific.workspace_id,
                           dataset=tmp_path / name, task_details=DETAILS, instructions=QUESTIONS)
              for name in ("missing.csv", "empty.csv", "binary.csv", "folder.csv")]
-    async with pa.orchestrate(prolific_client, plans) as run:  # type: ignore[attr-defined]
+    async with pa.orchestrate(prolific_client, plans) as run:
         results = await run.wait()
     assert [(type(r.error).__name__, r.stage.value) for r in results] == [
         ("FileNotFoundError", "dataset_create"), ("ValueError", "dataset_create"),

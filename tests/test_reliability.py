@@ -1,5 +1,6 @@
 """The promises the soak test leans on, each pinned on its own: an upload is never repeated
-unseen, and an export already asked for is downloaded without asking again."""
+unseen, an export already asked for is downloaded without asking again, and `orchestrate`
+settles a create that failed with a 5xx, or an upload whose answer was lost, by looking."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import prolific_async as pa
 from prolific_async.testing import FakeProlific
 
 from .helpers import published_study, ready_batch, write_csv
+from .orchestration import batches_named, client_for, plan, publishes_of, studies_of
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +86,43 @@ async def test_downloading_an_export_that_is_not_complete_says_so(
                                               "url"):
         await prolific_client.batches.download_export(batch.id, job.export_id, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+async def run_plans(fake: FakeProlific, plans: list[pa.BatchPlan]) -> list[pa.PlanResult]:
+    async with client_for(fake) as client:
+        async with pa.orchestrate(client, plans) as run:
+            return await run.wait()
+
+
+@pytest.mark.parametrize("path", ["*/data-collection/datasets", "*/data-collection/batches",
+                                  "/api/v1/studies/", "/api/v1/studies/*/transition/"],
+                         ids=["dataset", "batch", "study", "publish"])
+async def test_a_create_answered_503_is_settled_by_looking(fake_prolific: FakeProlific,
+                                                          tmp_path: Path, path: str) -> None:
+    # The transport does not repeat a create after a 5xx (a gateway may have passed it on);
+    # the pipeline looks for what it may have made, then creates.
+    fake_prolific.clock.per_request = 0.25
+    fake_prolific.inject(method="POST", path=path, status=503, times=2)
+    [result] = await run_plans(fake_prolific, [plan("p", fake_prolific.workspace_id, tmp_path)])
+    assert result.error is None
+    assert batches_named(fake_prolific, "p") == [result.batch_id]
+    assert studies_of(fake_prolific, result.batch_id or "") == [result.study_id]
+    assert publishes_of(fake_prolific, result.study_id or "") == 1
+
+
+@pytest.mark.parametrize("fault", [{"lose_answer": True}, {"drop": True}],
+                         ids=["stored-then-lost", "cut-before-stored"])
+async def test_an_upload_whose_answer_was_lost_is_settled_without_sending_rows_twice(
+    fake_prolific: FakeProlific, tmp_path: Path, fault: dict[str, bool],
+) -> None:
+    fake_prolific.clock.per_request = 0.25
+    fake_prolific.inject(method="PUT", times=1, **fault)
+    [result] = await run_plans(fake_prolific, [plan("p", fake_prolific.workspace_id, tmp_path)])
+    assert result.error is None
+    [batch] = fake_prolific.world.batches_named("p")
+    assert len(batch.tasks) == 4  # the plan's four rows, once
+    datasets = fake_prolific.world.datasets_named("p")
+    # Stored: the upload is kept. Cut before: a new dataset gets the rows (the first, never
+    # filled, stays behind empty) rather than risking them twice in one.
+    assert len(datasets) == (1 if fault.get("lose_answer") else 2)
+    assert [len(d.rows) for d in datasets][-1] == 4

@@ -265,24 +265,26 @@ async def test_a_whole_job_logs_nothing_secret_and_sends_the_token_only_to_the_a
 
 # -- the journal of a run ---------------------------------------------------------------------
 
-@pytest.mark.skipif(not hasattr(pa, "orchestrate"), reason="orchestration has not landed")
 async def test_the_journal_and_a_runs_files_hold_no_token(tmp_path: Path,
                                                           every_log_line: list[str]) -> None:
     journal = tmp_path / "run.db"
     async with FakeProlific(token=SECRET, clock=FakeClock(speed=0, per_request=0.5),
                             seed=5) as fake:
         fake.inject(method="POST", path=BATCHES, lose_answer=True, times=1)
-        plans = [pa.BatchPlan(  # type: ignore[attr-defined]
+        plans = [pa.BatchPlan(
             name=f"plan-{n}", workspace_id=fake.workspace_id, dataset=write_csv(
                 tmp_path, name=f"data-{n}.csv"),
             task_details=DETAILS, instructions=QUESTIONS,
-            study=pa.StudyPlan(description="Rate", reward=10, places=1,  # type: ignore[attr-defined]
+            study=pa.StudyPlan(description="Rate", reward=10, places=1,
                                estimated_minutes=1, publish=True, wait_for=1),
             export_to=tmp_path / "exports") for n in range(3)]
         async with client_for(fake) as client:
-            async with pa.orchestrate(client, plans, journal=journal) as run:  # type: ignore[attr-defined]
+            async with pa.orchestrate(client, plans, journal=journal) as run:
                 results = await run.wait()
     assert [r.error for r in results] == [None, None, None]
+    storage = [r for r in fake.requests if r.server == "storage"]
+    assert len(storage) >= 6  # three uploads, three downloads
+    assert not [r for r in storage if "Authorization" in r.headers or SECRET in repr(r)]
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert journal in files
     assert not [p for p in files if SECRET.encode() in p.read_bytes()]

@@ -44,7 +44,6 @@ from .soak_support import (
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.soak,
-    pytest.mark.skipif(not hasattr(pa, "orchestrate"), reason="orchestration has not landed"),
     pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX"),
 ]
 
