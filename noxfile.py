@@ -22,7 +22,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[test,cli]", "mypy")
+    session.install("-e", ".[dev]")
     session.run("mypy")
 
 

@@ -48,6 +48,23 @@ async def test_export_202_contract(prolific_client: pa.Prolific, fake_prolific: 
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
+async def test_download_a_followed_export_without_asking_for_another(
+    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
+) -> None:
+    batch = await ready_batch(prolific_client, fake_prolific)
+    job = await prolific_client.batches.request_export(batch.id)
+    assert job.export_id is not None
+    with pytest.raises(pa.StorageError, match="not complete: wait for it first"):
+        await prolific_client.batches.download_export(batch.id, job.export_id, tmp_path)
+    fake_prolific.clock.advance(fake_prolific.world.export_generating)
+    done = await prolific_client.batches.wait_export(batch.id, job.export_id)
+    by_job = await prolific_client.batches.download_export(batch.id, done, tmp_path / "a.zip")
+    by_id = await prolific_client.batches.download_export(batch.id, job.export_id,
+                                                          tmp_path / "b.zip")
+    assert read_zip(by_job) == read_zip(by_id)
+    assert len(fake_prolific.requests_to("POST", "*/export")) == 1
+
+
 async def test_export_200_contract(tmp_path: Path) -> None:
     async with FakeProlific(clock=FakeClock(speed=0), export_contract="200") as fake:
         async with pa.Prolific(fake.token, base_url=fake.url) as client:

@@ -50,7 +50,10 @@ async def test_a_lost_answer_creates_nothing_twice(fake: FakeProlific, tmp_path:
         assert batches_named(fake, result.plan) == [result.batch_id]
         assert studies_of(fake, result.batch_id or "") == [result.study_id]
         assert publishes_of(fake, result.study_id or "") == 1
-        assert len(fake.world.exports_for(result.batch_id or "")) == 1
+        # An export request is safe to repeat: the server joins a job still generating, but
+        # one that finished while the answer was lost is followed by a new (free) job.
+        exports = len(fake.world.exports_for(result.batch_id or ""))
+        assert exports == 1 or (stage is pa.Stage.EXPORT and exports == 2)
     # The pipeline said what it found instead of creating again.
     found = [e.message for e in events if e.stage is stage and e.kind is pa.EventKind.FINISHED
              and e.message]

@@ -56,7 +56,7 @@ async def test_an_upload_refused_by_storage_is_sent_again(
     assert len(fake_prolific.world.datasets[ds.id].rows) == 4
 
 
-async def test_an_export_asked_for_earlier_is_downloaded_without_asking_again(
+async def test_an_export_whose_url_expired_is_downloaded_without_asking_again(
     prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
 ) -> None:
     batch = await ready_batch(prolific_client, fake_prolific)
@@ -74,18 +74,6 @@ async def test_an_export_asked_for_earlier_is_downloaded_without_asking_again(
     assert len(fake_prolific.requests_to("POST", "*/export")) == 1
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     assert path.name.startswith(f"{batch.id}-export-") and path.suffix == ".zip"
-
-
-async def test_downloading_an_export_that_is_not_complete_says_so(
-    prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: Path,
-) -> None:
-    batch = await ready_batch(prolific_client, fake_prolific)
-    job = await prolific_client.batches.request_export(batch.id)
-    assert job.export_id is not None
-    with pytest.raises(pa.StorageError, match=f"export of {batch.id} is generating and has no "
-                                              "url"):
-        await prolific_client.batches.download_export(batch.id, job.export_id, tmp_path)
-    assert list(tmp_path.iterdir()) == []
 
 
 async def run_plans(fake: FakeProlific, plans: list[pa.BatchPlan]) -> list[pa.PlanResult]:

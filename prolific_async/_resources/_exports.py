@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
+
 from .._config import PollPolicy
 from .._download import ProgressCallback, download
 from .._errors import StorageError
@@ -124,61 +126,58 @@ class Exports(Resource):
                 raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
             job = await self.wait_export(owner_id, job.export_id, poll=poll_arg(poll, policy))
 
-        async def refreshed(old: ExportJob) -> ExportJob:
-            return await self._refreshed(owner_id, old, study_id=study_id, from_=from_, to=to)
+        async def again() -> ExportJob:
+            # The 200 contract gives no job id; asking again returns the reused export's URL.
+            return await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
 
-        return await self._download(owner_id, job, dest, refreshed, progress)
+        return await self._fetch(owner_id, job, dest, progress, again)
 
     async def download_export(
-        self, owner_id: str, export_id: str, dest: str | os.PathLike[str] = ".", *,
-        job: ExportJob | None = None, progress: ProgressCallback | None = None,
+        self, owner_id: str, export: ExportJob | str, dest: str | os.PathLike[str] = ".", *,
+        progress: ProgressCallback | None = None,
     ) -> Path:
-        """Download a complete export job's ZIP to ``dest`` (a folder or a file path)
-        atomically, without asking for a new export.
+        """Download the ZIP of an export job that is already complete, without asking for
+        another export: ``export`` is the job (as `wait_export` returned it) or its id.
 
-        ``job`` is the job as last seen, if at hand (it saves a request); an expired URL is
-        refreshed by asking the job again. The way to fetch an export followed with
-        `watch_export`, or one that an earlier, interrupted run had asked for. ``progress`` is
-        as for `export`.
+        Like `export`, it writes atomically, resumes a cut download and refreshes an
+        expired URL by reading the job again.
 
         Example::
 
-            job = await client.batches.wait_export(batch_id, export_id)
-            path = await client.batches.download_export(batch_id, export_id, "out/", job=job)
+            job = await client.batches.request_export(batch_id)
+            job = await client.batches.wait_export(batch_id, job.export_id)
+            path = await client.batches.download_export(batch_id, job, "out/")
         """
-        segment("export_id", export_id)
-        if job is None:
-            job = await self.export_status(owner_id, export_id)
+        if isinstance(export, ExportJob):
+            job = export
+        else:
+            job = await self.export_status(owner_id, export)
+            if job.export_id is None:
+                job = attrs.evolve(job, export_id=export)
+        if job.status != ExportStatus.COMPLETE:
+            raise StorageError(f"export {job.export_id} of {owner_id} is {job.status}, not "
+                               "complete: wait for it first (wait_export)")
 
-        async def refreshed(old: ExportJob) -> ExportJob:
-            return await self.export_status(owner_id, export_id)
+        async def again() -> ExportJob:
+            return await self.request_export(owner_id)
 
-        return await self._download(owner_id, job, dest, refreshed, progress)
+        return await self._fetch(owner_id, job, dest, progress, again)
 
-    async def _download(
+    async def _fetch(
         self, owner_id: str, job: ExportJob, dest: str | os.PathLike[str],
-        refreshed: Callable[[ExportJob], Awaitable[ExportJob]],
-        progress: ProgressCallback | None,
+        progress: ProgressCallback | None, again: Callable[[], Awaitable[ExportJob]],
     ) -> Path:
         async def export_url(refresh: bool) -> str:
             nonlocal job
-            if refresh or job.url is None or _expired(job):
-                job = await refreshed(job)
+            if refresh or _expired(job):
+                job = await (self.export_status(owner_id, job.export_id)
+                             if job.export_id is not None else again())
             if job.url is None:
-                raise StorageError(f"export of {owner_id} is {job.status} and has no url")
+                raise StorageError(f"export of {owner_id} is complete but has no url")
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",
                               suffix=".zip", progress=progress)
-
-    async def _refreshed(
-        self, owner_id: str, job: ExportJob, *, study_id: str | None,
-        from_: datetime | None, to: datetime | None,
-    ) -> ExportJob:
-        if job.export_id is not None:
-            return await self.export_status(owner_id, job.export_id)
-        # The 200 contract gives no job id; asking again returns the reused export's new URL.
-        return await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
 
 
 def _expired(job: ExportJob) -> bool:

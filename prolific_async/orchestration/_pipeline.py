@@ -512,11 +512,12 @@ class Pipeline:
 
     async def _download(self, resuming: bool) -> str | None:
         assert self.plan.export_to is not None
-        # A folder: the file is named after the batch, and plans never overwrite each other.
-        await anyio.Path(self.plan.export_to).mkdir(parents=True, exist_ok=True)
+        batch_id, export_id = self.state.ids["batch_id"], self.state.ids["export_id"]
+        job = self._export_job
+        folder = anyio.Path(self.plan.export_to)
+        await folder.mkdir(parents=True, exist_ok=True)
         path = await self.client.batches.download_export(
-            self.state.ids["batch_id"], self.state.ids["export_id"], self.plan.export_to,
-            job=self._export_job)
+            batch_id, job if job is not None and job.url is not None else export_id, folder)
         self.state.export_path = path
         if self._journal is not None:
             await self._journal.set_id(self.plan.name, "export_path", str(path))
