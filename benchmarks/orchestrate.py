@@ -150,7 +150,7 @@ class Http:
     def __init__(self, meter: PollMeter) -> None:
         self.meter = meter
         try:
-            import requests  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            import requests
         except ImportError:  # pragma: no cover - the fallback
             self._session: Any = None
         else:
