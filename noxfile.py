@@ -1,4 +1,4 @@
-"""Development tasks: ``nox -s tests lint typecheck bench``."""
+"""Development tasks: ``nox -s tests lint typecheck bench soak``."""
 
 from __future__ import annotations
 
@@ -31,3 +31,12 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".", "requests")  # requests: the baseline of orchestrate.py
     for script in ("overhead.py", "polling.py", "archive.py", "orchestrate.py"):
         session.run("python", f"benchmarks/{script}")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The long soak: 200 plans under faults, straight through and killed and resumed; it
+    prints the figures the README's Reliability section quotes."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "soak", "-s", "-q", "-p", "no:cacheprovider",
+                "tests/test_soak.py", *session.posargs, env={"SOAK_PLANS": "200"})

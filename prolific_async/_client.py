@@ -6,7 +6,6 @@ import os
 import random
 from types import TracebackType
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -18,7 +17,8 @@ from ._poll_loop import ResumeToken
 from ._resources import Batches, Collections, Datasets, Instructions, Studies
 from ._secret import Secret
 from ._stats import ClientStats
-from ._transport import Transport
+from ._transport import MAX_RESPONSE_BODY, Transport
+from ._urls import api_origin_problem
 from ._version import __version__
 from ._watch import Watch
 
@@ -40,7 +40,13 @@ class Prolific:
     ``timeouts``, ``retry`` and ``poll`` set how long requests may take, how failed requests
     are retried and how jobs are polled (each method that polls also takes ``poll=``).
     Pass ``session`` to use your own `aiohttp.ClientSession` (it is then yours to close), and
-    ``seed`` to make retry and poll jitter repeatable.
+    ``seed`` to make retry and poll jitter repeatable. An API answer larger than
+    ``max_response_bytes`` (64 MiB) is refused with `UnexpectedResponseError` without being
+    read whole, so a broken proxy or server cannot exhaust memory.
+
+    The base URL is the API's origin only (no path: the SDK adds ``/api/v1/``), over https
+    (plain http only on this machine). Whitespace around the token (a newline read from a
+    file) is dropped; a token with whitespace or other characters inside is refused.
 
     The token is held as a masked secret: it is sent only to the base URL (never to
     presigned storage URLs), never logged, never in a ``repr`` or ``vars()``, and a client
@@ -57,21 +63,24 @@ class Prolific:
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         max_connections: int = 100,
+        max_response_bytes: int = MAX_RESPONSE_BODY,
         seed: int | None = None,
     ) -> None:
-        raw = token if token is not None else os.environ.get("PROLIFIC_TOKEN")
-        if not raw or not raw.strip():
-            raise ConfigurationError(
-                "no Prolific API token: pass Prolific(token=...) or set PROLIFIC_TOKEN"
-            )
-        if any(ch in raw for ch in "\r\n"):
-            raise ConfigurationError("the Prolific API token contains a line break")
-        self._token = Secret(raw.strip())
-        del raw, token  # no plain copy of the token stays in this frame's locals
+        secret, problem = _checked_token(token if token is not None
+                                         else os.environ.get("PROLIFIC_TOKEN"))
+        del token  # no plain copy of the token stays in this frame's locals
+        if secret is None:
+            raise ConfigurationError(problem)
+        self._token = secret
         base_url = base_url or os.environ.get("PROLIFIC_URL") or DEFAULT_BASE_URL
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
+        url_problem = api_origin_problem(base_url)
+        if url_problem is not None:
+            # A URL with credentials in it is not repeated in the message.
+            shown = "(hidden)" if "@" in base_url else repr(base_url)
+            raise ConfigurationError(f"base_url {shown} is refused: {url_problem}")
+        if max_response_bytes < 1:
+            raise ConfigurationError(
+                f"max_response_bytes must be >= 1, got {max_response_bytes!r}")
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be >= 1, got {max_connections!r}")
         self.base_url = base_url.rstrip("/")
@@ -82,6 +91,7 @@ class Prolific:
         #: What this client has sent so far: requests, retries, 429s.
         self.stats = ClientStats()
         self._max_connections = max_connections
+        self._max_response_bytes = max_response_bytes
         self._user_session = session
         self._rng = random.Random(seed)
         self._context = Context(poll=self.poll, rng=self._rng)
@@ -116,7 +126,7 @@ class Prolific:
         self._context.open(Transport(
             session=session, base_url=self.base_url, token=self._token,
             user_agent=self.user_agent, timeouts=self.timeouts, retry=self.retry,
-            stats=self.stats, rng=self._rng,
+            stats=self.stats, rng=self._rng, max_body=self._max_response_bytes,
         ))
         return self
 
@@ -159,3 +169,22 @@ class Prolific:
                 return self._context.watch(spec, poll_arg(poll, policy), previous=saved.status,
                                            attempt=saved.attempt)
         raise ValueError(f"resume token of an unknown kind of job: {saved.kind!r}")
+
+
+def _checked_token(raw: str | None) -> tuple[Secret | None, str]:
+    """The token as a `Secret`, or None and what is wrong with it (never the token itself).
+
+    It returns rather than raises: a traceback with locals would show this frame's ``raw``.
+    """
+    raw = raw.strip() if isinstance(raw, str) else raw
+    if not raw:
+        return None, "no Prolific API token: pass Prolific(token=...) or set PROLIFIC_TOKEN"
+    # A token is printable ASCII: anything else is a copy-paste slip, and a line break would
+    # let it write a second header.
+    for char in raw:
+        if not "!" <= char <= "~":
+            what = ("a line break" if char in "\r\n" else "whitespace" if char.isspace()
+                    else "a character that is not printable ASCII")
+            return None, (f"the Prolific API token contains {what}: copy it again from "
+                          "Prolific (Settings > API tokens)")
+    return Secret(raw), ""

@@ -36,18 +36,23 @@ from ._errors import (
     RateLimitError,
     RequestInfo,
     StorageError,
+    UnexpectedResponseError,
+    describe_body,
     error_for_status,
     truncate,
 )
 from ._secret import Secret
 from ._stats import ClientStats
+from ._urls import storage_url_problem
 
-__all__ = ["Response", "RetryBudget", "Transport", "parse_retry_after"]
+__all__ = ["MAX_RESPONSE_BODY", "Response", "RetryBudget", "Transport", "parse_retry_after"]
 
 logger = logging.getLogger("prolific_async")
 
 #: Error bodies beyond this are not read whole: a message needs 500 characters of them.
 MAX_ERROR_BODY = 64 * 1024
+#: A 2xx API answer larger than this is refused unread (``Prolific(max_response_bytes=)``).
+MAX_RESPONSE_BODY = 64 * 1024 * 1024
 #: Storage bodies are large: with aiohttp's 64 KiB read buffer the socket stalled while the
 #: download wrote its last MiB to disk, halving throughput (benchmarks/archive.py).
 TRANSFER_READ_BUFFER = 1 << 20
@@ -130,6 +135,7 @@ class Transport:
         retry: RetryPolicy,
         stats: ClientStats,
         rng: random.Random | None = None,
+        max_body: int = MAX_RESPONSE_BODY,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -140,6 +146,7 @@ class Transport:
         self.timeouts = timeouts
         self.retry = retry
         self.stats = stats
+        self.max_body = max_body
         self.budget = RetryBudget(retry.budget, retry.budget_refill_per_second)
         self._rng = rng or random.Random()
         #: When the server asked (429 + Retry-After) that nobody calls before then.
@@ -193,11 +200,11 @@ class Transport:
                 timeout=self._api_timeout, allow_redirects=False,
             ) as resp:
                 if resp.status < 300:
-                    raw = await resp.read()
+                    data = await _read_answer(resp, method, path, self.max_body)
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
                                      (time.monotonic() - started) * 1000)
-                    return Response(resp.status, resp.headers, _decode(raw), method, path)
+                    return Response(resp.status, resp.headers, data, method, path)
                 outcome = await _status_error(resp, RequestInfo(method, path))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             outcome = exc
@@ -216,8 +223,8 @@ class Transport:
         ) as resp:
             if resp.status >= 300:
                 return await _status_error(resp, RequestInfo(method, path))
-            raw = await resp.read()
-            return Response(resp.status, resp.headers, _decode(raw), method, path)
+            data = await _read_answer(resp, method, path, self.max_body)
+            return Response(resp.status, resp.headers, data, method, path)
 
     async def _retry(
         self, method: str, path: str, params: Mapping[str, str | int] | None,
@@ -308,9 +315,15 @@ class Transport:
 
         ``body`` opens a fresh stream for each attempt; ``sink`` consumes a successful answer.
         ``headers`` may be a function, called for each attempt (a resumed download asks for a
-        different ``Range`` each time).
+        different ``Range`` each time). An upload is sent again after an error answer or a
+        connection that never opened, but not after its answer was lost
+        (`OutcomeUnknownError`). A URL that is not https (plain http is accepted on this
+        machine only) is refused before anything is sent.
         """
         request = RequestInfo(method, _redact_query(url))
+        problem = storage_url_problem(url)
+        if problem is not None:
+            raise StorageError(f"refused to {method} {request.url}: {problem}")
         policy = self.retry
         for number in range(1, policy.attempts + 1):
             self.stats.requests += 1
@@ -339,6 +352,13 @@ class Transport:
                         )
                     error = status
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                if body is not None and not isinstance(exc, _UNSENT):
+                    # The file may have been stored, and storing it again may process it
+                    # again (its rows twice): like a lost create, the caller looks first.
+                    raise OutcomeUnknownError(
+                        f"the answer to {request} was lost ({_reason(exc)}); storage may have "
+                        "kept the file: check the dataset's status before uploading again",
+                        request=request) from exc.with_traceback(None)
                 error = _connection_error(exc, request)
                 error.__cause__ = exc.with_traceback(None)
             logger.debug("%s -> %s (attempt %d)", request, error, number)
@@ -365,6 +385,54 @@ def _cause(outcome: BaseException, error: BaseException | None) -> BaseException
     if error is outcome:
         return outcome.__cause__
     return outcome.with_traceback(None)
+
+
+async def _read_answer(resp: aiohttp.ClientResponse, method: str, path: str, cap: int) -> Any:
+    """The JSON of a 2xx answer, read within ``cap`` bytes; anything else is a clear
+    `UnexpectedResponseError` (not a string handed on to the models)."""
+    size = resp.content_length
+    # Without a content encoding, aiohttp reads exactly Content-Length bytes: the lean path.
+    if size is not None and size <= cap and "Content-Encoding" not in resp.headers:
+        raw = await resp.read()
+    else:
+        raw = await _read_within(resp, method, path, cap)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        request = RequestInfo(method, path)
+        text = raw[:MAX_ERROR_BODY].decode("utf-8", "replace")
+        kind = resp.headers.get("Content-Type", "no Content-Type")
+        raise UnexpectedResponseError(
+            f"{request} answered {resp.status} with a body that is not JSON ({kind}): "
+            f"{truncate(describe_body(text) or repr(text[:40]), 200)}",
+            body=text, request=request,
+        ) from None
+
+
+async def _read_within(resp: aiohttp.ClientResponse, method: str, path: str,
+                       cap: int) -> bytes:
+    """At most ``cap`` bytes of the body: one byte more and the connection is closed."""
+    size = resp.content_length
+    chunks: list[bytes] = []
+    got = 0
+    if size is None or size <= cap:
+        async for chunk in resp.content.iter_any():
+            got += len(chunk)
+            if got > cap:
+                break
+            chunks.append(chunk)
+    if (size is not None and size > cap) or got > cap:
+        resp.close()  # the rest is never read: the connection cannot be reused
+        request = RequestInfo(method, path)
+        announced = f" (Content-Length {size})" if size is not None else ""
+        raise UnexpectedResponseError(
+            f"{request} answered {resp.status} with more than {cap} bytes{announced}: refused "
+            "unread; if this answer is expected, raise Prolific(max_response_bytes=...)",
+            body=None, request=request,
+        )
+    return b"".join(chunks)
 
 
 def _decode(raw: bytes) -> Any:

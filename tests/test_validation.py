@@ -13,7 +13,9 @@ from prolific_async.testing import FakeProlific
 
 pytestmark = pytest.mark.anyio
 
-BAD_IDS = ["../studies", "a/b", "..", "a b", "a\nb", "a\x00b", "a?x=1", "a#frag", "%2e%2e", ""]
+BAD_IDS = ["../studies", "a/b", "..", "a b", "a\nb", "a\x00b", "a?x=1", "a#frag", "%2e%2e", "",
+           # Lookalikes that some servers fold (NFKC) into "/", ".." and a space.
+           "a\uff0fb", "\u2025", "\u00a0b"]
 
 CALLS: dict[str, Callable[[pa.Prolific, str], Awaitable[Any]]] = {
     "datasets.get": lambda c, i: c.datasets.get(i),

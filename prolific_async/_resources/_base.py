@@ -4,7 +4,8 @@ the job kinds it watches, and the deprecated spelling of ``poll=``."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urljoin
 
@@ -17,8 +18,8 @@ from .._models.common import TaskDetails
 from .._transport import Response, Transport
 from .._watch import Watch, WatchSpec
 
-__all__ = ["DC", "Resource", "poll_arg", "required", "rows_of", "segment", "status_of",
-           "structure", "task_details_body", "watches", "with_extra"]
+__all__ = ["DC", "ITEM_MODEL", "Resource", "models", "poll_arg", "required", "rows_of",
+           "segment", "status_of", "structure", "task_details_body", "watches", "with_extra"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -30,16 +31,21 @@ DC = "/api/v1/data-collection"
 _BAD_SEGMENT = re.compile(r"[/\\\s\x00-\x1f\x7f?#%]")
 
 
-def segment(name: str, value: str) -> str:
+def segment(name: str, value: str, *, text: bool = False) -> str:
     """Validate one path segment (an id or a filename) and quote it.
 
     An id that could change which URL is called (``/``, ``..``, whitespace, control characters,
-    ``?``, ``#``, ``%``) is refused before any request is made.
+    ``?``, ``#``, ``%``) is refused before any request is made. Ids are ASCII (Prolific's are
+    hex and dashes); a ``text`` segment (a filename) may be any text whose compatibility form
+    (NFKC, which some servers apply: a fullwidth solidus becomes ``/``) is still a safe segment.
     """
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
-    if not value or value in (".", "..") or _BAD_SEGMENT.search(value) or ".." in value:
+    plain = unicodedata.normalize("NFKC", value)
+    if not value or plain in (".", "..") or _BAD_SEGMENT.search(plain) or ".." in plain:
         raise ValueError(f"{name} is not a valid path segment: {value!r}")
+    if not text and not value.isascii():
+        raise ValueError(f"{name} is not a valid path segment: {value!r} (ids are ASCII)")
     return quote(value, safe="")
 
 
@@ -56,11 +62,27 @@ def structure(response: Response, data: Any, model: Any) -> Any:
         ) from exc
 
 
-def rows_of(data: Any) -> list[Any]:
+def rows_of(data: Any) -> list[Any] | None:
     """The rows of a list answer: ``{"results": [...], "meta": ...}`` or, in older API
-    generations, a bare array."""
+    generations, a bare array; None when the answer is neither (never a silent empty list)."""
     rows = data.get("results") if isinstance(data, dict) else data
-    return rows if isinstance(rows, list) else []
+    return rows if isinstance(rows, list) else None
+
+
+#: How `models` names what an item may be.
+ITEM_MODEL = "an item model (pa.MultipleChoice, pa.FreeText, pa.RichText, ... or pa.UnknownItem)"
+
+
+def models(where: str, values: Any, cls: Any, kind: str) -> list[Any]:
+    """``values`` as a list, refusing anything that is not a ``cls`` (``kind`` names it) with
+    the place it sits: a dict or a string would reach the server unchecked."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
+        raise TypeError(f"{where} must be a list of {kind}, got {type(values).__name__}")
+    for index, value in enumerate(values):
+        if not isinstance(value, cls):
+            raise TypeError(f"{where}[{index}] must be {kind}, got {type(value).__name__}: "
+                            "build it with the SDK's models")
+    return list(values)
 
 
 def required(name: str, value: str) -> str:
@@ -189,7 +211,13 @@ class Resource:
         if model is None:
             return None
         if rows:
-            return structure(response, rows_of(response.data), list[model])
+            found = rows_of(response.data)
+            if found is None:
+                raise UnexpectedResponseError(
+                    f"{response.request} answered {response.status} with a body that is not a "
+                    f"list: {truncate(repr(response.data), 200)}",
+                    body=response.data, request=response.request)
+            return structure(response, found, list[model])
         return structure(response, response.data, model)
 
     def _spec(self, job: JobKind, ids: tuple[str, ...], path: str, model: type[S],

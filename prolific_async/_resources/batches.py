@@ -12,13 +12,25 @@ from .._converter import converter
 from .._download import ProgressCallback, download
 from .._errors import StorageError
 from .._jobs import JobKind
-from .._models.batches import Batch, BatchPage, BatchStatus, BatchSync, ReportLink, SyncStatus
+from .._models.batches import (
+    Batch,
+    BatchColumn,
+    BatchPage,
+    BatchRow,
+    BatchStatus,
+    BatchSync,
+    ReportLink,
+    SyncStatus,
+)
 from .._models.common import StatusSnapshot, TaskDetails
+from .._models.instructions import Item
 from .._models.responses import TaskResponse
 from .._types import UNSET
 from .._watch import Watch, WatchSpec
 from ._base import (
     DC,
+    ITEM_MODEL,
+    models,
     poll_arg,
     required,
     segment,
@@ -110,7 +122,7 @@ class Batches(Exports):
         if dataset_id is not None:
             body["dataset_id"] = required("dataset_id", dataset_id)
         if batch_items is not None:
-            body["batch_items"] = converter.unstructure(list(batch_items), list[BatchPage])
+            body["batch_items"] = _layout_body(batch_items)
         if auto_sync_enabled is not None:
             body["auto_sync_enabled"] = auto_sync_enabled
         batch: Batch = await self._call("POST", f"{DC}/batches", Batch,
@@ -143,8 +155,7 @@ class Batches(Exports):
         if dataset_id is not UNSET:
             body["dataset_id"] = required("dataset_id", dataset_id)
         if batch_items is not UNSET:
-            body["batch_items"] = (None if batch_items is None else
-                                   converter.unstructure(list(batch_items), list[BatchPage]))
+            body["batch_items"] = None if batch_items is None else _layout_body(batch_items)
         if auto_sync_enabled is not UNSET:
             body["auto_sync_enabled"] = auto_sync_enabled
         with_extra(body, extra)
@@ -309,6 +320,19 @@ class Batches(Exports):
     def _sync_spec(self, batch_id: str, sync_id: str) -> WatchSpec[BatchSync]:
         return self._spec(BATCH_SYNC, (batch_id, sync_id), self._sync_path(batch_id, sync_id),
                           BatchSync)
+
+
+def _layout_body(pages: Sequence[BatchPage]) -> list[Any]:
+    """The JSON of a layout, each level checked to be the SDK's model first."""
+    for p, page in enumerate(models("batch_items", pages, BatchPage, "a pa.BatchPage")):
+        for r, row in enumerate(models(f"batch_items[{p}].rows", page.rows, BatchRow,
+                                       "a pa.BatchRow")):
+            for c, column in enumerate(models(f"batch_items[{p}].rows[{r}].columns",
+                                              row.columns, BatchColumn, "a pa.BatchColumn")):
+                models(f"batch_items[{p}].rows[{r}].columns[{c}].items", column.items, Item,
+                       ITEM_MODEL)
+    body: list[Any] = converter.unstructure(list(pages), list[BatchPage])
+    return body
 
 
 def _created(batch: Batch) -> str:

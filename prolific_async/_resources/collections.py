@@ -8,7 +8,8 @@ from typing import Any
 from .._converter import converter
 from .._models.collections import Collection, CollectionPage
 from .._models.common import TaskDetails
-from ._base import DC, required, segment, task_details_body, with_extra
+from .._models.instructions import Item
+from ._base import DC, ITEM_MODEL, models, required, segment, task_details_body, with_extra
 from ._exports import Exports, export_job
 
 __all__ = ["Collections"]
@@ -84,10 +85,13 @@ class Collections(Exports):
 
 def _body(name: str, task_details: TaskDetails,
           collection_items: Sequence[CollectionPage]) -> dict[str, Any]:
-    if not collection_items:
+    pages = models("collection_items", collection_items, CollectionPage, "a pa.CollectionPage")
+    if not pages:
         raise ValueError("collection_items must hold at least one page")
+    for index, page in enumerate(pages):
+        models(f"collection_items[{index}].page_items", page.page_items, Item, ITEM_MODEL)
     return {
         "name": required("name", name),
         "task_details": task_details_body(task_details),
-        "collection_items": converter.unstructure(list(collection_items), list[CollectionPage]),
+        "collection_items": converter.unstructure(pages, list[CollectionPage]),
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import anyio
 
@@ -47,6 +49,42 @@ DATASET_IMPORT = JobKind(
 
 #: The files the API takes: CSV or ZIP into a V3 dataset, CSV or JSONL into a V4 one.
 UPLOAD_SUFFIXES = (".csv", ".jsonl", ".zip")
+#: Uploads are read from disk this much at a time (each read is one hop to a worker thread).
+UPLOAD_CHUNK = 1 << 20
+#: How much of a file is read to tell whether it is what its name says, before sending it.
+SNIFF_BYTES = 64 * 1024
+
+
+def _sniff(path: Path, name: str) -> str | None:
+    """What is wrong with the start of the file for its kind, or None (blocking).
+
+    The server would take a mislabelled file and end the dataset in ERROR after processing;
+    the start of the file tells most mistakes (a spreadsheet saved as .csv, a JSON array
+    named .jsonl) before anything is sent.
+    """
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    whole = len(head) < SNIFF_BYTES
+    if name.lower().endswith(".zip"):
+        return None if head.startswith(b"PK\x03\x04") else "it is not a ZIP archive"
+    if b"\x00" in head:
+        return "it holds NUL bytes: it is a binary file, not CSV or JSONL text"
+    try:
+        # Not final unless whole: the sample may end inside a multi-byte character.
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=whole)
+    except UnicodeDecodeError as exc:
+        return f"it is not UTF-8 text (byte {exc.start} cannot be read): save it as UTF-8"
+    first, newline, _ = text.lstrip().partition("\n")
+    if name.lower().endswith(".jsonl") and (newline or whole):
+        try:
+            ok = isinstance(json.loads(first), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            return "its first line is not a JSON object (JSONL holds one object per line)"
+    if not first.strip():
+        return "it holds only blank lines"
+    return None
 
 
 class Datasets(Resource):
@@ -98,7 +136,7 @@ class Datasets(Resource):
     async def upload_url(self, dataset_id: str, filename: str) -> UploadURL:
         """A presigned URL to PUT ``filename`` to (`upload` does both steps for you)."""
         path = (f"{DC}/datasets/{segment('dataset_id', dataset_id)}"
-                f"/upload-url/{segment('filename', filename)}")
+                f"/upload-url/{segment('filename', filename, text=True)}")
         url: UploadURL = await self._call("GET", path, UploadURL)
         return url
 
@@ -110,19 +148,60 @@ class Datasets(Resource):
 
         A V3 dataset takes ``.csv`` or ``.zip``, a V4 dataset (created with a schema)
         ``.csv`` or ``.jsonl``. The path is checked before anything is sent: a missing file,
-        a directory, an empty file or another extension is a clear error. The file is
-        streamed from disk, never read whole, and the storage request carries no
-        ``Authorization`` header. Returns the upload URL answer, whose ``import_id``
-        identifies the import job of a V4 dataset.
+        a directory, an empty file, another extension or content that does not match it is a
+        clear error. The file is streamed from disk, never read whole, and the storage request
+        carries no ``Authorization`` header. An upload whose answer was lost is not sent again
+        (`OutcomeUnknownError`): storage may have kept it, so look at the dataset's status.
+        Returns the upload URL answer, whose ``import_id`` identifies the import job of a V4
+        dataset.
 
         Example::
 
             await client.datasets.upload(ds.id, "reviews.csv")
             ds = await client.datasets.wait_ready(ds.id)
         """
+        name, size = await self._checked(path, filename)
+        target = await self.upload_url(dataset_id, name)
+        kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
+                or "application/octet-stream")
+
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[AsyncIterator[bytes]]:
+            # Streamed from disk, as chunks aiohttp cannot rewind: it silently sends a PUT again
+            # after a cut connection when it can rewind the body, and an upload must not be
+            # repeated unseen (storage may have kept the first; see Transport.transfer).
+            async with await anyio.open_file(path, "rb") as stream:
+                async def chunks() -> AsyncIterator[bytes]:
+                    while chunk := await stream.read(UPLOAD_CHUNK):
+                        yield chunk
+
+                yield chunks()
+
+        await self._transport.transfer(
+            "PUT", target.upload_url, body=opened,
+            headers={"Content-Type": kind, "Content-Length": str(size)},
+        )
+        return target
+
+    async def check_upload(self, path: str | os.PathLike[str], *,
+                           filename: str | None = None) -> None:
+        """Check a file as `upload` would, sending nothing: call it before creating the
+        dataset, so that a bad file leaves no empty dataset behind.
+
+        Example::
+
+            await client.datasets.check_upload("reviews.csv")   # raises if upload would
+            ds = await client.datasets.create(name="reviews", workspace_id=WS)
+            await client.datasets.upload(ds.id, "reviews.csv")
+        """
+        await self._checked(path, filename)
+
+    @staticmethod
+    async def _checked(path: str | os.PathLike[str], filename: str | None) -> tuple[str, int]:
+        """The name to upload as and the size, once the file is known to be fit to send."""
         source = anyio.Path(path)
         name = filename or source.name
-        segment("filename", name)
+        segment("filename", name, text=True)
         shown = os.fspath(path)
         if await source.is_dir():
             raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
@@ -134,24 +213,10 @@ class Datasets(Resource):
         size = (await source.stat()).st_size
         if size == 0:
             raise ValueError(f"cannot upload {shown!r}: the file is empty")
-        target = await self.upload_url(dataset_id, name)
-        kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
-                or "application/octet-stream")
-
-        @asynccontextmanager
-        async def opened() -> AsyncIterator[BinaryIO]:
-            # aiohttp reads a file object in its executor, chunk by chunk: streamed from disk.
-            stream = await anyio.to_thread.run_sync(Path(os.fspath(path)).open, "rb")
-            try:
-                yield stream
-            finally:
-                stream.close()
-
-        await self._transport.transfer(
-            "PUT", target.upload_url, body=opened,
-            headers={"Content-Type": kind, "Content-Length": str(size)},
-        )
-        return target
+        problem = await anyio.to_thread.run_sync(_sniff, Path(shown), name)
+        if problem is not None:
+            raise ValueError(f"cannot upload {shown!r}: {problem}")
+        return name, size
 
     async def import_status(self, dataset_id: str, import_id: str) -> DatasetImport:
         """A V4 import job's status and counts."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from .._converter import converter
-from .._models.instructions import Instruction, Item
+from .._models.instructions import Instruction, Item, UnknownItem
 from .._transport import Response
-from ._base import DC, Resource, segment
+from ._base import DC, Resource, models, segment
 
 __all__ = ["Instructions"]
 
@@ -67,4 +67,7 @@ class Instructions(Resource):
 def _unstructure(instructions: Sequence[Instruction]) -> list[Any]:
     if isinstance(instructions, (str, bytes)) or not instructions:
         raise ValueError("instructions must be a non-empty sequence of instruction models")
-    return [converter.unstructure(item, Item) for item in instructions]
+    checked = models("instructions", instructions, (*get_args(Instruction), UnknownItem),
+                     "an instruction model (pa.MultipleChoice, pa.FreeText, ... or "
+                     "pa.UnknownItem)")
+    return [converter.unstructure(item, Item) for item in checked]

@@ -6,18 +6,21 @@ With a journal, a stage that creates something is marked *begun* before its requ
 *done* (with the new id) once it is known; a rerun skips done stages and reuses their ids.
 
 Between "the server acted" and "the journal recorded it" there is always a gap: a SIGKILL
-between the two, or an answer lost after the server acted (`pa.OutcomeUnknownError`). So a
-stage that was begun but not done, or whose answer was lost, first asks the server what
-happened. What each stage can leave behind, and why:
+between the two, or an answer lost after the server acted (`pa.OutcomeUnknownError`), or a
+5xx from a gateway that may have passed the request on. So a stage that was begun but not
+done, or whose answer was lost or a 5xx, first asks the server what happened. A plan's
+dataset file is checked (``datasets.check_upload``) before its dataset is created, so a bad
+file leaves nothing behind. What each stage can leave behind, and why:
 
 - **dataset_create**: an orphan, empty dataset. Datasets cannot be listed in the API, so a
   lost answer (or a kill before the id is journaled) cannot be reconciled; the dataset is
   created again. An orphan dataset costs nothing.
 - **dataset_upload**: an orphan dataset holding data. Upload is "get a URL, PUT the file",
   and a second PUT to the same dataset might add the rows twice. A rerun that finds the
-  upload begun asks the dataset: if it moved past UNINITIALISED (V3) or has an import (V4),
-  the upload landed and is kept; otherwise the data goes to a *new* dataset, so rows are
-  never doubled even if the first PUT lands late.
+  upload begun, or an upload whose answer was lost (the SDK never repeats such a PUT), asks
+  the dataset: if it moved past UNINITIALISED (V3) or has an import (V4), the upload landed
+  and is kept; otherwise the data goes to a *new* dataset, so rows are never doubled even if
+  the first PUT lands late.
 - **dataset_ready**: nothing (it only polls).
 - **batch_create**: nothing. A begun create, or a lost answer, is reconciled by finding the
   batch by the plan's name in its workspace (``batches.find``) before creating again; a batch
@@ -35,7 +38,8 @@ happened. What each stage can leave behind, and why:
 - **export**: at most one extra export job. A begun export reuses a journaled job, or the
   newest job of the batch that is generating or complete (``list_exports``), before asking
   for a new one; the server itself joins a request to a job still generating.
-- **download**: nothing: the ZIP is written to a temporary file and renamed when complete.
+- **download**: nothing: ``batches.download_export`` writes the ZIP to a temporary file and
+  renames it when complete (resuming a cut download, refreshing an expired URL).
 """
 
 from __future__ import annotations
@@ -62,7 +66,10 @@ from ._plan import BatchPlan, ExistingDataset
 __all__ = ["Pipeline", "PipelineState"]
 
 #: How often a create whose answer was lost is tried again (after reconciling).
-CREATE_ATTEMPTS = 3
+CREATE_ATTEMPTS = 6
+#: A create that failed so: it may or may not have happened (a 5xx may come from a gateway
+#: after the server acted); look, then try again.
+_UNSURE = (pa.OutcomeUnknownError, pa.InternalServerError)
 #: Stages that create or change something on the server: journaled as begun before the call.
 _CREATING = frozenset({Stage.DATASET_CREATE, Stage.DATASET_UPLOAD, Stage.BATCH_CREATE,
                        Stage.BATCH_SETUP, Stage.STUDY_CREATE, Stage.STUDY_PUBLISH,
@@ -226,6 +233,10 @@ class Pipeline:
     async def _create_dataset(self, resuming: bool) -> str | None:
         if resuming and "dataset_id" in self.state.ids:
             return "recorded by an earlier run"
+        if isinstance(self.plan.dataset, Path):
+            # A file the upload would refuse is refused now, before any dataset exists.
+            await self.client.datasets.check_upload(self.plan.dataset,
+                                                    filename=_upload_name(self.plan.dataset))
         # Datasets cannot be listed: a create whose answer was lost is simply made again
         # (an orphan dataset is harmless; see the module docstring).
         for attempt in range(1, CREATE_ATTEMPTS + 1):
@@ -233,7 +244,7 @@ class Pipeline:
                 dataset = await self.client.datasets.create(
                     name=self.plan.name, workspace_id=self.plan.workspace_id,
                     schema=self.plan.dataset_schema)
-            except pa.OutcomeUnknownError:
+            except _UNSURE:
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 continue
@@ -243,22 +254,32 @@ class Pipeline:
 
     async def _upload(self, resuming: bool) -> str | None:
         message = None
-        if resuming:
-            if await self._upload_landed():
-                return "an earlier run's upload had landed"
-            # Maybe the earlier PUT lands later: never send the rows to the same dataset twice.
-            orphan = self.state.ids["dataset_id"]
-            await self._forget("import_id")
-            await self._create_dataset(False)
-            message = f"earlier upload unconfirmed: new dataset, {orphan} left behind"
         source = self.plan.dataset
         path = source if isinstance(source, Path) else await anyio.to_thread.run_sync(
             self._write_rows)
-        filename = _BAD_FILENAME.sub("_", path.name).lstrip(".") or "data.csv"
-        target = await self.client.datasets.upload(self.state.ids["dataset_id"], path,
-                                                   filename=filename)
-        if target.import_id is not None:
-            await self._set("import_id", target.import_id)
+        filename = _upload_name(path)
+        # An earlier run's upload, or one whose answer was lost, may have landed.
+        unsure = resuming
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            if unsure:
+                if await self._upload_landed():
+                    return "an earlier upload had landed"
+                # Maybe that PUT lands later: never send the rows to the same dataset twice.
+                orphan = self.state.ids["dataset_id"]
+                await self._forget("import_id")
+                await self._create_dataset(False)
+                message = f"earlier upload unconfirmed: new dataset, {orphan} left behind"
+            try:
+                target = await self.client.datasets.upload(self.state.ids["dataset_id"], path,
+                                                           filename=filename)
+            except _UNSURE:
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                unsure = True
+                continue
+            if target.import_id is not None:
+                await self._set("import_id", target.import_id)
+            break
         return message
 
     async def _upload_landed(self) -> bool:
@@ -323,7 +344,7 @@ class Pipeline:
                     name=plan.name, workspace_id=plan.workspace_id,
                     task_details=plan.task_details, dataset_id=self.state.ids["dataset_id"],
                     batch_items=plan.batch_items())
-            except pa.OutcomeUnknownError:
+            except _UNSURE:
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 continue
@@ -372,7 +393,7 @@ class Pipeline:
                     return f"found study {found[0].id} created earlier"
             try:
                 study = await self.client.studies.create(body)
-            except pa.OutcomeUnknownError:
+            except _UNSURE:
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 continue
@@ -392,7 +413,7 @@ class Pipeline:
                     return f"already published ({study.status})"
             try:
                 await self.client.studies.publish(study_id)
-            except pa.OutcomeUnknownError:
+            except _UNSURE:
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 continue
@@ -502,3 +523,7 @@ class Pipeline:
             await self._journal.set_id(self.plan.name, "export_path", str(path))
         return str(path)
 
+
+def _upload_name(path: Path) -> str:
+    """The name a dataset file is uploaded as: the API takes a plain file name."""
+    return _BAD_FILENAME.sub("_", path.name).lstrip(".") or "data.csv"

@@ -56,6 +56,8 @@ class Fault:
     - ``status``: answer ``status`` with ``body`` (JSON, or text when a string; a short JSON
       detail by default) and ``Retry-After: retry_after`` when set, without acting.
       ``status=429, retry_after="2"`` is a rate limit, ``status=503`` (the default) an outage.
+      ``chunked=True`` sends that answer without a ``Content-Length`` (chunked transfer
+      encoding, as many proxies do), so a client learns its size only by reading it.
     - ``status=None`` with only ``latency``/``jitter``: a slow answer. The server acts at once
       and holds the answer back, so it can outlast a client's read timeout (the request still
       had its effect); other requests are not held up.
@@ -75,6 +77,7 @@ class Fault:
     status: int | None = 503
     retry_after: str | None = None
     body: Any = None
+    chunked: bool = False
     drop: bool = False
     lose_answer: bool = False
     truncate_after: int | None = None
@@ -142,10 +145,14 @@ class Fault:
         assert self.status is not None
         headers = {"Retry-After": self.retry_after} if self.retry_after else {}
         if isinstance(self.body, str):
-            return web.Response(status=self.status, text=self.body, content_type="text/html",
-                                headers=headers)
-        body = self.body if self.body is not None else {"detail": f"injected {self.status}"}
-        return web.json_response(body, status=self.status, headers=headers)
+            response = web.Response(status=self.status, text=self.body,
+                                    content_type="text/html", headers=headers)
+        else:
+            body = self.body if self.body is not None else {"detail": f"injected {self.status}"}
+            response = web.json_response(body, status=self.status, headers=headers)
+        if self.chunked:
+            response.enable_chunked_encoding()
+        return response
 
 
 class Reject(Exception):
