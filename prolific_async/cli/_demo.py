@@ -94,12 +94,9 @@ def _fake(speed: float, seed: int, faults: bool) -> FakeProlific:
                         submission_interval=5)
     if faults:
         # Seeded: the same --seed meets the same trouble at the same requests, on the API and
-        # the storage host. A 429 with Retry-After, a connection cut before the server acts,
-        # or after it acted.
-        fake.chaos(seed=seed, rate_limit=0.02, drop=0.01, lose_answer=0.01)
-        # A 5xx answer to a POST that creates something cannot tell whether the server
-        # acted, so the SDK does not repeat it: only reads get those.
-        fake.chaos(seed=seed + 1, method="GET", unavailable=0.04)
+        # the storage host: a 429 with Retry-After, a 503, a connection cut before the server
+        # acts, or after it acted.
+        fake.chaos(seed=seed, rate_limit=0.02, unavailable=0.03, drop=0.01, lose_answer=0.01)
     return fake
 
 
