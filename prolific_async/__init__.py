@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._fanin import WatchFailure, watch_many
 from ._jobs import Category
+from ._json import from_json, to_json
 from ._models import (
     Answer,
     Batch,
@@ -146,7 +147,7 @@ from .orchestration import (
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
-    "ClientStats",
+    "ClientStats", "to_json", "from_json",
     "__version__",
     # watching jobs
     "Transition", "Category", "StatusSnapshot", "Watch", "WatchFailure", "watch_many",

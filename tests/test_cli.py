@@ -274,7 +274,8 @@ def test_missing_file(fake: Served, tmp_path: Path) -> None:
     ("{not json", "not valid JSON"),
     ('{"instructions": []}', "non-empty list"),
     ('[{"type": "essay", "description": "?"}]', "instruction 0: type must be one of"),
-    ('[{"type": "free_text", "descripton": "?"}]', "unexpected keyword argument 'descripton'"),
+    ('[{"type": "free_text", "descripton": "?"}]',
+     "missing required field 'description' (fields it does not have: 'descripton')"),
 ])
 def test_bad_instructions_file(fake: Served, tmp_path: Path, content: str, says: str) -> None:
     path = tmp_path / "questions.json"

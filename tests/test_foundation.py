@@ -267,3 +267,31 @@ async def test_extra_fields_reach_the_body_and_clashes_are_refused(
         await prolific_client.batches.create(name="b", workspace_id=fake_prolific.workspace_id,
                                              task_details=DETAILS, extra={"name": "other"})
     assert len(fake_prolific.requests_to("POST", "*/data-collection/*")) == 2
+
+
+# -- models to JSON and back ------------------------------------------------------------------
+
+def test_to_json_and_from_json_round_trip_a_layout() -> None:
+    layout = pa.one_page([
+        pa.MultipleChoice(description="Which?", answer_limit=1,
+                          options=[pa.Option(label="A", value="a"),
+                                   pa.Option(label="B", value="b")], extra={"hint": "new"}),
+        pa.FreeText(description="Why?"),
+    ])
+    data = pa.to_json(layout)
+    assert data[0]["rows"][0]["columns"][0]["items"][0]["hint"] == "new"
+    assert data[0]["rows"][0]["columns"][0]["items"][1] == {"type": "free_text",
+                                                            "description": "Why?"}
+    assert pa.from_json(list[pa.BatchPage], data) == layout
+
+
+def test_from_json_says_what_does_not_fit() -> None:
+    with pytest.raises(ValueError, match=r"not a valid FreeText: missing required field "
+                                         r"'description' \(fields it does not have: 'descr'\)"):
+        pa.from_json(pa.Item, {"type": "free_text", "descr": "?"})
+    with pytest.raises(ValueError, match=r"item 0 \(multiple_choice\): .*answer_limit 3"):
+        pa.from_json(list[pa.Item], [{"type": "multiple_choice", "description": "?",
+                                      "answer_limit": 3,
+                                      "options": [{"label": "A", "value": "a"}]}])
+    unknown = pa.from_json(pa.Item, {"type": "ranking", "description": "?"})
+    assert isinstance(unknown, pa.UnknownItem) and unknown.type == "ranking"

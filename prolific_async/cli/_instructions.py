@@ -85,28 +85,15 @@ def read_instructions(path: Path) -> list[pa.Instruction]:
     return [_instruction(path, index, row) for index, row in enumerate(rows)]
 
 
-# TODO(lead): replace with the SDK's public JSON -> model function once it has one; until then
-# this builds the public models field by field (no private converter).
 def _instruction(path: Path, index: int, row: Any) -> pa.Instruction:
     where = f"{path}: instruction {index}"
     if not isinstance(row, dict):
         raise CommandError(f"{where}: expected an object, got {row!r}", INPUT)
-    cls = _TYPES.get(row.get("type", ""))
-    if cls is None:
+    if row.get("type") not in _TYPES:
         raise CommandError(f"{where}: type must be one of {', '.join(_TYPES)}, "
                            f"got {row.get('type')!r}", INPUT)
-    fields = {key: value for key, value in row.items() if key != "type"}
     try:
-        if "options" in fields:
-            fields["options"] = [pa.Option(**o) for o in fields["options"]]
-        if "unit_options" in fields:
-            fields["unit_options"] = [
-                pa.UnitOption(**{**u, **({"validation": pa.Validation(**u["validation"])}
-                                         if u.get("validation") else {})})
-                for u in fields["unit_options"]]
-        if fields.get("validation"):
-            fields["validation"] = pa.Validation(**fields["validation"])
-        instruction: pa.Instruction = cls(**fields)
-    except TypeError as exc:
-        raise CommandError(f"{where}: {exc}".replace("__init__() ", ""), INPUT) from None
-    return instruction
+        item: pa.Instruction = pa.from_json(pa.Item, row)
+    except ValueError as exc:
+        raise CommandError(f"{where}: {exc}", INPUT) from None
+    return item

@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, TextIO
 
-import attrs
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -25,35 +24,24 @@ __all__ = ["Output", "jsonable"]
 
 
 def jsonable(value: Any) -> Any:
-    """A model (or list of models) as plain JSON data: attrs classes become objects, enums
-    their values, datetimes ISO-8601 strings; ``None`` fields are left out, and a model's
-    ``extra`` fields (JSON the SDK does not model) are merged in, as the API sent them."""
-    # TODO(lead): the SDK's own model -> JSON function, once public, replaces this walk.
-    if isinstance(value, pa.UnknownItem):
-        return jsonable(value.data)
-    if attrs.has(type(value)):
-        # Items of a layout are tagged with their type, a class constant.
-        tag = getattr(type(value), "TYPE", None)
-        data: dict[str, Any] = {"type": tag} if isinstance(tag, str) else {}
-        for field in attrs.fields(type(value)):
-            item = getattr(value, field.name)
-            if field.name == "extra" and isinstance(item, Mapping):
-                data.update((str(k), jsonable(v)) for k, v in item.items())
-            elif item is not None:
-                data[field.name] = jsonable(item)
-        return data
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+    """A model (or list of models, an event, a result) as plain JSON data: the SDK's own
+    `prolific_async.to_json`, then paths as strings and errors as one line."""
+    return _plain(pa.to_json(value))
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, BaseException):
         return f"{type(value).__name__}: {value}"
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(_plain(k)): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 
