@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -44,3 +45,18 @@ def test_sigterm_stops_it_too() -> None:
     server.terminate()
     _, err = server.communicate(timeout=20)
     assert server.returncode == 0, err
+
+
+def test_it_serves_on_the_port_asked_for() -> None:
+    with socket.socket() as probe:  # a port free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(command("fake-server", "--port", str(port)), env=subprocess_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    try:
+        assert server.stdout.readline().strip() == f"export PROLIFIC_URL=http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=20)
+    assert server.returncode == 0

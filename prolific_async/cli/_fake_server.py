@@ -11,7 +11,6 @@ import click
 from prolific_async.testing import FakeClock, FakeProlific
 
 from ._context import App, pass_app, run_async
-from ._errors import USAGE, CommandError
 
 __all__ = ["fake_server"]
 
@@ -31,17 +30,13 @@ def fake_server(app: App, host: str, port: int, seed: int, speed: float) -> None
     It prints the variables to point this command (or your code) at it, as `export` lines
     a shell can eval. Everything stays in memory; nothing leaves the machine.
     """
-    if host != "127.0.0.1" or port:
-        raise CommandError("this version of the fake server serves on 127.0.0.1, on a free "
-                           "port only", USAGE)
-
     async def serve() -> None:
         # Signals are caught before anything is printed: whoever reads the lines may stop
         # the server at once.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             # record=False: a long-running server must not keep every request in memory.
             async with FakeProlific(clock=FakeClock(speed=speed), seed=seed,
-                                    record=False) as fake:
+                                    record=False, host=host, port=port) as fake:
                 for name, value in (("PROLIFIC_URL", fake.url), ("PROLIFIC_TOKEN", fake.token),
                                     ("PROLIFIC_WORKSPACE", fake.workspace_id)):
                     app.output.line(f"export {name}={shlex.quote(value)}")

@@ -45,8 +45,9 @@ class FakeProlific:
     ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
 
     Export archives follow the documented layout; storage downloads honour ``Range``.
-    ``export_padding_bytes=N`` adds a member of N zero bytes to every export archive,
-    streamed without being built, to benchmark large downloads.
+    The API is served on ``host:port`` (loopback and a free port by default), storage on the
+    same host and a free port. ``export_padding_bytes=N`` adds a member of N zero bytes to
+    every export archive, streamed without being built, to benchmark large downloads.
     """
 
     def __init__(
@@ -66,8 +67,11 @@ class FakeProlific:
         max_export_jobs: int = 10,
         record: bool = True,
         export_padding_bytes: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.token = token
+        self._host, self._port = host, port
         self.workspace_id = workspace_id
         self.clock = clock or FakeClock()
         self.world = World(
@@ -115,8 +119,10 @@ class FakeProlific:
         await self.close()
 
     async def start(self) -> None:
-        self.url = await self._plumbing.serve(self._api.app(self._plumbing))
-        self.storage_url = self._storage.url = await self._plumbing.serve(self._storage.app())
+        self.url = await self._plumbing.serve(self._api.app(self._plumbing), self._host,
+                                              self._port)
+        self.storage_url = self._storage.url = await self._plumbing.serve(
+            self._storage.app(), self._host)
 
     async def close(self) -> None:
         await self._plumbing.close()

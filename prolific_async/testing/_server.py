@@ -193,18 +193,20 @@ class Plumbing:
         self._runners: list[web.AppRunner] = []
         self._plans: dict[int, _Plan] = {}  # by id() of the request being answered
 
-    async def serve(self, app: web.Application) -> str:
-        """Start ``app`` on a free loopback port and return its base URL."""
+    async def serve(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start ``app`` on ``host:port`` (a free port by default); return its base URL."""
         # Closing does not wait for answers held back by slow faults.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         self._runners.append(runner)
         server = site._server
         assert isinstance(server, asyncio.base_events.Server)
         port = server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        # A server on every interface is reached, from here, on loopback.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        return f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
 
     async def close(self) -> None:
         runners, self._runners = self._runners, []
