@@ -260,7 +260,9 @@ def _plan(data: dict[str, Any], base: Path, fail: Any, index: int) -> BatchPlan:
         field = next((k for k in ("tasks_per_group", "instructions", "layout", "dataset",
                                   "dataset_schema", "name", "workspace_id")
                       if re.search(rf"\b{k}\b", str(exc))), "plan")
-        raise fail(f"{label}: {exc}", field) from None
+        # BatchPlan names itself ("plan 'x': ..."); the label already did.
+        reason = re.sub(r"^plan '[^']*': ", "", str(exc))
+        raise fail(f"{label}: {reason}", field) from None
 
 
 def _structure(value: Any, model: Any, key: str, label: str, fail: Any) -> Any:
