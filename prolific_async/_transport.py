@@ -200,11 +200,17 @@ class Transport:
                 timeout=self._api_timeout, allow_redirects=False,
             ) as resp:
                 if resp.status < 300:
-                    data = await _read_answer(resp, method, path, self.max_body)
+                    size = resp.content_length
+                    # Without a content encoding aiohttp reads exactly Content-Length bytes:
+                    # the lean path; anything else is read within the cap.
+                    raw = (await resp.read() if size is not None and size <= self.max_body
+                           and "Content-Encoding" not in resp.headers
+                           else await _read_within(resp, method, path, self.max_body))
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
                                      (time.monotonic() - started) * 1000)
-                    return Response(resp.status, resp.headers, data, method, path)
+                    return Response(resp.status, resp.headers,
+                                    _json_answer(raw, resp, method, path), method, path)
                 outcome = await _status_error(resp, RequestInfo(method, path))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             outcome = exc
@@ -223,8 +229,9 @@ class Transport:
         ) as resp:
             if resp.status >= 300:
                 return await _status_error(resp, RequestInfo(method, path))
-            data = await _read_answer(resp, method, path, self.max_body)
-            return Response(resp.status, resp.headers, data, method, path)
+            raw = await _read_within(resp, method, path, self.max_body)
+            return Response(resp.status, resp.headers, _json_answer(raw, resp, method, path),
+                            method, path)
 
     async def _retry(
         self, method: str, path: str, params: Mapping[str, str | int] | None,
@@ -387,15 +394,9 @@ def _cause(outcome: BaseException, error: BaseException | None) -> BaseException
     return outcome.with_traceback(None)
 
 
-async def _read_answer(resp: aiohttp.ClientResponse, method: str, path: str, cap: int) -> Any:
-    """The JSON of a 2xx answer, read within ``cap`` bytes; anything else is a clear
-    `UnexpectedResponseError` (not a string handed on to the models)."""
-    size = resp.content_length
-    # Without a content encoding, aiohttp reads exactly Content-Length bytes: the lean path.
-    if size is not None and size <= cap and "Content-Encoding" not in resp.headers:
-        raw = await resp.read()
-    else:
-        raw = await _read_within(resp, method, path, cap)
+def _json_answer(raw: bytes, resp: aiohttp.ClientResponse, method: str, path: str) -> Any:
+    """The JSON of a 2xx answer; anything else is a clear `UnexpectedResponseError` (not a
+    string handed on to the models)."""
     if not raw.strip():
         return None
     try:
