@@ -53,6 +53,22 @@ async def run_sdk(url: str, token: str, batch_id: str, calls: int, concurrency: 
         return await timed(one, calls)
 
 
+async def run_transport(url: str, token: str, batch_id: str, calls: int,
+                        concurrency: int) -> Timing:
+    """The SDK's request path alone (auth, timeouts, retry loop, JSON), no model: where the
+    SDK's cost lies, between bare aiohttp and ``batches.get``."""
+    limiter = anyio.Semaphore(concurrency)
+    path = f"/api/v1/data-collection/batches/{batch_id}"
+    async with pa.Prolific(token, base_url=url, max_connections=concurrency) as client:
+        transport = client._context.transport
+
+        async def one() -> None:
+            async with limiter:
+                await transport.request("GET", path)
+
+        return await timed(one, calls)
+
+
 async def run_bare(url: str, token: str, batch_id: str, calls: int, concurrency: int) -> Timing:
     limiter = anyio.Semaphore(concurrency)
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -100,14 +116,14 @@ def main() -> None:
         # One warm-up of each, then alternating measured rounds.
         anyio.run(run_bare, url, token, batch_id, 200, args.concurrency)
         anyio.run(run_sdk, url, token, batch_id, 200, args.concurrency)
-        sdk: list[Timing] = []
-        bare: list[Timing] = []
+        runners = [run_bare, run_sdk, run_transport]
+        times: dict[Any, list[Timing]] = {runner: [] for runner in runners}
         for number in range(args.rounds):
-            # Alternate which goes first, so neither always meets a warmer or busier machine.
-            pair = (run_bare, run_sdk) if number % 2 == 0 else (run_sdk, run_bare)
-            for runner in pair:
+            # Rotate which goes first, so none always meets a warmer or busier machine.
+            for runner in runners[number % 3:] + runners[:number % 3]:
                 took = anyio.run(runner, url, token, batch_id, args.calls, args.concurrency)
-                (bare if runner is run_bare else sdk).append(took)
+                times[runner].append(took)
+        sdk, bare, transport = times[run_sdk], times[run_bare], times[run_transport]
     finally:
         stop.set()
         server.join(timeout=10)
@@ -123,6 +139,10 @@ def main() -> None:
               f"prolific_async {sdk_t * 1e6 / args.calls:6.0f} us/call; ratio SDK/bare "
               f"median {statistics.median(ratios):.3f} (range {ratios[0]:.2f}-{ratios[-1]:.2f})"
               + ("; goal <= 1.2" if index == 1 else ""))
+    alone = statistics.median(t[1] for t in transport)
+    ratios = sorted(t[1] / b[1] for t, b in zip(transport, bare, strict=True))
+    print(f"  of which the request path alone (no model): {alone * 1e6 / args.calls:6.0f} "
+          f"us/call CPU; ratio to bare median {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":
