@@ -15,7 +15,28 @@ import attrs
 
 from ._backoff import MIN_DELAY
 
-__all__ = ["Channel", "Channels", "Failure"]
+__all__ = ["Channel", "Channels", "Failure", "RateGate"]
+
+
+class RateGate:
+    """At most ``rate`` polls a second across every channel of a client, spaced evenly.
+
+    Each poll takes the next free slot (``1 / rate`` after the previous one) and waits for
+    it, so however many jobs are watched, the polls they send together stay flat.
+    """
+
+    def __init__(self, rate: float) -> None:
+        if not rate > 0:
+            raise ValueError(f"max_poll_rate must be > 0, got {rate!r}")
+        self.rate = rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = anyio.current_time()
+        slot = max(now, self._next)
+        self._next = slot + 1 / self.rate
+        if slot > now:
+            await anyio.sleep(slot - now)
 
 
 @attrs.define
@@ -28,7 +49,8 @@ class Failure:
 class Channel:
     """The shared poll schedule and latest answer for one key."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Callable[[], RateGate | None]) -> None:
+        self._gate = gate
         self.version = 0
         self.outcome: Any = None
         self.next_at = 0.0
@@ -62,9 +84,12 @@ class Channel:
         deadline_at: float,
     ) -> None:
         self.busy = True
-        started = anyio.current_time()
         outcome: Any
         try:
+            gate = self._gate()
+            if gate is not None:
+                await gate.wait()
+            started = anyio.current_time()
             try:
                 outcome = await fetch()
             except Exception as exc:  # handed to every watcher, which decides what it means
@@ -90,11 +115,13 @@ class Channels:
 
     def __init__(self) -> None:
         self._channels: dict[Hashable, Channel] = {}
+        #: Spaces the polls of every channel (``Prolific(max_poll_rate=...)``), or None.
+        self.gate: RateGate | None = None
 
     def join(self, key: Hashable) -> Channel:
         channel = self._channels.get(key)
         if channel is None:
-            channel = self._channels[key] = Channel()
+            channel = self._channels[key] = Channel(lambda: self.gate)
         channel.subscribers += 1
         return channel
 

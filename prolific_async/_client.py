@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import aiohttp
 import anyio
 
+from ._channel import RateGate
 from ._config import PollPolicy, RetryPolicy, Timeouts, poll_arg
 from ._context import Context
 from ._errors import ConfigurationError
@@ -42,7 +43,9 @@ class Prolific:
     Pass ``session`` to use your own `aiohttp.ClientSession` (it is then yours to close), and
     ``seed`` to make retry and poll jitter repeatable. An API answer larger than
     ``max_response_bytes`` (64 MiB) is refused with `UnexpectedResponseError` without being
-    read whole, so a broken proxy or server cannot exhaust memory.
+    read whole, so a broken proxy or server cannot exhaust memory. ``max_poll_rate`` caps the
+    status polls of all this client's watches together (polls a second, evenly spaced; None:
+    no cap), so watching a thousand jobs loads the API no more than watching a few hundred.
 
     The base URL is the API's origin only (no path: the SDK adds ``/api/v1/``), over https
     (plain http only on this machine). Whitespace around the token (a newline read from a
@@ -64,6 +67,7 @@ class Prolific:
         poll: PollPolicy | None = None,
         max_connections: int = 100,
         max_response_bytes: int = MAX_RESPONSE_BODY,
+        max_poll_rate: float | None = None,
         seed: int | None = None,
     ) -> None:
         secret, problem = _checked_token(token if token is not None
@@ -95,6 +99,7 @@ class Prolific:
         self._user_session = session
         self._rng = random.Random(seed)
         self._context = Context(poll=self.poll, rng=self._rng)
+        self.max_poll_rate = max_poll_rate
 
         self.datasets = Datasets(self._context)
         self.batches = Batches(self._context)
@@ -142,6 +147,19 @@ class Prolific:
         if transport is not None and self._user_session is None:
             with anyio.CancelScope(shield=True):
                 await transport.session.close()
+
+    @property
+    def max_poll_rate(self) -> float | None:
+        """The cap on status polls a second across every watch of this client, or None.
+
+        Settable at any time; `prolific_async.orchestrate` sets it for its run.
+        """
+        gate = self._context.watch_env.channels.gate
+        return None if gate is None else gate.rate
+
+    @max_poll_rate.setter
+    def max_poll_rate(self, rate: float | None) -> None:
+        self._context.watch_env.channels.gate = None if rate is None else RateGate(rate)
 
     def resume(
         self, token: dict[str, Any], *, poll: PollPolicy | None = None,

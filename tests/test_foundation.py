@@ -295,3 +295,25 @@ def test_from_json_says_what_does_not_fit() -> None:
                                       "options": [{"label": "A", "value": "a"}]}])
     unknown = pa.from_json(pa.Item, {"type": "ranking", "description": "?"})
     assert isinstance(unknown, pa.UnknownItem) and unknown.type == "ranking"
+
+
+# -- a cap on the polls of every watch together -----------------------------------------------
+
+async def test_max_poll_rate_keeps_many_watches_polling_flat() -> None:
+    async with FakeProlific(clock=FakeClock(speed=0, per_request=0.1), seed=4) as fake:
+        async with fast(fake, max_poll_rate=40) as client:
+            assert client.max_poll_rate == 40
+            ds = await ready_dataset(client, fake)
+            batches = [await new_batch(client, fake, ds, name=f"b{n}") for n in range(10)]
+            for batch in batches:
+                await client.batches.setup(batch.id)
+            async with pa.watch_many(client.batches.watch(b.id) for b in batches) as stream:
+                finals = {e.resource_id: e.current async for e in stream
+                          if isinstance(e, pa.Transition)}
+            client.max_poll_rate = None
+            assert client.max_poll_rate is None
+    assert set(finals.values()) == {"READY"}
+    polls = [r.at for r in fake.requests_to("GET", "*/status")]
+    # Ten watches polling every 5-20 ms would send hundreds a second; the cap spaces them.
+    assert len(polls) >= 20
+    assert (len(polls) - 1) / (polls[-1] - polls[0]) <= 40 * 1.1

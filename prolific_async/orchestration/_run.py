@@ -78,7 +78,8 @@ async def orchestrate(
     At most ``concurrency`` plans run at a time. A plan mostly waits on the server, so a few
     hundred at once are cheap: watches of batches in one workspace share one ``batches.list``
     per tick, the other waits (datasets, studies, exports) are paced so that all of them
-    together poll about ``poll_rate`` times a second however many plans run, and a 429 pauses
+    together poll about ``poll_rate`` times a second however many plans run (and never more:
+    the run sets ``client.max_poll_rate`` unless it is set already), and a 429 pauses
     the whole client. (Status reads are cheap and Prolific publishes no limit on them; lower
     ``poll_rate`` if your workspace sees 429s, at the cost of noticing finished jobs later.)
 
@@ -114,6 +115,11 @@ async def orchestrate(
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
+    # The pacer spaces each wait's polls; the client's cap keeps their sum flat even when
+    # many plans reach the same stage together. A cap the caller set is left alone.
+    capped = client.max_poll_rate is None
+    if capped:
+        client.max_poll_rate = poll_rate
     try:
         async with receive, anyio.create_task_group() as group:
             with send:
@@ -124,6 +130,8 @@ async def orchestrate(
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
     finally:
+        if capped:
+            client.max_poll_rate = None
         with anyio.CancelScope(shield=True):
             if opened is not None:
                 await opened.aclose()
