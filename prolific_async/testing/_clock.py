@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["EPOCH", "FakeClock", "iso"]
-
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+__all__ = ["FakeClock", "iso"]
 
 
 class FakeClock:
@@ -17,6 +15,9 @@ class FakeClock:
     calls `advance` (deterministic tests); anything else scales time (a 10-minute job in 6 s
     with ``speed=100``). ``per_request`` moves the clock that much on every API request, so
     a poller makes progress deterministically, measured in requests rather than seconds.
+
+    Its dates start at the wall-clock time the clock was made (to the second), so the expiry
+    of a presigned URL means to a client what it would on the real API.
     """
 
     def __init__(self, speed: float = 1.0, *, per_request: float = 0.0) -> None:
@@ -26,6 +27,7 @@ class FakeClock:
         self.per_request = per_request
         self._offset = 0.0
         self._started = time.monotonic()
+        self.epoch = datetime.now(timezone.utc).replace(microsecond=0)
 
     def now(self) -> float:
         return self._offset + (time.monotonic() - self._started) * self.speed
@@ -36,7 +38,7 @@ class FakeClock:
         self._offset += seconds
 
     def datetime(self, at: float | None = None) -> datetime:
-        return EPOCH + timedelta(seconds=self.now() if at is None else at)
+        return self.epoch + timedelta(seconds=self.now() if at is None else at)
 
 
 def iso(value: datetime) -> str:
