@@ -159,6 +159,9 @@ class Prolific:
 
     @max_poll_rate.setter
     def max_poll_rate(self, rate: float | None) -> None:
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                                 or not rate > 0):
+            raise ConfigurationError(f"max_poll_rate must be a number > 0 or None, got {rate!r}")
         self._context.watch_env.channels.gate = None if rate is None else RateGate(rate)
 
     def resume(

@@ -200,11 +200,7 @@ class Transport:
                 timeout=self._api_timeout, allow_redirects=False,
             ) as resp:
                 if resp.status < 300:
-                    size = resp.content_length
-                    # Without a content encoding aiohttp reads exactly Content-Length bytes:
-                    # the lean path; anything else is read within the cap.
-                    raw = (await resp.read() if size is not None and size <= self.max_body
-                           and "Content-Encoding" not in resp.headers
+                    raw = (await resp.read() if _fits(resp, self.max_body)
                            else await _read_within(resp, method, path, self.max_body))
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
@@ -229,7 +225,8 @@ class Transport:
         ) as resp:
             if resp.status >= 300:
                 return await _status_error(resp, RequestInfo(method, path))
-            raw = await _read_within(resp, method, path, self.max_body)
+            raw = (await resp.read() if _fits(resp, self.max_body)
+                   else await _read_within(resp, method, path, self.max_body))
             return Response(resp.status, resp.headers, _json_answer(raw, resp, method, path),
                             method, path)
 
@@ -289,9 +286,8 @@ class Transport:
             # The request may have reached the server: repeating it could create twice.
             raise OutcomeUnknownError(
                 f"the answer to {request} was lost ({_reason(outcome)}); the server may have "
-                "carried "
-                "it out: check before trying again (e.g. find the batch by name, the study "
-                "by its batch)",
+                "carried it out: check before trying again (e.g. find the batch by name, the "
+                "study by its batch)",
                 request=request, body_summary=_summary(json_body),
             ) from _cause(outcome, None)
         return wrapped, None
@@ -392,6 +388,14 @@ def _cause(outcome: BaseException, error: BaseException | None) -> BaseException
     if error is outcome:
         return outcome.__cause__
     return outcome.with_traceback(None)
+
+
+def _fits(resp: aiohttp.ClientResponse, cap: int) -> bool:
+    """Whether a 2xx body may be read whole at once: without a content encoding aiohttp reads
+    exactly Content-Length bytes, so a declared size within the cap is the lean path; any
+    other body is read within the cap by `_read_within`."""
+    size = resp.content_length
+    return size is not None and size <= cap and "Content-Encoding" not in resp.headers
 
 
 def _json_answer(raw: bytes, resp: aiohttp.ClientResponse, method: str, path: str) -> Any:

@@ -317,3 +317,9 @@ async def test_max_poll_rate_keeps_many_watches_polling_flat() -> None:
     # Ten watches polling every 5-20 ms would send hundreds a second; the cap spaces them.
     assert len(polls) >= 20
     assert (len(polls) - 1) / (polls[-1] - polls[0]) <= 40 * 1.1
+
+
+@pytest.mark.parametrize("rate", [0, -1, float("nan"), True, "10"])
+def test_a_bad_max_poll_rate_is_a_clear_error(rate: object) -> None:
+    with pytest.raises(pa.ConfigurationError, match="max_poll_rate must be a number > 0"):
+        pa.Prolific("t", base_url="http://127.0.0.1:1", max_poll_rate=rate)  # type: ignore[arg-type]
