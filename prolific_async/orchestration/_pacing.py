@@ -9,6 +9,10 @@ second: a run of 100 plans and one of 1,000 put the same load on the API, and ea
 only stretched when the run is that large. Plans started together would still poll together,
 in bursts; so each wait's first poll comes after a random part of its spacing, and the
 waits' polls spread out over time.
+
+The pacer only spreads the polls, so few are wasted on jobs still pending; the bound itself
+is the client's ``max_poll_rate`` (one evenly spaced gate every watch passes), which
+`orchestrate` sets to the same rate, so bursts the spreading misses still cannot exceed it.
 """
 
 from __future__ import annotations
