@@ -8,13 +8,8 @@ from pathlib import Path
 import prolific_async as pa
 from prolific_async.testing import FakeProlific
 
-DETAILS = pa.TaskDetails(task_name="Rate responses", task_introduction="<p>Hello</p>",
-                         task_steps="<ol><li>Read</li><li>Rate</li></ol>")
-QUESTIONS: list[pa.Item] = [
-    pa.MultipleChoice(description="Which response is better?", answer_limit=1,
-                      options=[pa.Option(label="A", value="a"), pa.Option(label="B", value="b")]),
-    pa.FreeText(description="Why?"),
-]
+from .helpers import DETAILS, QUESTIONS
+
 #: Fast polling against a fake whose clock moves with each request.
 FAST = pa.PollPolicy(initial=0.005, multiplier=1.5, ceiling=0.02, deadline=60)
 PLACES = 2
