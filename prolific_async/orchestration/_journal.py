@@ -12,6 +12,7 @@ so a second run on the same journal, in this process or another, is refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -41,6 +42,9 @@ CREATE TABLE IF NOT EXISTS stages (
     PRIMARY KEY (plan, stage));
 """
 _VERSION = "1"
+#: The SQLite header's application id of a journal ("PRLF"), so `file` and this SDK know it.
+_APPLICATION_ID = 0x50524C46
+_TABLES = frozenset({"meta", "plans", "ids", "stages"})
 
 
 class JournalInUseError(pa.ProlificError, RuntimeError):
@@ -98,23 +102,30 @@ class Journal:
 
     @classmethod
     def _open(cls, path: Path) -> Journal:
-        db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        created = _check_openable(path)
         try:
-            # EXCLUSIVE before WAL: the lock is taken by the first write and held until close,
-            # and WAL then needs no shared memory. A crashed process's lock dies with it.
+            db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise pa.ConfigurationError(f"cannot open journal {str(path)!r}: {exc}") from exc
+        try:
+            # The lock is taken by the first statement and, in EXCLUSIVE mode, held until close
+            # (so WAL then needs no shared memory). A crashed process's lock dies with it.
             db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("BEGIN EXCLUSIVE")
+            # Only reads until the file is known to be a journal (or empty): another
+            # application's database is refused before a single byte of it changes.
+            fresh = _identify(path, db)
+            db.execute("COMMIT")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN EXCLUSIVE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            found = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
-            if found is None:
+            if fresh:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
                 db.execute("INSERT INTO meta VALUES ('version', ?)", (_VERSION,))
-            elif found[0] != _VERSION:
-                raise pa.ConfigurationError(
-                    f"journal {str(path)!r} has version {found[0]}, this SDK writes {_VERSION}")
+            # Stamped on journals written before the marker existed too.
+            db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             db.close()
@@ -123,6 +134,7 @@ class Journal:
                     f"journal {str(path)!r} is in use by another run (another process, or "
                     "another orchestrate() in this one); wait for it to end, or use another "
                     "journal file") from None
+            _remove_if(created, path)
             raise pa.ConfigurationError(f"cannot open journal {str(path)!r}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -130,6 +142,7 @@ class Journal:
                 f"{str(path)!r} is not a prolific_async journal: {exc}") from exc
         except BaseException:
             db.close()
+            _remove_if(created, path)
             raise
         return cls(path, db)
 
@@ -202,3 +215,54 @@ class Journal:
     def _execute(self, sql: str, args: tuple[Any, ...]) -> None:
         # Autocommit mode: each statement is its own committed transaction.
         self._db.execute(sql, args)
+
+
+def _check_openable(path: Path) -> bool:
+    """Refuse a path SQLite could not open, saying why; True when this call created the file.
+
+    SQLite itself only says "unable to open database file", without the path or the cause.
+    """
+    if path.is_dir():
+        raise pa.ConfigurationError(f"cannot open journal {str(path)!r}: it is a directory")
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise pa.ConfigurationError(
+            f"cannot open journal {str(path)!r}: its folder {str(path.parent)!r} {what}")
+    existed = path.exists()
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise pa.ConfigurationError(
+            f"cannot open journal {str(path)!r}: {exc.strerror or exc}") from None
+    return not existed
+
+
+def _identify(path: Path, db: sqlite3.Connection) -> bool:
+    """Whether the open database is new (True) or this SDK's journal (False); else refuse."""
+    application = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = {name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+    user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if application == 0 and not tables and user_version == 0:
+        return True
+    # Journals written before the marker are known by their tables and version row.
+    marked = application == _APPLICATION_ID or (application == 0 and tables == _TABLES)
+    found = db.execute("SELECT value FROM meta WHERE key='version'").fetchone() if (
+        marked and "meta" in tables) else None
+    if found is None:
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise pa.ConfigurationError(
+            f"{str(path)!r} is not a prolific_async journal (a SQLite database of another "
+            f"application{': tables ' + listed if tables else ''}); it was left untouched: "
+            "give a new file as the journal")
+    if found[0] != _VERSION:
+        raise pa.ConfigurationError(
+            f"journal {str(path)!r} has version {found[0]}, this SDK writes {_VERSION}")
+    return False
+
+
+def _remove_if(created: bool, path: Path) -> None:
+    """Take back the empty file `_check_openable` made, so a refused path stays as it was."""
+    if created:
+        with contextlib.suppress(OSError):
+            path.unlink()
