@@ -27,6 +27,8 @@ import attrs
 
 import prolific_async as pa
 
+from ._leases import JournalStatus, plan_status
+
 __all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord"]
 
 T = TypeVar("T")
@@ -45,6 +47,8 @@ _VERSION = "1"
 #: The SQLite header's application id of a journal ("PRLF"), so `file` and this SDK know it.
 _APPLICATION_ID = 0x50524C46
 _TABLES = frozenset({"meta", "plans", "ids", "stages"})
+#: The key of `ids` that marks a plan driven to its end.
+_FINISHED = "finished"
 
 
 class JournalInUseError(pa.ProlificError, RuntimeError):
@@ -92,6 +96,10 @@ class Journal:
         # One thread at a time touches the connection; the limiter queues writers in order.
         self._limiter = anyio.CapacityLimiter(1)
         self._lock = threading.Lock()
+        # One run holds the file, so its leases need no database: it holds them all.
+        self._added: dict[str, None] = {}
+        self._leased: set[str] = set()
+        self._finished: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<Journal {str(self.path)!r}>"
@@ -169,24 +177,11 @@ class Journal:
         return await self._run(self._enter, plan, dict(fingerprint))
 
     def _enter(self, plan: str, fingerprint: dict[str, str]) -> PlanRecord:
-        db = self._db
-        row = db.execute("SELECT fingerprint FROM plans WHERE name=?", (plan,)).fetchone()
-        if row is None:
-            db.execute("INSERT INTO plans VALUES (?, ?, ?)",
-                       (plan, json.dumps(fingerprint, sort_keys=True), time.time()))
+        if not self._add(plan, fingerprint):
             return PlanRecord()
-        recorded: dict[str, str] = json.loads(row[0])
-        # An input added since (a study on a plan that had none) changes nothing created.
-        changed = sorted(key for key, value in recorded.items() if fingerprint.get(key) != value)
-        if changed:
-            raise PlanChangedError(
-                f"plan {plan!r} changed since the journal recorded it ({', '.join(changed)}); "
-                "its resources may already exist: rename the plan or use a new journal",
-                plan=plan, changed=changed)
-        if recorded.keys() != fingerprint.keys():
-            db.execute("UPDATE plans SET fingerprint=? WHERE name=?",
-                       (json.dumps(fingerprint, sort_keys=True), plan))
+        self._leased.add(plan)
         record = PlanRecord()
+        db = self._db
         for key, value in db.execute("SELECT key, value FROM ids WHERE plan=?", (plan,)):
             record.ids[key] = value
         for stage, state, seconds in db.execute(
@@ -195,6 +190,24 @@ class Journal:
             if seconds is not None:
                 record.seconds[stage] = seconds
         return record
+
+    async def add(self, plan: str, fingerprint: Mapping[str, str]) -> None:
+        """Record ``plan`` with its fingerprint, or check it (`PlanChangedError`)."""
+        await self._run(self._add, plan, dict(fingerprint))
+
+    def _add(self, plan: str, fingerprint: dict[str, str]) -> bool:
+        """False when the plan is new to the journal."""
+        self._added.setdefault(plan, None)
+        db = self._db
+        row = db.execute("SELECT fingerprint FROM plans WHERE name=?", (plan,)).fetchone()
+        if row is None:
+            db.execute("INSERT INTO plans VALUES (?, ?, ?)",
+                       (plan, json.dumps(fingerprint, sort_keys=True), time.time()))
+            return False
+        if changed_inputs(plan, json.loads(row[0]), fingerprint):
+            db.execute("UPDATE plans SET fingerprint=? WHERE name=?",
+                       (json.dumps(fingerprint, sort_keys=True), plan))
+        return True
 
     async def begin(self, plan: str, stage: str) -> None:
         """Mark ``stage`` begun: what it creates may exist on the server from now on."""
@@ -215,6 +228,56 @@ class Journal:
     def _execute(self, sql: str, args: tuple[Any, ...]) -> None:
         # Autocommit mode: each statement is its own committed transaction.
         self._db.execute(sql, args)
+
+    # -- leases: the file's lock makes this run the one worker -----------------------------
+
+    async def claim(self, limit: int) -> list[str]:
+        """Up to ``limit`` plans added in this run and neither leased nor finished."""
+        free = [p for p in self._added if p not in self._leased and p not in self._finished]
+        self._leased.update(free[:limit])
+        return free[:limit]
+
+    async def confirm(self, plan: str) -> None:
+        """Nothing to check: no other worker can hold a lease on a locked file."""
+
+    def lost(self, plan: str) -> anyio.Event:
+        return anyio.Event()  # never set
+
+    async def release(self, plan: str, *, finished: bool) -> None:
+        self._leased.discard(plan)
+        if finished:
+            self._finished.add(plan)
+            # For `journal status`: stages alone cannot say so (skipped ones are not recorded).
+            await self.set_id(plan, _FINISHED, "1")
+
+    async def share_polls(self, ceiling: float, apply: Callable[[float], None]) -> None:
+        apply(ceiling)  # the one worker's share is the whole
+
+    async def status(self) -> JournalStatus:
+        """Plans by their furthest stage (read from the file, which this run holds)."""
+        return await self._run(self._status)
+
+    def _status(self) -> JournalStatus:
+        rows: dict[str, list[tuple[str, str]]] = {
+            name: [] for (name,) in self._db.execute("SELECT name FROM plans ORDER BY created_at")}
+        for plan, stage, state in self._db.execute("SELECT plan, stage, state FROM stages"):
+            rows.setdefault(plan, []).append((stage, state))
+        finished = {plan for (plan,) in self._db.execute(
+            "SELECT plan FROM ids WHERE key=?", (_FINISHED,))}
+        return JournalStatus(tuple(plan_status(plan, found, finished=plan in finished)
+                                   for plan, found in rows.items()))
+
+
+def changed_inputs(plan: str, recorded: Mapping[str, str], fingerprint: Mapping[str, str]) -> bool:
+    """Raise `PlanChangedError` when an input of ``plan`` differs from the one recorded; True
+    when inputs were only added (a study on a plan that had none), so the record is updated."""
+    changed = sorted(key for key, value in recorded.items() if fingerprint.get(key) != value)
+    if changed:
+        raise PlanChangedError(
+            f"plan {plan!r} changed since the journal recorded it ({', '.join(changed)}); "
+            "its resources may already exist: rename the plan or use a new journal",
+            plan=plan, changed=changed)
+    return recorded.keys() != fingerprint.keys()
 
 
 def _check_openable(path: Path) -> bool:

@@ -1,0 +1,91 @@
+"""Leases and what `journal status` shows: the vocabulary shared by every journal.
+
+A *lease* says which worker drives a plan. The SQLite journal's one run holds them all; the
+PostgreSQL journal hands them out to many workers (see `prolific_async.orchestration._journal_pg`).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+import prolific_async as pa
+
+from ._events import Stage
+
+__all__ = [
+    "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+    "plan_status",
+]
+
+_ORDER = {stage.value: n for n, stage in enumerate(Stage)}
+
+
+class LeaseLostError(pa.ProlificError, RuntimeError):
+    """This worker no longer holds the plan's lease: another worker took it over after this one
+    missed its heartbeats (stopped, or cut off from the database). Nothing more may be done for
+    the plan here; its new holder reconciles from the server and carries on."""
+
+    def __init__(self, message: str, *, plan: str) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
+class PlanLeasedError(pa.ProlificError, RuntimeError):
+    """Another live worker drives the plan (``holder``); it is not driven here."""
+
+    def __init__(self, message: str, *, plan: str, holder: str) -> None:
+        super().__init__(message)
+        self.plan = plan
+        self.holder = holder
+
+
+@attrs.frozen
+class PlanStatus:
+    """One plan as the journal sees it: its latest stage and who drives it."""
+
+    plan: str
+    #: The furthest stage recorded, and its state ("begun" or "done"); None before any.
+    stage: str | None
+    state: str | None
+    finished: bool
+    #: The worker holding the lease, or None; ``stale`` when its heartbeat stopped.
+    holder: str | None = None
+    stale: bool = False
+
+
+@attrs.frozen
+class WorkerStatus:
+    """One worker that joined the run: its last heartbeat, ``age`` seconds ago."""
+
+    worker: str
+    age: float
+    live: bool
+    leases: int
+
+
+@attrs.frozen
+class JournalStatus:
+    """What `prolific-async journal status` shows."""
+
+    plans: tuple[PlanStatus, ...]
+    workers: tuple[WorkerStatus, ...] = ()
+    #: The run-wide poll ceiling (polls a second) the workers share, once one recorded it.
+    poll_ceiling: float | None = None
+
+    def by_stage(self) -> dict[str, int]:
+        """How many plans are at each stage ("finished" and "not started" included)."""
+        counts: dict[str, int] = {}
+        for plan in self.plans:
+            key = "finished" if plan.finished else (
+                f"{plan.stage} ({plan.state})" if plan.stage else "not started")
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+def plan_status(plan: str, stages: list[tuple[str, str]], *, finished: bool,
+                holder: str | None = None, stale: bool = False) -> PlanStatus:
+    """A plan's `PlanStatus` from its recorded ``(stage, state)`` pairs: the furthest one."""
+    if not stages:
+        return PlanStatus(plan, None, None, finished, holder, stale)
+    stage, state = max(stages, key=lambda pair: _ORDER.get(pair[0], -1))
+    return PlanStatus(plan, stage, state, finished, holder, stale)
