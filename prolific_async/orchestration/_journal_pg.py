@@ -82,6 +82,12 @@ CREATE TABLE prolific_journal_stages (
 #: A holder is stale when its worker row is gone or older than that worker's own timeout.
 _STALE = ("(w.id IS NULL OR w.seen < now() - make_interval(secs => w.lease_timeout))")
 
+#: A plan nobody drives: no holder, or one whose heartbeat stopped. A subquery, not a join:
+#: when a row changed while being locked, PostgreSQL re-evaluates the condition on the new row,
+#: and an outer join would be rechecked against the old (holderless) join result.
+_FREE = ("(p.holder IS NULL OR NOT EXISTS (SELECT 1 FROM prolific_journal_workers w "
+         "WHERE w.id = p.holder AND w.seen >= now() - make_interval(secs => w.lease_timeout)))")
+
 #: The fenced write's guard: this worker holds the plan at the epoch it leased, row locked.
 _HELD = """WITH held AS (
     SELECT name FROM prolific_journal_plans
@@ -203,9 +209,9 @@ class PostgresJournal:
         if not rows:
             self._lose(plan)
             raise LeaseLostError(
-                f"plan {plan!r}: this worker ({self.worker}) lost its lease (its heartbeats "
-                f"stopped for over {self.lease_timeout:g} s and another worker took it over); "
-                "it does nothing more for the plan", plan=plan)
+                f"plan {plan!r}: this worker ({self.worker}) lost its lease: another worker "
+                "took the plan over after this one's heartbeat went unseen for "
+                f"{self.lease_timeout:g} s; it does nothing more for the plan", plan=plan)
 
     def _lose(self, plan: str) -> None:
         if self._leases.pop(plan, None) is not None:
@@ -243,9 +249,7 @@ class PostgresJournal:
         if plan not in self._leases:
             rows = await self._fetch(
                 "WITH pick AS (SELECT p.name FROM prolific_journal_plans p "
-                "LEFT JOIN prolific_journal_workers w ON w.id = p.holder "
-                f"WHERE p.name = %(plan)s AND (p.holder IS NULL OR {_STALE}) "
-                "FOR UPDATE OF p SKIP LOCKED) "
+                f"WHERE p.name = %(plan)s AND {_FREE} FOR UPDATE SKIP LOCKED) "
                 "UPDATE prolific_journal_plans p SET holder = %(me)s, epoch = p.epoch + 1 "
                 "FROM pick WHERE p.name = pick.name RETURNING p.epoch",
                 {"plan": plan, "me": self.worker})
@@ -263,9 +267,8 @@ class PostgresJournal:
             return []
         rows = await self._fetch(
             "WITH pick AS (SELECT p.name FROM prolific_journal_plans p "
-            "LEFT JOIN prolific_journal_workers w ON w.id = p.holder "
-            f"WHERE NOT p.finished AND (p.holder IS NULL OR {_STALE}) "
-            "ORDER BY p.seq LIMIT %(limit)s FOR UPDATE OF p SKIP LOCKED) "
+            f"WHERE NOT p.finished AND {_FREE} "
+            "ORDER BY p.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             "UPDATE prolific_journal_plans p SET holder = %(me)s, epoch = p.epoch + 1 "
             "FROM pick WHERE p.name = pick.name RETURNING p.name, p.epoch, p.seq",
             {"limit": limit, "me": self.worker})
