@@ -34,10 +34,8 @@ import prolific_async as pa
 from ._journal import Journal, PlanRecord
 from ._leases import JournalStatus
 
-__all__ = ["DEFAULT_LEASE_TIMEOUT", "JournalStore", "is_postgres_url", "open_journal"]
+__all__ = ["JournalStore", "is_postgres_url", "open_journal"]
 
-#: Seconds without a heartbeat after which a worker's leases may be taken over.
-DEFAULT_LEASE_TIMEOUT = 30.0
 _SCHEMES = ("postgresql://", "postgres://")
 
 

@@ -45,8 +45,8 @@ from psycopg_pool import AsyncConnectionPool
 import prolific_async as pa
 
 from ._journal import PlanRecord, changed_inputs
-from ._journal_api import DEFAULT_LEASE_TIMEOUT
 from ._leases import (
+    DEFAULT_LEASE_TIMEOUT,
     JournalStatus,
     LeaseLostError,
     PlanLeasedError,

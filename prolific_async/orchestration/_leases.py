@@ -13,10 +13,12 @@ import prolific_async as pa
 from ._events import Stage
 
 __all__ = [
-    "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+    "DEFAULT_LEASE_TIMEOUT", "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
     "plan_status",
 ]
 
+#: Seconds without a heartbeat after which a worker's leases may be taken over.
+DEFAULT_LEASE_TIMEOUT = 30.0
 _ORDER = {stage.value: n for n, stage in enumerate(Stage)}
 
 

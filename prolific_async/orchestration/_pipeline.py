@@ -59,7 +59,8 @@ import attrs
 import prolific_async as pa
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
-from ._journal import Journal, PlanRecord
+from ._journal import PlanRecord
+from ._journal_api import JournalStore
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 
@@ -109,7 +110,7 @@ class Pipeline:
 
     def __init__(
         self, client: pa.Prolific, plan: BatchPlan, state: PipelineState, *,
-        emit: Callable[[PipelineEvent], None], journal: Journal | None,
+        emit: Callable[[PipelineEvent], None], journal: JournalStore | None,
         record: PlanRecord, scratch: Path, pacer: Pacer,
     ) -> None:
         self.client = client

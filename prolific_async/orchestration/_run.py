@@ -17,7 +17,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 import prolific_async as pa
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
-from ._journal import Journal, PlanRecord
+from ._journal import PlanRecord
+from ._journal_api import JournalStore, open_journal
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
@@ -87,7 +88,10 @@ async def orchestrate(
     SQLite file), a rerun with the same plans resumes: done stages are skipped and created
     resources reused, and nothing that may already exist is created twice (see
     `prolific_async.orchestration._pipeline`). Leaving the block early, or cancelling it, stops
-    every pipeline at once; the journal stays consistent.
+    every pipeline at once; the journal stays consistent. A ``postgresql://`` URL as ``journal``
+    keeps it in PostgreSQL (the ``postgres`` extra), where several workers may share the run:
+    each plan is leased to one worker at a time, and ``poll_rate`` is the whole run's, divided
+    between its live workers (see `prolific_async.orchestration._journal_pg`).
 
     Example::
 
@@ -111,16 +115,26 @@ async def orchestrate(
 
     pacer = Pacer(client.poll, poll_rate)
     states = [PipelineState(plan=plan.name) for plan in plans]
-    opened = await Journal.open(journal) if journal is not None else None
+    stack = contextlib.AsyncExitStack()
+    opened = None if journal is None else await stack.enter_async_context(
+        open_journal(journal))
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
     # The pacer spaces each wait's polls; the client's cap keeps their sum flat even when
     # many plans reach the same stage together. A cap the caller set is left alone.
     capped = client.max_poll_rate is None
-    if capped:
-        client.max_poll_rate = poll_rate
+
+    def share(rate: float) -> None:  # this worker's part of the run's poll budget
+        pacer.rate = rate
+        if capped:
+            client.max_poll_rate = rate
+
     try:
+        if opened is None:
+            share(poll_rate)
+        else:
+            await opened.share_polls(poll_rate, share)
         async with receive, anyio.create_task_group() as group:
             with send:
                 for plan, state in zip(plans, states, strict=True):
@@ -130,17 +144,16 @@ async def orchestrate(
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
     finally:
+        with anyio.CancelScope(shield=True):
+            await stack.aclose()  # first: the journal's heartbeat may still share the budget
+            await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
         if capped:
             client.max_poll_rate = None
-        with anyio.CancelScope(shield=True):
-            if opened is not None:
-                await opened.aclose()
-            await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
 
 
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
-    events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
+    events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
@@ -160,6 +173,8 @@ async def _drive(
                         record = await journal.enter(plan.name, parts)
                     await Pipeline(client, plan, state, emit=emit, journal=journal,
                                    record=record, scratch=scratch, pacer=pacer).run()
+                    if journal is not None:
+                        await journal.release(plan.name, finished=True)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
