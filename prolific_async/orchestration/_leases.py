@@ -13,8 +13,8 @@ import prolific_async as pa
 from ._events import Stage
 
 __all__ = [
-    "DEFAULT_LEASE_TIMEOUT", "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
-    "plan_status",
+    "DEFAULT_LEASE_TIMEOUT", "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus",
+    "WorkerStatus", "plan_status",
 ]
 
 #: Seconds without a heartbeat after which a worker's leases may be taken over.
