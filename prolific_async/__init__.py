@@ -132,14 +132,20 @@ from .orchestration import (
     EventKind,
     ExistingDataset,
     JournalInUseError,
+    JournalStatus,
+    LeaseLostError,
     PipelineEvent,
     PlanCancelled,
     PlanChangedError,
     PlanFileError,
+    PlanLeasedError,
     PlanResult,
+    PlanStatus,
     Run,
     Stage,
     StudyPlan,
+    WorkerStatus,
+    journal_status,
     load_plans,
     orchestrate,
 )
@@ -183,4 +189,10 @@ __all__ += [
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+]
+
+__all__ += [
+    # many workers sharing a run through a PostgreSQL journal
+    "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+    "journal_status",
 ]

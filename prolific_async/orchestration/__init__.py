@@ -3,10 +3,14 @@
 `orchestrate` runs the plans (`_run`), each through the stages of `_pipeline` (whose
 docstring says what each stage can leave behind after a crash, and why), optionally with a
 `_journal` that makes a rerun resume. `load_plans` reads plans from a TOML file (`_planfile`).
+A journal is a SQLite file or, shared by many workers, PostgreSQL (`_journal_api` says what
+every journal does, `_leases` how workers share plans, `_journal_pg` how PostgreSQL does it).
 """
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import JournalInUseError, PlanChangedError
+from ._journal_api import journal_status
+from ._leases import JournalStatus, LeaseLostError, PlanLeasedError, PlanStatus, WorkerStatus
 from ._pipeline import PlanCancelled
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
 from ._planfile import PlanFileError, load_plans
@@ -16,4 +20,7 @@ __all__ = [
     "BatchPlan", "EventKind", "ExistingDataset", "JournalInUseError", "PipelineEvent",
     "PlanCancelled", "PlanChangedError", "PlanFileError", "PlanResult", "Run", "Stage",
     "StudyPlan", "load_plans", "orchestrate",
+    # many workers
+    "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+    "journal_status",
 ]

@@ -32,9 +32,9 @@ import anyio
 import prolific_async as pa
 
 from ._journal import Journal, PlanRecord
-from ._leases import JournalStatus
+from ._leases import JournalStatus, display_url
 
-__all__ = ["JournalStore", "is_postgres_url", "open_journal"]
+__all__ = ["JournalStore", "is_postgres_url", "journal_status", "open_journal"]
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -111,10 +111,40 @@ async def open_journal(target: str | os.PathLike[str]) -> AsyncIterator[JournalS
         return
     if isinstance(target, str) and "://" in target:
         raise pa.ConfigurationError(
-            f"journal {target.split('://', 1)[0]}://... is not supported: give a SQLite file "
-            "path or a postgresql:// URL")
+            f"journal {display_url(target)} is not supported: give a SQLite file path or a "
+            "postgresql:// URL")
     opened = await Journal.open(Path(target))
     try:
         yield opened
+    finally:
+        await opened.aclose()
+
+
+async def journal_status(journal: str | os.PathLike[str]) -> JournalStatus:
+    """Where the plans of a journal stand: by stage, who holds each lease, stale leases.
+
+    ``journal`` is a SQLite file or a ``postgresql://`` URL, as given to `orchestrate`. Reading
+    a PostgreSQL journal does not join its run; a SQLite journal can only be read while no run
+    has it open (`JournalInUseError`). Example::
+
+        status = await pa.journal_status("postgresql://run@db/prolific")
+        print(status.by_stage())                  # {'finished': 40, 'batch_ready (begun)': 20}
+        stale = [p.plan for p in status.plans if p.stale]
+    """
+    if is_postgres_url(journal):
+        from ._journal_pg import PostgresJournal
+
+        async with PostgresJournal.connect(str(journal), join=False) as shared:
+            return await shared.status()
+    if isinstance(journal, str) and "://" in journal:
+        raise pa.ConfigurationError(
+            f"journal {display_url(journal)} is not supported: give a SQLite file path or a "
+            "postgresql:// URL")
+    path = Path(journal)
+    if not await anyio.Path(path).is_file():
+        raise pa.ConfigurationError(f"no journal at {str(path)!r}")
+    opened = await Journal.open(path)
+    try:
+        return await opened.status()
     finally:
         await opened.aclose()

@@ -51,6 +51,7 @@ from ._leases import (
     LeaseLostError,
     PlanLeasedError,
     WorkerStatus,
+    display_url,
     plan_status,
 )
 
@@ -114,15 +115,6 @@ def _split_url(url: str) -> tuple[str, float]:
     return urlunsplit(parts._replace(query=urlencode(kept))), timeout
 
 
-def redact(url: str) -> str:
-    """``url`` without its password, for messages and reprs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
 class PostgresJournal:
     """A run's journal in PostgreSQL, shared by workers. Open it with `connect` (or give
     `orchestrate` its URL); see the module docstring for leases, fencing and the heartbeat.
@@ -152,11 +144,12 @@ class PostgresJournal:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, url: str) -> AsyncIterator[PostgresJournal]:
+    async def connect(cls, url: str, *, join: bool = True) -> AsyncIterator[PostgresJournal]:
         """Join the run the URL's database keeps: create the schema if needed, register this
-        worker and heartbeat until the block ends; then release its leases and leave."""
+        worker and heartbeat until the block ends; then release its leases and leave. With
+        ``join=False`` only look (`status`): no worker is registered."""
         conninfo, lease_timeout = _split_url(url)
-        where = redact(conninfo)
+        where = display_url(conninfo)
         await _prepare(conninfo, where)
         pool = AsyncConnectionPool(
             conninfo, min_size=1, max_size=_POOL_SIZE, open=False, timeout=_STATEMENT_TIMEOUT,
@@ -167,6 +160,13 @@ class PostgresJournal:
         except Exception as exc:
             raise pa.ConfigurationError(f"cannot open journal {where}: {exc}") from exc
         journal = cls(pool, where=where, lease_timeout=lease_timeout)
+        if not join:
+            try:
+                yield journal
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await pool.close(timeout=_STATEMENT_TIMEOUT)
+            return
         try:
             await journal._fetch(
                 "INSERT INTO prolific_journal_workers (id, lease_timeout) VALUES (%s, %s)",

@@ -6,6 +6,8 @@ PostgreSQL journal hands them out to many workers (see `prolific_async.orchestra
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import attrs
 
 import prolific_async as pa
@@ -14,7 +16,7 @@ from ._events import Stage
 
 __all__ = [
     "DEFAULT_LEASE_TIMEOUT", "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus",
-    "WorkerStatus", "plan_status",
+    "WorkerStatus", "display_url", "plan_status",
 ]
 
 #: Seconds without a heartbeat after which a worker's leases may be taken over.
@@ -91,3 +93,16 @@ def plan_status(plan: str, stages: list[tuple[str, str]], *, finished: bool,
         return PlanStatus(plan, None, None, finished, holder, stale)
     stage, state = max(stages, key=lambda pair: _ORDER.get(pair[0], -1))
     return PlanStatus(plan, stage, state, finished, holder, stale)
+
+
+def display_url(url: str) -> str:
+    """A journal URL as messages and reprs show it: without its password.
+
+    Example: ``display_url("postgresql://run:secret@db/prolific")`` is
+    ``"postgresql://run:***@db/prolific"``.
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
