@@ -18,6 +18,7 @@ from ._demo import demo
 from ._errors import EXIT_CODES, INTERRUPTED, describe
 from ._fake_server import fake_server
 from ._instructions import instructions
+from ._journal import journal
 from ._output import Output
 from ._run import run
 from ._study import study
@@ -89,3 +90,4 @@ def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | 
 
 for command in (demo, run, batch, dataset, instructions, collection, study, fake_server):
     cli.add_command(command)
+cli.add_command(journal)

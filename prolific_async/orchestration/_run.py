@@ -145,9 +145,11 @@ async def orchestrate(
             group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
-            await stack.aclose()  # first: the journal's heartbeat may still share the budget
             await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
-        if capped:
+        # Not in the shielded scope: a journal may own a task group (its heartbeat), which must
+        # be left where it was entered. It shields its own closing.
+        await stack.aclose()
+        if capped:  # after the heartbeat stopped sharing out the budget
             client.max_poll_rate = None
 
 
