@@ -3,8 +3,8 @@
 the end of the session.
 
 ``initdb`` refuses to run as root, and CI and sessions run as root: there the cluster belongs
-to the ``postgres`` user (``runuser``). Binaries come from ``pg_config --bindir``, else the
-Debian folder of PostgreSQL 15, else the PATH. Only when none of these exist, or psycopg is
+to the ``postgres`` user (``runuser``). Binaries come from ``pg_config --bindir``, else
+Debian's folders (``/usr/lib/postgresql/<version>/bin``, newest first), else the PATH. Only when none of these exist, or psycopg is
 not installed, are the tests skipped, with the reason.
 """
 
@@ -22,8 +22,8 @@ import pytest
 
 __all__ = ["journal_url", "postgres_url"]
 
-#: Where Debian's postgresql-15 package puts the server binaries (not on the PATH).
-_DEBIAN_BINDIR = Path("/usr/lib/postgresql/15/bin")
+#: Where Debian's postgresql packages put the server binaries (not on the PATH).
+_DEBIAN = Path("/usr/lib/postgresql")
 _USER = "postgres"
 
 
@@ -34,7 +34,10 @@ def _bindir() -> Path | None:
                                timeout=30, check=False)
         if found.returncode == 0:
             candidates.append(Path(found.stdout.strip()))
-    candidates.append(_DEBIAN_BINDIR)
+    if _DEBIAN.is_dir():
+        versions = sorted((p for p in _DEBIAN.iterdir() if p.name.isdigit()),
+                          key=lambda p: int(p.name), reverse=True)
+        candidates.extend(version / "bin" for version in versions)
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
@@ -64,7 +67,7 @@ def postgres_url() -> Iterator[str]:
     bindir = _bindir()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl from pg_config --bindir, "
-                    f"{_DEBIAN_BINDIR} or the PATH); `apt-get install postgresql`")
+                    f"{_DEBIAN}/*/bin or the PATH); `apt-get install postgresql`")
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         pytest.skip("running as root without runuser: initdb cannot run as root")
     folder = Path(tempfile.mkdtemp(prefix="prolific-pg-"))
