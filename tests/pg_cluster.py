@@ -4,8 +4,8 @@ the end of the session.
 
 ``initdb`` refuses to run as root, and CI and sessions run as root: there the cluster belongs
 to the ``postgres`` user (``runuser``). Binaries come from ``pg_config --bindir``, else
-Debian's folders (``/usr/lib/postgresql/<version>/bin``, newest first), else the PATH. Only when none of these exist, or psycopg is
-not installed, are the tests skipped, with the reason.
+Debian's folders (``/usr/lib/postgresql/<version>/bin``, newest first), else the PATH. Only
+when none of these exist, or psycopg is not installed, are the tests skipped, with the reason.
 """
 
 from __future__ import annotations
