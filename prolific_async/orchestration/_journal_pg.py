@@ -28,6 +28,7 @@ database with other applications.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -153,8 +154,8 @@ class PostgresJournal:
         await _prepare(conninfo, where)
         pool = AsyncConnectionPool(
             conninfo, min_size=1, max_size=_POOL_SIZE, open=False, timeout=_STATEMENT_TIMEOUT,
-            kwargs={"autocommit": True, "connect_timeout": int(_STATEMENT_TIMEOUT),
-                    "options": f"-c statement_timeout={int(_STATEMENT_TIMEOUT * 1000)}"})
+            kwargs={"autocommit": True, "connect_timeout": int(_STATEMENT_TIMEOUT)},
+            configure=_configure)
         try:
             await pool.open(wait=True, timeout=_STATEMENT_TIMEOUT)
         except Exception as exc:
@@ -180,7 +181,9 @@ class PostgresJournal:
         finally:
             with anyio.CancelScope(shield=True):
                 try:
-                    await journal.aclose()
+                    # Unreachable now: the leases expire after their timeout all the same.
+                    with contextlib.suppress(psycopg.Error, TimeoutError):
+                        await journal.aclose()
                 finally:
                     await pool.close(timeout=_STATEMENT_TIMEOUT)
 
@@ -407,6 +410,11 @@ class PostgresJournal:
                 "WITH freed AS (UPDATE prolific_journal_plans SET holder = NULL "
                 "WHERE holder = %(me)s) DELETE FROM prolific_journal_workers WHERE id = %(me)s",
                 {"me": self.worker})
+
+
+async def _configure(conn: psycopg.AsyncConnection[TupleRow]) -> None:
+    """Every pooled connection: no statement runs unbounded."""
+    await conn.execute(f"SET statement_timeout = {int(_STATEMENT_TIMEOUT * 1000)}")
 
 
 async def _prepare(conninfo: str, where: str) -> None:

@@ -27,7 +27,13 @@ _ORDER = {stage.value: n for n, stage in enumerate(Stage)}
 class LeaseLostError(pa.ProlificError, RuntimeError):
     """This worker no longer holds the plan's lease: another worker took it over after this one
     missed its heartbeats (stopped, or cut off from the database). Nothing more may be done for
-    the plan here; its new holder reconciles from the server and carries on."""
+    the plan here; its new holder reconciles from the server and carries on.
+
+    Example::
+
+        failed = [r for r in run.results if isinstance(r.error, pa.LeaseLostError)]
+        # each of these plans is driven on by another worker of the same journal
+    """
 
     def __init__(self, message: str, *, plan: str) -> None:
         super().__init__(message)
@@ -35,7 +41,14 @@ class LeaseLostError(pa.ProlificError, RuntimeError):
 
 
 class PlanLeasedError(pa.ProlificError, RuntimeError):
-    """Another live worker drives the plan (``holder``); it is not driven here."""
+    """Another live worker drives the plan (``holder``); it is not driven here.
+
+    Example::
+
+        for result in run.results:
+            if isinstance(result.error, pa.PlanLeasedError):
+                print(result.plan, "is driven by", result.error.holder)
+    """
 
     def __init__(self, message: str, *, plan: str, holder: str) -> None:
         super().__init__(message)
@@ -45,7 +58,13 @@ class PlanLeasedError(pa.ProlificError, RuntimeError):
 
 @attrs.frozen
 class PlanStatus:
-    """One plan as the journal sees it: its latest stage and who drives it."""
+    """One plan as the journal sees it: its furthest stage and who drives it.
+
+    Example::
+
+        status = await pa.journal_status("run.db")
+        begun = [p.plan for p in status.plans if p.state == "begun"]
+    """
 
     plan: str
     #: The furthest stage recorded, and its state ("begun" or "done"); None before any.
@@ -59,7 +78,13 @@ class PlanStatus:
 
 @attrs.frozen
 class WorkerStatus:
-    """One worker that joined the run: its last heartbeat, ``age`` seconds ago."""
+    """One worker that joined the run: its last heartbeat ``age`` seconds ago, whether it is
+    ``live`` (within its lease timeout), and how many plans it holds.
+
+    Example::
+
+        gone = [w.worker for w in (await pa.journal_status(url)).workers if not w.live]
+    """
 
     worker: str
     age: float
@@ -69,7 +94,14 @@ class WorkerStatus:
 
 @attrs.frozen
 class JournalStatus:
-    """What `prolific-async journal status` shows."""
+    """What `pa.journal_status` (and ``prolific-async journal status``) reports.
+
+    Example::
+
+        status = await pa.journal_status("postgresql://run@db/prolific")
+        print(status.by_stage())      # {'finished': 58, 'batch_ready (begun)': 2}
+        stale = [p.plan for p in status.plans if p.stale]
+    """
 
     plans: tuple[PlanStatus, ...]
     workers: tuple[WorkerStatus, ...] = ()
