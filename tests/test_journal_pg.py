@@ -16,7 +16,7 @@ from anyio.abc import Process
 
 import prolific_async as pa
 from prolific_async.orchestration._journal_api import JournalStore, open_journal
-from prolific_async.orchestration._leases import PlanLeasedError
+from prolific_async.orchestration._leases import LeaseLostError, PlanLeasedError
 
 from .pg_cluster import journal_url, postgres_url
 
@@ -232,6 +232,23 @@ async def test_a_stopped_worker_notices_its_lost_leases_and_does_not_act(
         await taker.set_id("p0", "batch_id", "b")
     acted = await query(journal_url, "SELECT value FROM prolific_journal_ids WHERE key='acted'")
     assert acted == [("before",), ("before",)]
+
+
+async def test_a_worker_cut_off_from_the_database_past_its_timeout_gives_up_its_leases(
+        journal_url: str) -> None:
+    import psycopg
+
+    async with open_journal(journal_url + QUICK) as cut_off:
+        await cut_off.add("p", {})
+        assert await cut_off.claim(1) == ["p"]
+        # Its heartbeats cannot land while another session holds the workers table.
+        async with await psycopg.AsyncConnection.connect(journal_url) as blocker:
+            await blocker.execute("LOCK TABLE prolific_journal_workers IN ACCESS EXCLUSIVE MODE")
+            with anyio.fail_after(30):
+                await cut_off.lost("p").wait()
+            await blocker.rollback()
+        with pytest.raises(LeaseLostError):
+            await cut_off.set_id("p", "batch_id", "b")
 
 
 async def test_the_poll_budget_is_divided_between_live_workers(journal_url: str) -> None:

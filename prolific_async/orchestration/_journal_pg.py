@@ -189,11 +189,11 @@ class PostgresJournal:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    async def _fetch(self, sql: str, args: Mapping[str, Any] | tuple[Any, ...] = ()
-                     ) -> list[TupleRow]:
-        """One statement, one round trip, committed. Shielded (within the statement timeout):
-        a write in flight lands or fails whole, and the pooled connection stays usable."""
-        with anyio.fail_after(_STATEMENT_TIMEOUT * 2, shield=True):
+    async def _fetch(self, sql: str, args: Mapping[str, Any] | tuple[Any, ...] = (), *,
+                     deadline: float = _STATEMENT_TIMEOUT * 2) -> list[TupleRow]:
+        """One statement, one round trip, committed. Shielded (within its deadline): a write
+        in flight lands or fails whole, and the pooled connection stays usable."""
+        with anyio.fail_after(deadline, shield=True):
             async with self._pool.connection() as conn:
                 self.round_trips += 1
                 cursor = await conn.execute(sql, args)
@@ -346,21 +346,24 @@ class PostgresJournal:
     async def _heartbeat(self) -> None:
         # Three beats a timeout: one late or failed beat costs no lease.
         interval = self.lease_timeout / 3
-        last_ok = anyio.current_time()
+        # When the last beat that landed was sent: the database recorded it later than that,
+        # so the leases last at least until ``sent + lease_timeout`` by this worker's clock.
+        last_sent = anyio.current_time()
         while True:
             await anyio.sleep(interval)
+            sent = anyio.current_time()
             try:
-                await self._beat()
+                await self._beat(deadline=interval)
             except (psycopg.Error, TimeoutError):
                 # Cut off from the database past the timeout: others may take the plans over,
                 # so this worker must act as if it lost them all.
-                if anyio.current_time() - last_ok > self.lease_timeout:
+                if anyio.current_time() - last_sent >= self.lease_timeout:
                     for plan in list(self._leases):
                         self._lose(plan)
                 continue
-            last_ok = anyio.current_time()
+            last_sent = sent
 
-    async def _beat(self) -> None:
+    async def _beat(self, *, deadline: float = _STATEMENT_TIMEOUT * 2) -> None:
         """Refresh this worker's ``seen``; learn which leases it still holds and how many
         workers share the poll budget."""
         [(held, live, ceiling)] = await self._fetch(
@@ -372,7 +375,7 @@ class PostgresJournal:
             "       (SELECT count(*) FROM prolific_journal_workers w "
             f"        WHERE w.id <> %(me)s AND NOT {_STALE}) + 1, "
             "       (SELECT value FROM prolific_journal_meta WHERE key = 'poll_ceiling') "
-            "FROM beat", {"me": self.worker, "timeout": self.lease_timeout})
+            "FROM beat", {"me": self.worker, "timeout": self.lease_timeout}, deadline=deadline)
         for plan, epoch in list(self._leases.items()):
             if held.get(plan) != epoch:
                 self._lose(plan)
