@@ -51,8 +51,10 @@ async def test_status_shows_each_plans_furthest_stage(target: str) -> None:
     assert by_plan == {"new": (None, None, False), "begun": ("batch_create", "begun", False),
                        "done": ("download", "done", True)}
     assert status.by_stage() == {"not started": 1, "batch_create (begun)": 1, "finished": 1}
-    # Read from outside the run, once it has left, the plans stand the same.
-    assert (await pa.journal_status(target)).plans == status.plans
+    # Read from outside, once the run has left: the same stages, and no lease held.
+    after = (await pa.journal_status(target)).plans
+    assert {p.plan: (p.stage, p.state, p.finished) for p in after} == by_plan
+    assert {p.holder for p in after} == {None}
 
 
 async def test_a_changed_input_is_refused_and_an_added_one_kept(target: str) -> None:
