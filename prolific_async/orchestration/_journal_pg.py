@@ -15,7 +15,9 @@ hands. How the pieces fit:
   instead of writing over its successor; `confirm` makes the same check before a request that
   must not be sent twice.
 - **Noticing**: the heartbeat also reads back which plans the worker still holds; a lease that
-  went elsewhere sets `lost`, so a pipeline waiting on the server stops without a write.
+  went elsewhere sets its `lost` event, so whoever waits on the server for that plan can stop
+  without first trying a write. A worker whose beats have not landed for its whole timeout
+  (cut off from the database) counts every lease as lost on its own.
 - **Poll budget**: the run-wide ceiling of polls a second is recorded once (the first worker's
   wins); each heartbeat divides it by the number of live workers.
 - **Time** is the database's clock (``now()``) for every lease decision, so workers on machines
@@ -135,8 +137,11 @@ class PostgresJournal:
         #: Database round trips so far (the benchmark divides them by plans).
         self.round_trips = 0
         self._pool = pool
-        #: plan → the epoch this worker leased it at.
-        self._leases: dict[str, int] = {}
+        #: plan → the epoch this worker leased it at, and the `_changes` count when it did.
+        self._leases: dict[str, tuple[int, int]] = {}
+        #: Leases taken so far: a beat judges only leases taken before it was sent (a claim
+        #: that commits while the beat runs may be missing from what the beat read).
+        self._changes = 0
         self._lost: dict[str, anyio.Event] = {}
         self._share: tuple[float, Callable[[float], None]] | None = None
 
@@ -199,13 +204,17 @@ class PostgresJournal:
                 cursor = await conn.execute(sql, args)
                 return await cursor.fetchall() if cursor.description else []
 
-    async def _fenced(self, plan: str, write: str | None, **args: Any) -> None:
+    async def _fenced(self, plan: str, write: str | None, *, epoch: int | None = None,
+                      **args: Any) -> None:
         """``write`` (a statement reading the one-row ``held``), made only while this worker
-        holds ``plan``'s lease (see `_HELD`); None only checks."""
-        epoch = self._leases.get(plan)
+        holds ``plan``'s lease (see `_HELD`) at ``epoch`` (by default, the one it leased);
+        None only checks."""
         if epoch is None:
-            raise LeaseLostError(f"plan {plan!r} is not leased to this worker ({self.worker})",
-                                 plan=plan)
+            lease = self._leases.get(plan)
+            if lease is None:
+                raise LeaseLostError(
+                    f"plan {plan!r} is not leased to this worker ({self.worker})", plan=plan)
+            epoch = lease[0]
         act = f", act AS ({write})" if write else ""
         rows = await self._fetch(f"{_HELD}{act} SELECT 1 FROM held",
                                  {"plan": plan, "me": self.worker, "epoch": epoch, **args})
@@ -217,8 +226,8 @@ class PostgresJournal:
                 f"{self.lease_timeout:g} s; it does nothing more for the plan", plan=plan)
 
     def _lose(self, plan: str) -> None:
-        if self._leases.pop(plan, None) is not None:
-            self.lost(plan).set()
+        self._leases.pop(plan, None)
+        self.lost(plan).set()
 
     # -- plans --------------------------------------------------------------------------------
 
@@ -280,7 +289,8 @@ class PostgresJournal:
         return [str(name) for name, _, _ in sorted(rows, key=lambda row: row[2])]
 
     def _take(self, plan: str, epoch: int) -> None:
-        self._leases[plan] = epoch
+        self._changes += 1
+        self._leases[plan] = (epoch, self._changes)
         self._lost[plan] = anyio.Event()  # a fresh lease, not yet lost
 
     async def _load(self, plan: str) -> PlanRecord:
@@ -305,12 +315,13 @@ class PostgresJournal:
         return self._lost.setdefault(plan, anyio.Event())
 
     async def release(self, plan: str, *, finished: bool) -> None:
-        if plan not in self._leases:
+        # Forgotten first: a beat running meanwhile must not take the release for a loss.
+        lease = self._leases.pop(plan, None)
+        if lease is None:
             return
         await self._fenced(plan, "UPDATE prolific_journal_plans p SET holder = NULL, "
                            "finished = p.finished OR %(finished)s FROM held "
-                           "WHERE p.name = held.name", finished=finished)
-        del self._leases[plan]
+                           "WHERE p.name = held.name", epoch=lease[0], finished=finished)
 
     async def begin(self, plan: str, stage: str) -> None:
         await self._stage(plan, stage, "begun", None)
@@ -366,6 +377,7 @@ class PostgresJournal:
     async def _beat(self, *, deadline: float = _STATEMENT_TIMEOUT * 2) -> None:
         """Refresh this worker's ``seen``; learn which leases it still holds and how many
         workers share the poll budget."""
+        judged = self._changes
         [(held, live, ceiling)] = await self._fetch(
             "WITH beat AS (INSERT INTO prolific_journal_workers (id, lease_timeout) "
             "VALUES (%(me)s, %(timeout)s) ON CONFLICT (id) DO UPDATE SET seen = now() "
@@ -376,8 +388,8 @@ class PostgresJournal:
             f"        WHERE w.id <> %(me)s AND NOT {_STALE}) + 1, "
             "       (SELECT value FROM prolific_journal_meta WHERE key = 'poll_ceiling') "
             "FROM beat", {"me": self.worker, "timeout": self.lease_timeout}, deadline=deadline)
-        for plan, epoch in list(self._leases.items()):
-            if held.get(plan) != epoch:
+        for plan, (epoch, taken) in list(self._leases.items()):
+            if taken <= judged and held.get(plan) != epoch:
                 self._lose(plan)
         if self._share is not None:
             recorded = float(ceiling) if ceiling is not None else self._share[0]
