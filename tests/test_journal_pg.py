@@ -18,6 +18,7 @@ import prolific_async as pa
 from prolific_async.orchestration._journal_api import JournalStore, open_journal
 from prolific_async.orchestration._leases import LeaseLostError, PlanLeasedError
 
+from .cli_support import invoke
 from .pg_cluster import journal_url, postgres_url
 
 __all__ = ["journal_url", "postgres_url"]  # the fixtures, imported for pytest
@@ -67,6 +68,16 @@ async def claim_after_expiry(journal: JournalStore, count: int) -> list[str]:
             return taken
         await anyio.sleep(0.05)
     raise AssertionError("the leases were never taken over")
+
+
+async def stale_status(url: str) -> pa.JournalStatus:
+    """`journal status` once every held lease has gone stale (polled, as `claim_after_expiry`)."""
+    for _ in range(600):
+        status = await pa.journal_status(url)
+        if all(p.stale for p in status.plans):
+            return status
+        await anyio.sleep(0.05)
+    raise AssertionError("the leases never went stale")
 
 
 async def lines(process: Process, count: int) -> list[str]:
@@ -197,7 +208,18 @@ async def test_a_killed_workers_leases_are_taken_over_after_the_timeout(
             assert await survivor.claim(3) == []
             held.kill()
             await held.wait()
-        assert await claim_after_expiry(survivor, 3) == ["p0", "p1", "p2"]
+        # Until taken over, `journal status` shows the dead worker's leases, then as stale.
+        status = await pa.journal_status(journal_url)
+        [dead] = [w.worker for w in status.workers if w.worker != survivor.worker]
+        assert {p.holder for p in status.plans} == {dead}
+        stale = await stale_status(journal_url)
+        assert all(p.holder == dead and p.stale for p in stale.plans)
+        assert [(w.worker, w.live, w.leases) for w in stale.workers] == [
+            (survivor.worker, True, 0), (dead, False, 3)]
+        shown = await anyio.to_thread.run_sync(  # the command runs its own event loop
+            lambda: invoke(None, "journal", "status", "--journal", journal_url))
+        assert shown.stdout.count("stale: another worker may take it over") == 3
+        assert await survivor.claim(3) == ["p0", "p1", "p2"]
         waited = await query(journal_url, "SELECT min(now() - seen) >= interval '1 second' "
                                           "FROM prolific_journal_workers WHERE id <> "
                                           f"'{survivor.worker}'")
