@@ -11,6 +11,7 @@ when none of these exist, or psycopg is not installed, are the tests skipped, wi
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -53,6 +54,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _user_exists() -> bool:
+    try:
+        pwd.getpwnam(_USER)
+    except KeyError:
+        return False
+    return True
+
+
 def _as_owner(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
@@ -68,8 +77,9 @@ def postgres_url() -> Iterator[str]:
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl from pg_config --bindir, "
                     f"{_DEBIAN}/*/bin or the PATH); `apt-get install postgresql`")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root without runuser: initdb cannot run as root")
+    if os.geteuid() == 0 and (shutil.which("runuser") is None or not _user_exists()):
+        pytest.skip(f"running as root without runuser or a {_USER!r} user to run initdb as "
+                    "(initdb refuses root)")
     folder = Path(tempfile.mkdtemp(prefix="prolific-pg-"))
     data = folder / "data"
     try:
@@ -78,13 +88,18 @@ def postgres_url() -> Iterator[str]:
         subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", _USER,
                                   "-A", "trust", "--no-sync", "-E", "UTF8"]),
                        check=True, capture_output=True, timeout=120)
-        port = _free_port()
-        # A test cluster: nothing to keep on a crash, so no fsync; few connections suffice.
-        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
-        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                                  "-l", str(folder / "log"), "-w", "-t", "60", "start"]),
-                       check=True, capture_output=True, timeout=120)
+        # The free port may be taken by another process before the server binds it: retry.
+        for attempt in range(3):
+            port = _free_port()
+            # A test cluster: nothing to keep on a crash, so no fsync; few connections suffice.
+            options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+            started = subprocess.run(
+                _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
+                           str(folder / "log"), "-w", "-t", "60", "start"]),
+                capture_output=True, timeout=120, check=attempt == 2)
+            if started.returncode == 0:
+                break
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         log = folder / "log"
         detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
