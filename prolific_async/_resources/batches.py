@@ -176,14 +176,20 @@ class Batches(Exports):
     async def setup(
         self, batch_id: str, *, tasks_per_group: int = 1, dataset_id: str | None = None
     ) -> None:
-        """Start turning the dataset into tasks (202); watch or `wait_ready` for READY."""
+        """Start turning the dataset into tasks (202); watch or `wait_ready` for READY.
+
+        Not repeated after a lost answer (`OutcomeUnknownError`): on some servers a second
+        setup restarts processing, so read `status` first and send it again only while the
+        batch is UNINITIALISED.
+        """
         if isinstance(tasks_per_group, bool) or not isinstance(tasks_per_group, int) \
                 or tasks_per_group < 1:
             raise ValueError(f"tasks_per_group must be an integer >= 1, got {tasks_per_group!r}")
         body: dict[str, Any] = {"tasks_per_group": tasks_per_group}
         if dataset_id is not None:
             body["dataset_id"] = required("dataset_id", dataset_id)
-        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body)
+        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body,
+                         idempotent=False)
 
     def watch(
         self, batch_id: str, *, workspace_id: str | None = None,

@@ -21,6 +21,7 @@ from ._journal import Journal, PlanRecord
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
+from ._survey import Survey
 
 __all__ = ["Run", "orchestrate"]
 
@@ -110,6 +111,7 @@ async def orchestrate(
         names.add(plan.name)
 
     pacer = Pacer(client.poll, poll_rate)
+    survey = Survey(client)
     states = [PipelineState(plan=plan.name) for plan in plans]
     opened = await Journal.open(journal) if journal is not None else None
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
@@ -125,7 +127,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer)
+                                     limiter, scratch, pacer, survey)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -141,7 +143,7 @@ async def orchestrate(
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
-    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer,
+    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -159,7 +161,8 @@ async def _drive(
                         parts = await anyio.to_thread.run_sync(fingerprint, plan)
                         record = await journal.enter(plan.name, parts)
                     await Pipeline(client, plan, state, emit=emit, journal=journal,
-                                   record=record, scratch=scratch, pacer=pacer).run()
+                                   record=record, scratch=scratch, pacer=pacer,
+                                   survey=survey).run()
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
