@@ -129,6 +129,7 @@ from .archive import ArchiveError, ExportArchive
 # -- orchestration (imports the names above, so it comes last) --------------------------------
 from .orchestration import (
     BatchPlan,
+    DuplicateBatchesError,
     EventKind,
     ExistingDataset,
     JournalInUseError,
@@ -184,3 +185,5 @@ __all__ += [
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]
+
+__all__ += ["DuplicateBatchesError"]

@@ -92,8 +92,9 @@ class Pipeline:
         self.server_batch: pa.Batch | None = None
         #: Id keys of what this run created (so known not to be there before, nor changed).
         self.fresh: set[str] = set()
-        #: Stages that ran (were not skipped) in this run.
+        #: Stages that ran (were not skipped) in this run; those of them done earlier.
         self.ran: set[Stage] = set()
+        self.redone: set[Stage] = set()
         #: The export job as the export stage last saw it (its URL saves a request).
         self.export_job: pa.ExportJob | None = None
         #: Whether this run saw responses still arriving (an older export is then stale).
@@ -195,6 +196,7 @@ class Pipeline:
             self._emit(stage, EventKind.SKIPPED, message="done in an earlier run")
             return
         if recorded is StageState.DONE or (self.ran and stage.value in self._record.stages):
+            self.redone.add(stage)
             for key in spec.outputs:
                 await self.forget(key)
         self.ran.add(stage)

@@ -25,7 +25,8 @@ creates. A stage is therefore only its functions:
 What a stage function may use of ``p`` (the `Pipeline`): ``client``, ``plan``, ``ids`` (the
 plan's ids so far), ``server_batch`` (the plan's batch as the run's shared list showed it),
 ``survey`` (the shared lists), ``fresh``, ``resuming`` (an earlier run began this stage),
-``ran`` (stages that ran in this run), ``notes`` (what a ``find`` leaves its ``do``),
+``ran`` (stages that ran in this run), ``redone`` (those of them done by an earlier run
+whose outputs no longer held), ``notes`` (what a ``find`` leaves its ``do``),
 ``changes`` (transitions the last watch saw), ``set``/``forget``, ``watch``/``wait`` (follow a
 watch, reporting its transitions), ``transition`` (report one), ``state`` (the result).
 
@@ -395,7 +396,8 @@ async def _find_export(p: Pipeline, recheck: bool) -> str | None:
                                  just_started=False)
             return f"reused export job {export_id}"
         await p.forget("export_id")
-    if not recheck and ("batch_id" in p.fresh or p.collecting):
+    # A job older than responses seen arriving, or than a changed wait_for, may lack some.
+    if not recheck and ("batch_id" in p.fresh or p.collecting or Stage.RESPONSES in p.redone):
         return None
     for job in await batches.list_exports(batch_id):
         if job.export_id and not job.filter and job.status in (
