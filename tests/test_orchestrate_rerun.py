@@ -184,3 +184,21 @@ async def test_a_changed_plan_is_refused_with_advice_that_holds(
     message = str(result.error)
     assert "rename the plan" in message and "new journal" not in message.replace(
         "a new one or none", "")
+
+
+async def test_a_batch_deleted_mid_watch_ends_its_plan_at_the_next_poll(
+        fake: FakeProlific) -> None:
+    lists_then = 0
+    async with client_for(fake) as client:
+        async with pa.orchestrate(client, [plan("doomed", fake.workspace_id)]) as run:
+            async for event in run:
+                if event.stage is pa.Stage.BATCH_READY and event.kind is pa.EventKind.STARTED:
+                    fake.clock.per_request = 0  # the batch stays PROCESSING from here
+                if event.stage is pa.Stage.BATCH_READY and event.transition is not None:
+                    fake.world.remove_batch(event.transition.resource_id)
+                    lists_then = len(fake.requests_to("GET", "*/data-collection/batches"))
+    [result] = run.results
+    assert isinstance(result.error, pa.NotFoundError) and result.stage is pa.Stage.BATCH_READY
+    assert f"batch {result.batch_id} is no longer listed" in str(result.error)
+    # The poll after the deletion ended it (one more may have been in flight).
+    assert len(fake.requests_to("GET", "*/data-collection/batches")) <= lists_then + 2

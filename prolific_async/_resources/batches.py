@@ -10,7 +10,7 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
-from .._errors import StorageError
+from .._errors import NotFoundError, RequestInfo, StorageError
 from .._jobs import JobKind
 from .._models.batches import (
     Batch,
@@ -225,8 +225,19 @@ class Batches(Exports):
             batches: list[Batch] = self._parse(response, Batch, rows=True)
             return {batch.id: batch for batch in batches}
 
+        seen = False
+
         def status(answer: dict[str, Batch]) -> str | None:
+            # Not listed yet is waited for; gone from the list once seen is deleted.
+            nonlocal seen
             batch = answer.get(batch_id)
+            if batch is None and seen:
+                url = f"{self._transport.base_url}{DC}/batches?workspace_id={workspace_id}"
+                raise NotFoundError(
+                    f"batch {batch_id} is no longer listed in workspace {workspace_id}: it "
+                    "was deleted", status_code=404, body=None, detail="batch not listed",
+                    request=RequestInfo("GET", url))
+            seen = seen or batch is not None
             return None if batch is None or batch.status is None else str(batch.status)
 
         return WatchSpec(job=BATCH, ids=(batch_id,), fetch=fetch, status_of=status,
