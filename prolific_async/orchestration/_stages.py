@@ -48,7 +48,6 @@ import json
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -323,56 +322,24 @@ async def _same_wait(p: Pipeline) -> bool:
 async def _responses(p: Pipeline) -> str | None:
     study = p.plan.study
     assert study is not None and study.wait_for is not None
-    studies = p.client.studies
-    study_id = p.ids["study_id"]
-    if study.wait_for == "complete":
-        await p.wait(lambda poll: studies.watch(study_id, poll=poll),
-                     just_started=Stage.STUDY_PUBLISH in p.ran, deadline=study.wait_deadline)
-        # One transition only: the study had finished collecting before this run looked.
-        p.collecting = p.collecting or p.changes > 1
-    else:
-        await _wait_for_submissions(p, study_id, study.wait_for, study.wait_deadline)
+    studies, study_id, wanted = p.client.studies, p.ids["study_id"], study.wait_for
+
+    def start(poll: pa.PollPolicy) -> pa.Watch[pa.Study]:
+        if wanted == "complete":
+            return studies.watch(study_id, poll=poll)
+        return studies.watch_submissions(study_id, at_least=wanted, poll=poll)
+
+    await p.wait(start, just_started=Stage.STUDY_PUBLISH in p.ran,
+                 deadline=study.wait_deadline)
+    # One transition only: the study had what was waited for before this run looked.
+    p.collecting = p.collecting or p.changes > 1
     count = 0
     async for _ in p.client.batches.responses(p.ids["batch_id"]):
         count += 1
     p.state.responses = count
     await p.set("responses", str(count))
-    await p.set("wait_for", str(study.wait_for))
+    await p.set("wait_for", str(wanted))
     return f"{count} responses"
-
-
-async def _wait_for_submissions(p: Pipeline, study_id: str, wanted: int,
-                                deadline: float) -> None:
-    """Poll the study until ``wanted`` participants have submitted (``places_taken``)."""
-    seen: tuple[str, int] | None = None
-    started = anyio.current_time()
-    poll = p.pacer.policy()
-    delay = poll.initial
-    with anyio.move_on_after(deadline):
-        while True:
-            study = await p.client.studies.get(study_id)
-            status, taken = str(study.status), study.places_taken or 0
-            if (status, taken) != seen:
-                p.transition(pa.Transition(
-                    kind="study", resource_id=study_id, previous=seen[0] if seen else None,
-                    current=status, at=datetime.now(timezone.utc),
-                    elapsed=anyio.current_time() - started, snapshot=study),
-                    message=f"{taken} of {wanted} submissions")
-                if seen is not None:
-                    p.collecting = True
-                seen = (status, taken)
-            if taken >= wanted or status in _COLLECTED:
-                return
-            p.collecting = True
-            await anyio.sleep(delay)
-            delay = min(delay * poll.multiplier, poll.ceiling)
-    last = f"{seen[1]} of {wanted} submissions" if seen else "no answer"
-    raise pa.PollTimeout(
-        f"study {study_id} had {last} after {deadline:g} s (StudyPlan.wait_deadline); "
-        "rerun to keep waiting",
-        kind="study", resource_id=study_id, last_status=seen[0] if seen else None,
-        resume_token={"v": 1, "kind": "study", "ids": [study_id],
-                      "status": seen[0] if seen else None, "attempt": 0})
 
 
 def _no_export(plan: BatchPlan) -> str | None:
