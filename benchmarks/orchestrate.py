@@ -130,7 +130,7 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
         started = time.monotonic()
         meter.started = started
         async with session, pa.Prolific(token, base_url=url, session=session) as client:
-            rate = {} if poll_rate is None else {"poll_rate": poll_rate}
+            rate: dict[str, Any] = {} if poll_rate is None else {"poll_rate": poll_rate}
             async with pa.orchestrate(client, todo, concurrency=plans,
                                       journal=Path(folder) / "run.db", **rate) as run:
                 results = await run.wait()

@@ -97,6 +97,7 @@ from ._models.studies import (
     CompletionActionType,
     CompletionCode,
     CompletionCodeType,
+    StudyCost,
     StudyFilter,
     SubmissionsConfig,
 )
@@ -186,4 +187,4 @@ __all__ += [
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]
 
-__all__ += ["DuplicateBatchesError"]
+__all__ += ["DuplicateBatchesError", "StudyCost"]

@@ -7,7 +7,7 @@ import attrs
 from .._config import PollPolicy
 from .._converter import converter
 from .._jobs import Category, JobKind
-from .._models.studies import Study, StudyAction, StudyCreate, StudyStatus
+from .._models.studies import Study, StudyAction, StudyCost, StudyCreate, StudyStatus
 from .._watch import Watch, WatchSpec
 from ._base import Resource, poll_arg, segment, watches
 
@@ -78,6 +78,25 @@ class Studies(Resource):
             idempotent=False,
         )
         return created
+
+    async def cost(self, *, reward: int, total_available_places: int) -> StudyCost:
+        """What a study paying ``reward`` cents to each of ``total_available_places``
+        participants would cost, fees and VAT included (Prolific's cost calculator: a read,
+        nothing is created).
+
+        Example::
+
+            cost = await client.studies.cost(reward=100, total_available_places=20)
+            print(f"{cost.total_cost / 100:.2f}")
+        """
+        for name, value in (("reward", reward), ("total_available_places",
+                                                 total_available_places)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        found: StudyCost = await self._call(
+            "POST", "/api/v1/study-cost-calculator/", StudyCost,
+            json_body={"reward": reward, "total_available_places": total_available_places})
+        return found
 
     async def get(self, study_id: str) -> Study:
         """A study, with its current ``status``."""

@@ -56,6 +56,7 @@ class PipelineState:
     responses: int | None = None
     error: Exception | None = None
     timings: dict[Stage, float] = attrs.Factory(dict)
+    publish_cost: float | None = None
     #: Whether a failed event was emitted for ``error``.
     reported: bool = False
 
@@ -64,7 +65,7 @@ class PipelineState:
             plan=self.plan, stage=self.stage, dataset_id=self.ids.get("dataset_id"),
             batch_id=self.ids.get("batch_id"), study_id=self.ids.get("study_id"),
             export_path=self.export_path, responses=self.responses, error=self.error,
-            timings=dict(self.timings))
+            timings=dict(self.timings), publish_cost=self.publish_cost)
 
 
 class Pipeline:

@@ -62,7 +62,7 @@ from ._plan import BatchPlan, ExistingDataset
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
 
-__all__ = ["STAGES", "StageSpec"]
+__all__ = ["STAGES", "StageSpec", "upload_name"]
 
 _BAD_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: Study statuses past data collection: its responses are final.
@@ -93,7 +93,7 @@ def _existing(plan: BatchPlan) -> str | None:
     return "an existing dataset" if isinstance(plan.dataset, ExistingDataset) else None
 
 
-def _upload_name(path: Path) -> str:
+def upload_name(path: Path) -> str:
     """The name a dataset file is uploaded as: the API takes a plain file name."""
     return _BAD_FILENAME.sub("_", path.name).lstrip(".") or "data.csv"
 
@@ -113,7 +113,7 @@ async def _create_dataset(p: Pipeline) -> str | None:
     plan = p.plan
     if isinstance(plan.dataset, Path):
         # A file the upload would refuse is refused now, before any dataset exists.
-        await p.client.datasets.check_upload(plan.dataset, filename=_upload_name(plan.dataset))
+        await p.client.datasets.check_upload(plan.dataset, filename=upload_name(plan.dataset))
     dataset = await p.client.datasets.create(name=plan.name, workspace_id=plan.workspace_id,
                                              schema=plan.dataset_schema)
     await p.set("dataset_id", dataset.id, created=True)
@@ -151,7 +151,7 @@ async def _upload(p: Pipeline) -> str | None:
     path = source if isinstance(source, Path) else await anyio.to_thread.run_sync(
         _write_rows, p.plan, p.scratch)
     target = await p.client.datasets.upload(p.ids["dataset_id"], path,
-                                            filename=_upload_name(path))
+                                            filename=upload_name(path))
     if target.import_id is not None:
         await p.set("import_id", target.import_id, created=True)
     orphan = p.notes.pop("orphan_dataset", None)
