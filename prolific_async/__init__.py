@@ -127,7 +127,7 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
-# -- orchestration (imports the names above, so it comes last) --------------------------------
+# -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
     DuplicateBatchesError,

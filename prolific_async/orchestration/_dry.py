@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._events import EventKind, PipelineEvent, Stage
 from ._plan import BatchPlan
 from ._stages import STAGES, upload_name

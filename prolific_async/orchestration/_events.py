@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["EventKind", "PipelineEvent", "PlanResult", "Stage"]
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord", "StageState"]
 

@@ -26,8 +26,7 @@ from typing import Any
 import anyio
 import attrs
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import Journal, PlanRecord, StageState
 from ._pacing import Pacer

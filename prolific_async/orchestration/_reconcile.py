@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["CREATE_ATTEMPTS", "UNSURE", "create_once"]
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._dry import dry_run as plan_dry_run
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import Journal, PlanRecord

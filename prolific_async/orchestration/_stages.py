@@ -22,13 +22,10 @@ creates. A stage is therefore only its functions:
   reads or waits: never journaled as begun). ``leaves``: what a crash or a lost answer can
   leave behind, and why (shown in the docs, and the reason the stage is safe to rerun).
 
-What a stage function may use of ``p`` (the `Pipeline`): ``client``, ``plan``, ``ids`` (the
-plan's ids so far), ``server_batch`` (the plan's batch as the run's shared list showed it),
-``survey`` (the shared lists), ``fresh``, ``resuming`` (an earlier run began this stage),
-``ran`` (stages that ran in this run), ``redone`` (those of them done by an earlier run
-whose outputs no longer held), ``notes`` (what a ``find`` leaves its ``do``),
-``changes`` (transitions the last watch saw), ``set``/``forget``, ``watch``/``wait`` (follow a
-watch, reporting its transitions), ``transition`` (report one), ``state`` (the result).
+What a stage function may use of ``p`` is the `Runner` protocol below (the runner in
+`_pipeline` implements it): the client, the plan, its ids, what the server showed, what this
+run did, and ``set``/``forget`` (ids, journaled at once), ``watch``/``wait`` (follow a
+watch, reporting its transitions), ``transition`` (report one).
 
 Adding a stage: add its `Stage` member (in `_events`, in run order), write its functions
 here, and put one `StageSpec` in `STAGES` at the same place. A stage that waits on a job
@@ -49,20 +46,59 @@ import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import anyio
 import attrs
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._events import Stage
+from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
+from ._survey import Survey
 
-if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+__all__ = ["STAGES", "Runner", "StageSpec", "upload_name"]
 
-__all__ = ["STAGES", "StageSpec", "upload_name"]
+
+class Runner(Protocol):
+    """What a stage function may use of the runner (`_pipeline.Pipeline` is one)."""
+
+    client: pa.Prolific
+    plan: BatchPlan
+    #: The plan's ids so far (and its outputs: ``responses``, ``export_path`` ...).
+    ids: dict[str, str]
+    #: The plan's result so far (``responses``, ``export_path``).
+    state: Any
+    survey: Survey
+    scratch: Path
+    pacer: Pacer
+    #: The plan's batch as the run's shared list showed it (None: not there).
+    server_batch: pa.Batch | None
+    #: Id keys of what this run created (so nothing could be there before).
+    fresh: set[str]
+    #: Whether an earlier run began the running stage and did not record its end.
+    resuming: bool
+    #: Stages that ran in this run; those of them done earlier whose outputs went stale.
+    ran: set[Stage]
+    redone: set[Stage]
+    #: What a stage's ``find`` leaves for its ``do``.
+    notes: dict[str, str]
+    #: Transitions the last `watch` reported.
+    changes: int
+    #: Whether this run saw responses still arriving.
+    collecting: bool
+    export_job: pa.ExportJob | None
+
+    def transition(self, transition: pa.Transition[Any], message: str = "") -> None: ...
+
+    async def watch(self, watch: pa.Watch[Any]) -> Any: ...
+
+    async def wait(self, start: Callable[[pa.PollPolicy], pa.Watch[Any]], *,
+                   just_started: bool, deadline: float | None = None) -> Any: ...
+
+    async def set(self, key: str, value: str, *, created: bool = False) -> None: ...
+
+    async def forget(self, key: str) -> None: ...
 
 _BAD_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: Study statuses past data collection: its responses are final.
@@ -78,11 +114,11 @@ class StageSpec:
     """One stage of the table; see the module docstring for each field's contract."""
 
     stage: Stage
-    do: Callable[[Pipeline], Awaitable[str | None]]
+    do: Callable[[Runner], Awaitable[str | None]]
     creates: str = ""
-    find: Callable[[Pipeline, bool], Awaitable[str | None]] | None = None
+    find: Callable[[Runner, bool], Awaitable[str | None]] | None = None
     skip: Callable[[BatchPlan], str | None] = _needed
-    still_done: Callable[[Pipeline], Awaitable[bool]] | None = None
+    still_done: Callable[[Runner], Awaitable[bool]] | None = None
     outputs: tuple[str, ...] = ()
     leaves: str = "nothing"
 
@@ -98,7 +134,7 @@ def upload_name(path: Path) -> str:
     return _BAD_FILENAME.sub("_", path.name).lstrip(".") or "data.csv"
 
 
-async def _find_dataset(p: Pipeline, recheck: bool) -> str | None:
+async def _find_dataset(p: Runner, recheck: bool) -> str | None:
     batch = p.server_batch
     refs = [ref.id for ref in batch.datasets or []] if batch is not None else []
     if batch is not None and refs:
@@ -109,7 +145,7 @@ async def _find_dataset(p: Pipeline, recheck: bool) -> str | None:
     return None  # datasets cannot be listed: a lost one is left behind
 
 
-async def _create_dataset(p: Pipeline) -> str | None:
+async def _create_dataset(p: Runner) -> str | None:
     plan = p.plan
     if isinstance(plan.dataset, Path):
         # A file the upload would refuse is refused now, before any dataset exists.
@@ -120,7 +156,7 @@ async def _create_dataset(p: Pipeline) -> str | None:
     return None
 
 
-async def _upload_landed(p: Pipeline) -> bool:
+async def _upload_landed(p: Runner) -> bool:
     """Whether the dataset holds data (V3: past UNINITIALISED; V4: it has an import)."""
     dataset = await p.client.datasets.get(p.ids["dataset_id"])
     if p.plan.is_v4:
@@ -131,7 +167,7 @@ async def _upload_landed(p: Pipeline) -> bool:
     return dataset.status not in (None, pa.DatasetStatus.UNINITIALISED)
 
 
-async def _find_upload(p: Pipeline, recheck: bool) -> str | None:
+async def _find_upload(p: Runner, recheck: bool) -> str | None:
     if p.server_batch is not None:
         return "its batch exists on the server"
     if not (recheck or p.resuming):
@@ -146,7 +182,7 @@ async def _find_upload(p: Pipeline, recheck: bool) -> str | None:
     return None
 
 
-async def _upload(p: Pipeline) -> str | None:
+async def _upload(p: Runner) -> str | None:
     source = p.plan.dataset
     path = source if isinstance(source, Path) else await anyio.to_thread.run_sync(
         _write_rows, p.plan, p.scratch)
@@ -177,7 +213,7 @@ def _write_rows(plan: BatchPlan, scratch: Path) -> Path:
     return path
 
 
-async def _find_dataset_ready(p: Pipeline, recheck: bool) -> str | None:
+async def _find_dataset_ready(p: Runner, recheck: bool) -> str | None:
     batch = p.server_batch
     if batch is not None and batch.status not in (None, pa.BatchStatus.UNINITIALISED):
         return f"its batch is {batch.status}"
@@ -188,7 +224,7 @@ async def _find_dataset_ready(p: Pipeline, recheck: bool) -> str | None:
     return None
 
 
-async def _dataset_ready(p: Pipeline) -> str | None:
+async def _dataset_ready(p: Runner) -> str | None:
     datasets = p.client.datasets
     dataset_id = p.ids["dataset_id"]
     just_started = Stage.DATASET_UPLOAD in p.ran
@@ -206,7 +242,7 @@ async def _dataset_ready(p: Pipeline) -> str | None:
 
 # -- batch ------------------------------------------------------------------------------------
 
-async def _find_batch(p: Pipeline, recheck: bool) -> str | None:
+async def _find_batch(p: Runner, recheck: bool) -> str | None:
     plan = p.plan
     found = (await p.survey.batch(plan.name, workspace_id=plan.workspace_id, fresh=True)
              if recheck else p.server_batch)
@@ -223,7 +259,7 @@ async def _find_batch(p: Pipeline, recheck: bool) -> str | None:
     return f"found batch {found.id} on the server"
 
 
-async def _create_batch(p: Pipeline) -> str | None:
+async def _create_batch(p: Runner) -> str | None:
     plan = p.plan
     batch = await p.client.batches.create(
         name=plan.name, workspace_id=plan.workspace_id, task_details=plan.task_details,
@@ -232,7 +268,7 @@ async def _create_batch(p: Pipeline) -> str | None:
     return None
 
 
-async def _find_setup(p: Pipeline, recheck: bool) -> str | None:
+async def _find_setup(p: Runner, recheck: bool) -> str | None:
     # Setup is sent again only on a batch still UNINITIALISED: on some servers a second
     # setup restarts processing, and a study then meets a batch no longer READY.
     batch_id = p.ids["batch_id"]
@@ -247,19 +283,19 @@ async def _find_setup(p: Pipeline, recheck: bool) -> str | None:
     return None
 
 
-async def _setup(p: Pipeline) -> str | None:
+async def _setup(p: Runner) -> str | None:
     await p.client.batches.setup(p.ids["batch_id"], tasks_per_group=p.plan.tasks_per_group)
     return None
 
 
-async def _find_batch_ready(p: Pipeline, recheck: bool) -> str | None:
+async def _find_batch_ready(p: Runner, recheck: bool) -> str | None:
     batch = p.server_batch
     if batch is not None and batch.status == pa.BatchStatus.READY:
         return "READY on the server"
     return None
 
 
-async def _batch_ready(p: Pipeline) -> str | None:
+async def _batch_ready(p: Runner) -> str | None:
     await p.watch(p.client.batches.watch(p.ids["batch_id"],
                                          workspace_id=p.plan.workspace_id))
     return None
@@ -279,7 +315,7 @@ def _no_wait(plan: BatchPlan) -> str | None:
     return None if plan.study and plan.study.wait_for else "no wait_for"
 
 
-async def _find_study(p: Pipeline, recheck: bool) -> str | None:
+async def _find_study(p: Runner, recheck: bool) -> str | None:
     if "batch_id" in p.fresh and not recheck:
         return None  # its batch was made a moment ago: no study can be there
     found = await p.survey.studies_of(p.ids["batch_id"], fresh=recheck)
@@ -289,7 +325,7 @@ async def _find_study(p: Pipeline, recheck: bool) -> str | None:
     return f"found study {found[0].id} on the server"
 
 
-async def _create_study(p: Pipeline) -> str | None:
+async def _create_study(p: Runner) -> str | None:
     assert p.plan.study is not None
     study = await p.client.studies.create(
         p.plan.study.create_body(p.plan.name, p.ids["batch_id"]))
@@ -297,7 +333,7 @@ async def _create_study(p: Pipeline) -> str | None:
     return None
 
 
-async def _find_published(p: Pipeline, recheck: bool) -> str | None:
+async def _find_published(p: Runner, recheck: bool) -> str | None:
     # Money: a study this run did not just create is read before publishing, always.
     if "study_id" in p.fresh and not recheck:
         return None
@@ -307,19 +343,19 @@ async def _find_published(p: Pipeline, recheck: bool) -> str | None:
     return None
 
 
-async def _publish(p: Pipeline) -> str | None:
+async def _publish(p: Runner) -> str | None:
     await p.client.studies.publish(p.ids["study_id"])
     return None
 
 
 # -- responses and export ---------------------------------------------------------------------
 
-async def _same_wait(p: Pipeline) -> bool:
+async def _same_wait(p: Runner) -> bool:
     study = p.plan.study
     return study is not None and p.ids.get("wait_for") == str(study.wait_for)
 
 
-async def _responses(p: Pipeline) -> str | None:
+async def _responses(p: Runner) -> str | None:
     study = p.plan.study
     assert study is not None and study.wait_for is not None
     studies, study_id, wanted = p.client.studies, p.ids["study_id"], study.wait_for
@@ -346,7 +382,7 @@ def _no_export(plan: BatchPlan) -> str | None:
     return None if plan.export_to else "no export_to"
 
 
-async def _find_export(p: Pipeline, recheck: bool) -> str | None:
+async def _find_export(p: Runner, recheck: bool) -> str | None:
     """This plan's own job (journaled), else the newest unfiltered job of the batch that is
     generating or complete: never someone's filtered export, never one older than the
     responses this run saw arrive."""
@@ -375,7 +411,7 @@ async def _find_export(p: Pipeline, recheck: bool) -> str | None:
     return None
 
 
-async def _export(p: Pipeline) -> str | None:
+async def _export(p: Runner) -> str | None:
     job = await p.client.batches.request_export(p.ids["batch_id"])
     if job.export_id is None:
         # The older contract: a recent export, complete, with no job id to poll.
@@ -385,7 +421,7 @@ async def _export(p: Pipeline) -> str | None:
     return None
 
 
-async def _follow_export(p: Pipeline, job: pa.ExportJob, *, just_started: bool) -> None:
+async def _follow_export(p: Runner, job: pa.ExportJob, *, just_started: bool) -> None:
     batch_id, export_id = p.ids["batch_id"], job.export_id
     assert export_id is not None
     if job.status != pa.ExportStatus.COMPLETE:
@@ -395,7 +431,7 @@ async def _follow_export(p: Pipeline, job: pa.ExportJob, *, just_started: bool) 
     p.export_job = job
 
 
-async def _file_in_place(p: Pipeline) -> bool:
+async def _file_in_place(p: Runner) -> bool:
     path, folder = p.state.export_path, p.plan.export_to
     if path is None or folder is None:
         return False
@@ -404,7 +440,7 @@ async def _file_in_place(p: Pipeline) -> bool:
     return await anyio.Path(path).is_file()
 
 
-async def _download(p: Pipeline) -> str | None:
+async def _download(p: Runner) -> str | None:
     assert p.plan.export_to is not None
     batch_id, export_id = p.ids["batch_id"], p.ids["export_id"]
     job = p.export_job

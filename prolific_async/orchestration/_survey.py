@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import anyio
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["DuplicateBatchesError", "Survey"]
 
