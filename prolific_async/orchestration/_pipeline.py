@@ -32,7 +32,7 @@ from ._journal import Journal, PlanRecord, StageState
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 from ._reconcile import create_once
-from ._stages import STAGES, StageSpec
+from ._stages import STAGES, StageSpec, upload_name
 from ._survey import Survey
 
 __all__ = ["Pipeline", "PipelineState", "PlanCancelled"]
@@ -163,6 +163,11 @@ class Pipeline:
                                        elapsed=anyio.current_time() - self._started, **fields))
 
     async def run(self) -> None:
+        if isinstance(self.plan.dataset, Path):
+            # A file the upload would refuse is refused before anything is sent.
+            self.state.stage = STAGES[0].stage
+            await self.client.datasets.check_upload(
+                self.plan.dataset, filename=upload_name(self.plan.dataset))
         await self._look_up_batch()
         for spec in STAGES:
             await self._stage(spec)

@@ -147,9 +147,6 @@ async def _find_dataset(p: Runner, recheck: bool) -> str | None:
 
 async def _create_dataset(p: Runner) -> str | None:
     plan = p.plan
-    if isinstance(plan.dataset, Path):
-        # A file the upload would refuse is refused now, before any dataset exists.
-        await p.client.datasets.check_upload(plan.dataset, filename=upload_name(plan.dataset))
     dataset = await p.client.datasets.create(name=plan.name, workspace_id=plan.workspace_id,
                                              schema=plan.dataset_schema)
     await p.set("dataset_id", dataset.id, created=True)
