@@ -55,6 +55,17 @@ async def test_a_timeout_resumes_from_its_token(
     assert final[-1] in ("ACTIVE: 2 of 2 submitted", "AWAITING REVIEW")
 
 
+def test_the_target_travels_in_the_status() -> None:
+    from prolific_async._jobs import categorize
+
+    assert categorize("study_submissions", "ACTIVE: 1 of 2 submitted") is pa.Category.PENDING
+    assert categorize("study_submissions", "PAUSED: 0 of 2 submitted") is pa.Category.PENDING
+    assert categorize("study_submissions", "ACTIVE: 2 of 2 submitted") is pa.Category.DONE
+    assert categorize("study_submissions", "AWAITING REVIEW") is pa.Category.DONE
+    for odd in ("ACTIVE", "ARCHIVED: 1 of 2 submitted", "ACTIVE: x of 2 submitted", ""):
+        assert categorize("study_submissions", odd) is pa.Category.UNKNOWN
+
+
 async def test_a_bad_target_is_refused_before_any_request(
         stepping: tuple[pa.Prolific, FakeProlific]) -> None:
     client, fake = stepping
