@@ -28,10 +28,35 @@ run did, and ``set``/``forget`` (ids, journaled at once), ``watch``/``wait`` (fo
 watch, reporting its transitions), ``transition`` (report one).
 
 Adding a stage: add its `Stage` member (in `_events`, in run order), write its functions
-here, and put one `StageSpec` in `STAGES` at the same place. A stage that waits on a job
-uses ``p.wait(lambda poll: client.<resource>.watch(..., poll=poll), just_started=...)`` so
-the run's poll pacing applies; a stage that spends money (publish, approve, bonus) must find
-by reading the server's state, never trust the journal alone.
+here, and put one `StageSpec` in `STAGES` at the same place. For example, approving the
+study's submissions once it awaits review would be::
+
+    async def _find_approved(p: Runner, recheck: bool) -> str | None:
+        study = await p.client.studies.get(p.ids["study_id"])   # money: read, always
+        return f"already {study.status}" if study.status == "COMPLETED" else None
+
+    async def _approve(p: Runner) -> str | None:
+        await p.client.submissions.approve_all(p.ids["study_id"])
+        return None
+
+    StageSpec(stage=Stage.APPROVE, creates="the study's submissions approved (money)",
+              skip=lambda plan: None if plan.study and plan.study.approve else "approve=False",
+              find=_find_approved, do=_approve,
+              leaves="nothing: the study is read before approving")
+
+Rules of thumb for the stages to come:
+
+- Money (publish, approve, bonus) is found by reading the server's state, never trusted to
+  the journal alone; a payment the server cannot list (a bonus) must record its intent with
+  ``p.set`` *before* the request, and ``find`` must read what the server paid.
+- A wait uses ``p.wait(lambda poll: client.<resource>.watch(..., poll=poll),
+  just_started=...)`` so the run's pacing and rate cap apply; a wait that may never end (a
+  feed-driven dataset that keeps growing) needs a ``still_done`` so a rerun goes on.
+- The dry run (`_dry`) reports a new stage as "would create <creates>" until it learns to
+  read what exists for it; the runner needs no change.
+- The runner talks to the journal only through ``enter``, ``begin``, ``finish``,
+  ``set_id`` and ``forget`` (`_journal.Journal`); a journal with leases (PostgreSQL) takes
+  the plan's lease around `Pipeline.run`, in `_run._drive`.
 
 What the current stages can leave behind is in each entry's ``leaves``: in short, only a
 dataset whose batch was never created (datasets cannot be listed, so a dataset made before a
