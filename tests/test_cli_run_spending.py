@@ -59,3 +59,12 @@ def test_on_a_terminal_the_cost_is_shown_and_no_declines(
     assert "declined: nothing was created" in result.stderr
     sent = {(r.method, r.path) for r in fake.fake.requests if r.method != "GET"}
     assert sent == {("POST", "/api/v1/study-cost-calculator/")}
+
+
+def test_a_plan_exporting_before_its_responses_is_warned_about(
+        fake: Served, tmp_path: Path) -> None:
+    plans = plan_file(tmp_path, fake.fake.workspace_id, ["early"])
+    plans.write_text(plans.read_text().replace('wait_for = "complete"\n', ""))
+    result = invoke(fake, "run", str(plans))
+    assert result.exit_code == 0, result.stderr
+    assert "early  warning: publishes and exports without wait_for" in result.stderr
