@@ -13,7 +13,9 @@ so a second run on the same journal, in this process or another, is refused.
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -25,11 +27,10 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._leases import JournalStatus, plan_status
 
-__all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord"]
+__all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord", "StageState"]
 
 T = TypeVar("T")
 
@@ -68,13 +69,19 @@ class PlanChangedError(pa.ProlificError, ValueError):
         self.changed = changed
 
 
+class StageState(str, enum.Enum):
+    """Where the journal saw a stage last: its request may have been sent, or it is done."""
+
+    BEGUN = "begun"
+    DONE = "done"
+
+
 @attrs.define
 class PlanRecord:
     """What the journal knows of one plan."""
 
     ids: dict[str, str] = attrs.Factory(dict)
-    #: stage name → "begun" | "done"
-    stages: dict[str, str] = attrs.Factory(dict)
+    stages: dict[str, StageState] = attrs.Factory(dict)
     seconds: dict[str, float] = attrs.Factory(dict)
 
 
@@ -177,16 +184,19 @@ class Journal:
         return await self._run(self._enter, plan, dict(fingerprint))
 
     def _enter(self, plan: str, fingerprint: dict[str, str]) -> PlanRecord:
+        self._leased.add(plan)
         if not self._add(plan, fingerprint):
             return PlanRecord()
-        self._leased.add(plan)
+        return self._load(plan)
+
+    def _load(self, plan: str) -> PlanRecord:
         record = PlanRecord()
         db = self._db
         for key, value in db.execute("SELECT key, value FROM ids WHERE plan=?", (plan,)):
             record.ids[key] = value
         for stage, state, seconds in db.execute(
                 "SELECT stage, state, seconds FROM stages WHERE plan=?", (plan,)):
-            record.stages[stage] = state
+            record.stages[stage] = StageState(state)
             if seconds is not None:
                 record.seconds[stage] = seconds
         return record
@@ -211,12 +221,12 @@ class Journal:
 
     async def begin(self, plan: str, stage: str) -> None:
         """Mark ``stage`` begun: what it creates may exist on the server from now on."""
-        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, 'begun', "
-                        "NULL)", (plan, stage))
+        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, NULL)",
+                        (plan, stage, StageState.BEGUN.value))
 
     async def finish(self, plan: str, stage: str, seconds: float) -> None:
-        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, 'done', ?)",
-                        (plan, stage, seconds))
+        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
+                        (plan, stage, StageState.DONE.value, seconds))
 
     async def set_id(self, plan: str, key: str, value: str) -> None:
         await self._run(self._execute, "INSERT OR REPLACE INTO ids VALUES (?, ?, ?)",
@@ -230,6 +240,12 @@ class Journal:
         self._db.execute(sql, args)
 
     # -- leases: the file's lock makes this run the one worker -----------------------------
+
+    shared = False
+    lease_timeout = math.inf
+
+    async def peek(self, plan: str) -> tuple[PlanRecord, bool]:
+        return await self._run(self._load, plan), plan in self._finished
 
     async def claim(self, limit: int) -> list[str]:
         """Up to ``limit`` plans added in this run and neither leased nor finished."""
@@ -275,7 +291,9 @@ def changed_inputs(plan: str, recorded: Mapping[str, str], fingerprint: Mapping[
     if changed:
         raise PlanChangedError(
             f"plan {plan!r} changed since the journal recorded it ({', '.join(changed)}); "
-            "its resources may already exist: rename the plan or use a new journal",
+            "what it created from the old inputs exists on the server and a rerun (with "
+            "this journal, a new one or none) finds it by the plan's name: rename the plan "
+            "to create anew, or delete its batch first",
             plan=plan, changed=changed)
     return recorded.keys() != fingerprint.keys()
 

@@ -29,8 +29,7 @@ from typing import Protocol
 
 import anyio
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._journal import Journal, PlanRecord
 from ._leases import JournalStatus, display_url
 
@@ -41,6 +40,14 @@ _SCHEMES = ("postgresql://", "postgres://")
 
 class JournalStore(Protocol):
     """What the pipeline needs from a journal (see the module docstring)."""
+
+    #: Whether other workers may share the run (then plans may be held, or done, elsewhere).
+    shared: bool
+    #: Seconds a silent worker keeps its leases; a shared run looks again a third as often.
+    lease_timeout: float
+
+    async def peek(self, plan: str) -> tuple[PlanRecord, bool]:
+        """What was recorded of ``plan`` (by any worker) and whether it is finished; no lease."""
 
     async def add(self, plan: str, fingerprint: Mapping[str, str]) -> None:
         """Record ``plan`` with its input fingerprint, or check it against the one recorded

@@ -45,9 +45,8 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-import prolific_async as pa
-
-from ._journal import PlanRecord, changed_inputs
+from . import _sdk as pa
+from ._journal import PlanRecord, StageState, changed_inputs
 from ._leases import (
     DEFAULT_LEASE_TIMEOUT,
     JournalStatus,
@@ -144,6 +143,8 @@ class PostgresJournal:
         self._changes = 0
         self._lost: dict[str, anyio.Event] = {}
         self._share: tuple[float, Callable[[float], None]] | None = None
+
+    shared = True
 
     def __repr__(self) -> str:
         return f"<PostgresJournal {self.where!r} worker={self.worker!r}>"
@@ -303,10 +304,15 @@ class PostgresJournal:
             if kind == "id":
                 record.ids[key] = value
             else:
-                record.stages[key] = value
+                record.stages[key] = StageState(value)
                 if seconds is not None:
                     record.seconds[key] = seconds
         return record
+
+    async def peek(self, plan: str) -> tuple[PlanRecord, bool]:
+        finished = await self._fetch(
+            "SELECT finished FROM prolific_journal_plans WHERE name = %s", (plan,))
+        return await self._load(plan), bool(finished and finished[0][0])
 
     async def confirm(self, plan: str) -> None:
         await self._fenced(plan, None)
@@ -324,16 +330,17 @@ class PostgresJournal:
                            "WHERE p.name = held.name", epoch=lease[0], finished=finished)
 
     async def begin(self, plan: str, stage: str) -> None:
-        await self._stage(plan, stage, "begun", None)
+        await self._stage(plan, stage, StageState.BEGUN, None)
 
     async def finish(self, plan: str, stage: str, seconds: float) -> None:
-        await self._stage(plan, stage, "done", seconds)
+        await self._stage(plan, stage, StageState.DONE, seconds)
 
-    async def _stage(self, plan: str, stage: str, state: str, seconds: float | None) -> None:
+    async def _stage(self, plan: str, stage: str, state: StageState, seconds: float | None
+                     ) -> None:
         await self._fenced(
             plan, "INSERT INTO prolific_journal_stages SELECT name, %(stage)s, %(state)s, "
             "%(seconds)s FROM held ON CONFLICT (plan, stage) DO UPDATE SET state = "
-            "EXCLUDED.state, seconds = EXCLUDED.seconds", stage=stage, state=state,
+            "EXCLUDED.state, seconds = EXCLUDED.seconds", stage=stage, state=state.value,
             seconds=seconds)
 
     async def set_id(self, plan: str, key: str, value: str) -> None:

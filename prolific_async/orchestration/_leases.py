@@ -10,8 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._events import Stage
 
 __all__ = [

@@ -7,21 +7,23 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-import prolific_async as pa
-
+from . import _sdk as pa
+from ._dry import dry_run as plan_dry_run
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import PlanRecord
 from ._journal_api import JournalStore, open_journal
+from ._leases import PlanLeasedError
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
+from ._survey import Survey
 
 __all__ = ["Run", "orchestrate"]
 
@@ -73,6 +75,7 @@ async def orchestrate(
     concurrency: int = 50,
     journal: str | os.PathLike[str] | None = None,
     poll_rate: float = 300.0,
+    dry_run: bool = False,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
@@ -87,11 +90,21 @@ async def orchestrate(
     One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
     SQLite file), a rerun with the same plans resumes: done stages are skipped and created
     resources reused, and nothing that may already exist is created twice (see
-    `prolific_async.orchestration._pipeline`). Leaving the block early, or cancelling it, stops
-    every pipeline at once; the journal stays consistent. A ``postgresql://`` URL as ``journal``
+    `prolific_async.orchestration._stages`). Without a journal (or with a new one) a rerun
+    still finds on the server what an earlier run made, by the plan's name in its workspace:
+    the journal only saves requests. Leaving the block early, or cancelling it, stops every
+    pipeline at once; the journal stays consistent. A ``postgresql://`` URL as ``journal``
     keeps it in PostgreSQL (the ``postgres`` extra), where several workers may share the run:
     each plan is leased to one worker at a time, and ``poll_rate`` is the whole run's, divided
     between its live workers (see `prolific_async.orchestration._journal_pg`).
+
+    With ``dry_run=True`` nothing is created or changed: each plan is checked, the server
+    read, and a ``PLANNED`` event per stage says what exists and what would be done; each
+    result's ``publish_cost`` is what publishing its study would cost (Prolific's cost
+    calculator). The journal is not opened.
+
+    A plan that publishes and exports without ``wait_for`` gets a ``WARNING`` event first:
+    its export holds only the responses that arrived by then.
 
     Example::
 
@@ -114,9 +127,10 @@ async def orchestrate(
         names.add(plan.name)
 
     pacer = Pacer(client.poll, poll_rate)
+    survey = Survey(client)
     states = [PipelineState(plan=plan.name) for plan in plans]
     stack = contextlib.AsyncExitStack()
-    opened = None if journal is None else await stack.enter_async_context(
+    opened = None if journal is None or dry_run else await stack.enter_async_context(
         open_journal(journal))
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
@@ -139,7 +153,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer)
+                                     limiter, scratch, pacer, survey, dry_run)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -156,7 +170,8 @@ async def orchestrate(
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
-    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer,
+    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
+    dry_run: bool,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -165,18 +180,31 @@ async def _drive(
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             events.send_nowait(event)
 
+    study = plan.study
+    if study is not None and study.publish and plan.export_to and not study.wait_for:
+        emit(PipelineEvent(
+            plan=plan.name, stage=Stage.EXPORT, kind=EventKind.WARNING, elapsed=0.0,
+            message="publishes and exports without wait_for: the export holds only the "
+                    "responses that have arrived by then (set StudyPlan.wait_for)"))
     with events:
         try:
             async with limiter:
-                with pacer.running():
-                    record = PlanRecord()
-                    if journal is not None:
-                        parts = await anyio.to_thread.run_sync(fingerprint, plan)
-                        record = await journal.enter(plan.name, parts)
-                    await Pipeline(client, plan, state, emit=emit, journal=journal,
-                                   record=record, scratch=scratch, pacer=pacer).run()
-                    if journal is not None:
-                        await journal.release(plan.name, finished=True)
+                if dry_run:
+                    def started(stage: Stage) -> None:
+                        state.stage = stage
+
+                    state.publish_cost = await plan_dry_run(client, plan, survey, emit=emit,
+                                                            started=started)
+                    return
+                if journal is None:
+                    with pacer.running():
+                        await Pipeline(client, plan, state, emit=emit, journal=None,
+                                       record=PlanRecord(), scratch=scratch, pacer=pacer,
+                                       survey=survey).run()
+                    return
+            parts = await anyio.to_thread.run_sync(fingerprint, plan)
+            await _share(client, plan, state, parts, emit=emit, journal=journal,
+                         limiter=limiter, scratch=scratch, pacer=pacer, survey=survey)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
@@ -190,3 +218,51 @@ async def _drive(
                 state.stage = state.stage or Stage.DATASET_CREATE
                 emit(PipelineEvent(plan=plan.name, stage=state.stage, kind=EventKind.FAILED,
                                    elapsed=0.0, error=exc))
+
+
+async def _share(
+    client: pa.Prolific, plan: BatchPlan, state: PipelineState, parts: dict[str, str], *,
+    emit: Callable[[PipelineEvent], None], journal: JournalStore, limiter: anyio.CapacityLimiter,
+    scratch: Path, pacer: Pacer, survey: Survey,
+) -> None:
+    """Drive ``plan`` under its lease, or follow it while another worker of a shared journal
+    drives it: take it over once that worker goes silent, report it once it is finished.
+
+    A plan whose lease is lost meanwhile (this worker was stopped or cut off past its timeout)
+    is stopped at once and followed from then on: it is never driven by two workers.
+    """
+    while True:
+        async with limiter:
+            try:
+                record = await journal.enter(plan.name, parts)
+            except PlanLeasedError:
+                record = None
+            if record is not None:
+                # What another worker recorded may be newer than this run's look at the
+                # server: such a plan looks again, for itself.
+                own = Survey(client) if journal.shared and (record.ids or record.stages) \
+                    else survey
+                with pacer.running(), anyio.CancelScope() as scope:
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(_stop_when_lost, journal.lost(plan.name), scope)
+                        await Pipeline(client, plan, state, emit=emit, journal=journal,
+                                       record=record, scratch=scratch, pacer=pacer,
+                                       survey=own).run()
+                        group.cancel_scope.cancel()
+                if not scope.cancelled_caught:
+                    await journal.release(plan.name, finished=True)
+                    return
+        record, finished = await journal.peek(plan.name)
+        if finished:
+            # Driven to its end by another worker: its result is the journal's.
+            Pipeline(client, plan, state, emit=emit, journal=None, record=record,
+                     scratch=scratch, pacer=pacer, survey=survey)
+            state.stage = max((Stage(name) for name in record.stages), default=None,
+                              key=list(Stage).index)
+            return
+        await anyio.sleep(journal.lease_timeout / 3)
+
+
+async def _stop_when_lost(lost: anyio.Event, scope: anyio.CancelScope) -> None:
+    await lost.wait()
+    scope.cancel()
