@@ -259,6 +259,9 @@ class Journal:
     def lost(self, plan: str) -> anyio.Event:
         return anyio.Event()  # never set
 
+    def on_lost(self, plan: str, callback: Callable[[], None]) -> None:
+        """Never called: the file's one run cannot lose a lease."""
+
     async def release(self, plan: str, *, finished: bool) -> None:
         self._leased.discard(plan)
         if finished:

@@ -69,6 +69,10 @@ class JournalStore(Protocol):
     def lost(self, plan: str) -> anyio.Event:
         """Set when this worker learns it lost the plan's lease."""
 
+    def on_lost(self, plan: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once) when this worker learns it lost the plan's current lease;
+        cancelling the plan's scope, say."""
+
     async def release(self, plan: str, *, finished: bool) -> None:
         """Give the lease back; ``finished`` plans are never claimed again."""
 

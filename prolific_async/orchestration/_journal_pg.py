@@ -142,6 +142,7 @@ class PostgresJournal:
         #: that commits while the beat runs may be missing from what the beat read).
         self._changes = 0
         self._lost: dict[str, anyio.Event] = {}
+        self._on_lost: dict[str, list[Callable[[], None]]] = {}
         self._share: tuple[float, Callable[[float], None]] | None = None
 
     shared = True
@@ -229,6 +230,8 @@ class PostgresJournal:
     def _lose(self, plan: str) -> None:
         self._leases.pop(plan, None)
         self.lost(plan).set()
+        for callback in self._on_lost.pop(plan, []):
+            callback()
 
     # -- plans --------------------------------------------------------------------------------
 
@@ -293,6 +296,7 @@ class PostgresJournal:
         self._changes += 1
         self._leases[plan] = (epoch, self._changes)
         self._lost[plan] = anyio.Event()  # a fresh lease, not yet lost
+        self._on_lost.pop(plan, None)
 
     async def _load(self, plan: str) -> PlanRecord:
         rows = await self._fetch(
@@ -319,6 +323,12 @@ class PostgresJournal:
 
     def lost(self, plan: str) -> anyio.Event:
         return self._lost.setdefault(plan, anyio.Event())
+
+    def on_lost(self, plan: str, callback: Callable[[], None]) -> None:
+        if self.lost(plan).is_set():
+            callback()
+        else:
+            self._on_lost.setdefault(plan, []).append(callback)
 
     async def release(self, plan: str, *, finished: bool) -> None:
         # Forgotten first: a beat running meanwhile must not take the release for a loss.

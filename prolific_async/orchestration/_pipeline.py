@@ -226,12 +226,20 @@ class Pipeline:
 
     async def _run(self, spec: StageSpec) -> str | None:
         find = spec.find
-        if find is None:
+
+        async def act() -> str | None:
+            if spec.creates and self._journal is not None:
+                # A worker stopped past its lease's timeout has a successor, which acts
+                # instead: this one checks it still holds the plan before each request.
+                await self._journal.confirm(self.plan.name)
             return await spec.do(self)
+
+        if find is None:
+            return await act()
 
         async def look(recheck: bool) -> str | None:
             return await find(self, recheck)
 
         if spec.creates:
-            return await create_once(look, lambda: spec.do(self))
-        return await look(False) or await spec.do(self)
+            return await create_once(look, act)
+        return await look(False) or await act()

@@ -19,7 +19,7 @@ from ._dry import dry_run as plan_dry_run
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import PlanRecord
 from ._journal_api import JournalStore, open_journal
-from ._leases import PlanLeasedError
+from ._leases import LeaseLostError, PlanLeasedError
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
@@ -243,13 +243,14 @@ async def _share(
                 own = Survey(client) if journal.shared and (record.ids or record.stages) \
                     else survey
                 with pacer.running(), anyio.CancelScope() as scope:
-                    async with anyio.create_task_group() as group:
-                        group.start_soon(_stop_when_lost, journal.lost(plan.name), scope)
+                    journal.on_lost(plan.name, scope.cancel)  # told by the heartbeat
+                    try:
                         await Pipeline(client, plan, state, emit=emit, journal=journal,
                                        record=record, scratch=scratch, pacer=pacer,
                                        survey=own).run()
-                        group.cancel_scope.cancel()
-                if not scope.cancelled_caught:
+                    except LeaseLostError:
+                        scope.cancel()  # found out by a write or a check: followed below
+                if not scope.cancel_called:
                     await journal.release(plan.name, finished=True)
                     return
         record, finished = await journal.peek(plan.name)
@@ -261,8 +262,3 @@ async def _share(
                               key=list(Stage).index)
             return
         await anyio.sleep(journal.lease_timeout / 3)
-
-
-async def _stop_when_lost(lost: anyio.Event, scope: anyio.CancelScope) -> None:
-    await lost.wait()
-    scope.cancel()
