@@ -231,10 +231,14 @@ async def _share(
     A plan whose lease is lost meanwhile (this worker was stopped or cut off past its timeout)
     is stopped at once and followed from then on: it is never driven by two workers.
     """
+    if journal.shared:
+        await journal.add(plan.name, parts)  # a changed plan fails, even if finished
     while True:
         async with limiter:
             try:
-                record = await journal.enter(plan.name, parts)
+                # A plan another worker finished is not driven again (only reported).
+                finished = journal.shared and (await journal.peek(plan.name))[1]
+                record = None if finished else await journal.enter(plan.name, parts)
             except PlanLeasedError:
                 record = None
             if record is not None:
