@@ -42,12 +42,25 @@ async def fake() -> AsyncIterator[FakeProlific]:
 
 
 @attrs.define
+class News:
+    """Set whenever any worker prints a line (then replaced by a fresh event)."""
+
+    event: anyio.Event = attrs.Factory(anyio.Event)
+    #: The worker that started a stage last.
+    starter: Worker | None = None
+
+    def tell(self) -> None:
+        self.event.set()
+        self.event = anyio.Event()
+
+
+@attrs.define
 class Worker:
     """A worker process and the lines it printed so far."""
 
     process: Process
+    news: News
     lines: list[str] = attrs.Factory(list)
-    printed: anyio.Event = attrs.Factory(anyio.Event)
 
     def started(self) -> set[str]:
         return {line.split()[1] for line in self.lines if line.startswith("started ")}
@@ -63,14 +76,18 @@ class Worker:
             buffered += chunk
             *complete, buffered = buffered.split(b"\n")
             self.lines.extend(line.decode() for line in complete)
-            self.printed.set()
-            self.printed = anyio.Event()
+            if any(line.startswith(b"started ") for line in complete):
+                self.news.starter = self
+            self.news.tell()
+
+    def starts(self) -> int:
+        return sum(line.startswith("started ") for line in self.lines)
 
     async def until(self, starts: int) -> None:
         """Wait until the worker has started ``starts`` stages."""
         with anyio.fail_after(120):
-            while sum(line.startswith("started ") for line in self.lines) < starts:
-                await self.printed.wait()
+            while self.starts() < starts:
+                await self.news.event.wait()
 
 
 async def run_workers(fake: FakeProlific, journal: str, out: Path, *, count: int,
@@ -80,9 +97,10 @@ async def run_workers(fake: FakeProlific, journal: str, out: Path, *, count: int
     command = [sys.executable, "-m", "tests.pg_orch_child", fake.url, fake.token,
                fake.workspace_id, journal, str(out), str(count), str(concurrency)]
     started: list[Worker] = []
+    news = News()
     try:
         for _ in range(workers):
-            started.append(Worker(await anyio.open_process(command, cwd=ROOT)))
+            started.append(Worker(await anyio.open_process(command, cwd=ROOT), news))
         async with anyio.create_task_group() as group:
             for worker in started:
                 group.start_soon(worker.read)
@@ -129,17 +147,24 @@ async def test_three_workers_split_the_plans_and_each_is_done_once(
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_a_killed_workers_plans_are_taken_over_and_done_once(
         fake: FakeProlific, tmp_path: Path, journal_url: str, seed: int) -> None:
-    rng = random.Random(seed)
-    victim, starts = rng.randrange(3), rng.randint(1, 8)
+    # The worker that starts the seeded n-th stage of the run is killed right then.
+    nth = random.Random(seed).randint(1, 24)
+    victims: list[Worker] = []
 
     async def kill(workers: list[Worker]) -> None:
-        await workers[victim].until(starts)
-        workers[victim].process.send_signal(signal.SIGKILL)
+        with anyio.fail_after(120):
+            while sum(w.starts() for w in workers) < nth:
+                await workers[0].news.event.wait()
+        victim = workers[0].news.starter
+        assert victim is not None
+        victim.process.send_signal(signal.SIGKILL)
+        victims.append(victim)
 
     workers = await run_workers(fake, journal_url + LEASE, tmp_path / "out", count=6,
                                 workers=3, concurrency=2, meddle=kill)
-    survivors = [w for n, w in enumerate(workers) if n != victim]
-    assert workers[victim].process.returncode == -signal.SIGKILL
+    [victim] = victims
+    survivors = [w for w in workers if w is not victim]
+    assert victim.process.returncode == -signal.SIGKILL
     assert [w.process.returncode for w in survivors] == [0, 0]
     for worker in survivors:
         assert set(worker.results().values()) == {"ok"} and len(worker.results()) == 6
