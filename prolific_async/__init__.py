@@ -126,6 +126,17 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
+# isort: split
+# V4 datasets: records as they come, schema migrations, a continuous feed into a live batch.
+from ._feed import BatchFeed
+from ._models.appends import (
+    AppendResult,
+    FeedResult,
+    MigrationStatus,
+    Rejection,
+    SchemaMigration,
+)
+
 # -- orchestration (imports the names above, so it comes last) --------------------------------
 from .orchestration import (
     BatchPlan,
@@ -183,4 +194,9 @@ __all__ += [
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+]
+
+__all__ += [
+    # V4 datasets: records as they come, schema migrations, a continuous feed
+    "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
 ]

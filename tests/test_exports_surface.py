@@ -44,6 +44,9 @@ def test_public_names() -> None:
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
         "FreeTextWithUnitValue", "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue",
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+        # V4 datasets and feeds
+        "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection",
+        "SchemaMigration",
     }
     assert set(pa.__all__) == expected
 
