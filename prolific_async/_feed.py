@@ -97,6 +97,8 @@ class BatchFeed:
         print(feed.result.accepted, feed.result.tasks_created)
     """
 
+    _closing: anyio.Event
+
     def __init__(
         self, *, context: Context, batches: _Batches, batch_id: str,
         dataset_id: str | None = None, sync: SyncMode = "auto",
@@ -195,6 +197,7 @@ class BatchFeed:
                 self._journal.synced < self._journal.acknowledged:
             wanted.send_nowait(None)  # the crashed run appended records it never synced
         self._records = send
+        self._closing = anyio.Event()  # set when the block is left
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
         self._group.start_soon(self._sender, appender, receive, wanted)
@@ -210,6 +213,7 @@ class BatchFeed:
         try:
             if exc is None:
                 self._records.close()  # the sender sends what is left, then ends
+                self._closing.set()
             else:
                 self._group.cancel_scope.cancel()
             try:
@@ -263,7 +267,9 @@ class BatchFeed:
                         if lingered or not self._linger or not len(batcher):
                             break
                         lingered = True
-                        await anyio.sleep(self._linger)
+                        # Leaving the block ends the wait: nothing more is coming.
+                        with anyio.move_on_after(self._linger):
+                            await self._closing.wait()
                         continue
                     except anyio.EndOfStream:
                         ended = True
@@ -284,10 +290,14 @@ class BatchFeed:
         self._tally.add(chunk, answer)
         self._acknowledged = chunk.start + len(chunk.lines)
         if self._journal is not None:
-            await self._journal.acknowledge(self._acknowledged)
+            # The server has these records: write that down even if the feed is being
+            # cancelled (a quick local write), so a resumed feed sends fewer of them again.
+            with anyio.CancelScope(shield=True):
+                await self._journal.acknowledge(self._acknowledged)
         if self._syncing and answer.accepted_count:
-            # When a sync is already wanted, it will cover these records too.
-            with contextlib.suppress(anyio.WouldBlock):
+            # When a sync is already wanted, it will cover these records too; when the syncer
+            # has stopped (the feed is being cancelled) there is nobody to ask.
+            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError):
                 wanted.send_nowait(None)
 
     async def _syncer(self, syncs: MemoryObjectReceiveStream[None]) -> None:
