@@ -169,7 +169,7 @@ async def test_update_refuses_nothing_to_change_and_a_schema_on_v3(
         prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
     with pytest.raises(ValueError, match="at least one field"):
         await prolific_client.datasets.update("ds-1")
-    with pytest.raises(TypeError, match="pa.DatasetSchema"):
+    with pytest.raises(TypeError, match=r"pa\.DatasetSchema"):
         await prolific_client.datasets.update("ds-1", schema={"fields": {}})  # type: ignore[arg-type]
     ds = await prolific_client.datasets.create(name="v3", workspace_id=fake_prolific.workspace_id)
     with pytest.raises(pa.BadRequestError, match="V3 dataset has no schema"):
