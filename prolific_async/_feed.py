@@ -155,13 +155,25 @@ class BatchFeed:
         if self._records is None:
             raise RuntimeError("the feed is not open: use `async with client.batches.feed(...)`")
         try:
+            # Room in the buffer: no trip round the event loop (one per record would cost
+            # more than the rest of the feed); a full buffer waits for the sender.
+            self._records.send_nowait(line)
+            return
+        except anyio.WouldBlock:
+            pass
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            await self._refuse_closed()
+        try:
             await self._records.send(line)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            # The sender stopped on an error: let the feed's cancellation reach this task,
-            # so the caller sees that error rather than this one.
-            await anyio.lowlevel.checkpoint()
-            raise RuntimeError("the feed is closed: send records inside its `async with` "
-                               "block") from None
+            await self._refuse_closed()
+
+    @staticmethod
+    async def _refuse_closed() -> None:
+        # The sender may have stopped on an error: let the feed's cancellation reach this
+        # task first, so the caller sees that error rather than this one.
+        await anyio.lowlevel.checkpoint()
+        raise RuntimeError("the feed is closed: send records inside its `async with` block")
 
     async def send_many(
         self, records: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],

@@ -40,6 +40,9 @@ MAX_REQUEST_BYTES = 4 << 20
 KEEP_REJECTIONS = 10_000
 NDJSON = "application/x-ndjson"
 
+#: One encoder for every record: ``json.dumps`` with options builds a new one each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
 #: Called after each answered request with how many records have been answered so far.
 Progress = Callable[[int], None]
 
@@ -55,8 +58,7 @@ def encode(record: Any, index: int | None, max_bytes: int = MAX_REQUEST_BYTES) -
         if not isinstance(key, str):
             raise TypeError(f"{what} has a field name that is not a string: {key!r}")
     try:
-        line = json.dumps(record if isinstance(record, dict) else dict(record),
-                          ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        line = _ENCODER.encode(record if isinstance(record, dict) else dict(record)).encode()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} is not JSON: {exc}") from None
     if len(line) + 1 > max_bytes:

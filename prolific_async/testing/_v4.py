@@ -70,9 +70,12 @@ class V4Sync:
     applied: bool = False
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _digest(record: dict[str, Any]) -> bytes:
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
+    """What makes two records identical: their JSON with sorted keys."""
+    return hashlib.blake2b(_CANONICAL.encode(record).encode(), digest_size=16).digest()
 
 
 def record_problem(record: Any, schema: dict[str, Any]) -> tuple[str | None, str] | None:
