@@ -174,6 +174,10 @@ def main() -> None:
           f"no syncs {median(plain, 'cpu') / median(plain, 'wall'):.2f}, "
           f"bare {median(bares, 'cpu') / median(bares, 'wall'):.2f} "
           "(under 1: the client waits on the server)")
+    cpu_ratio = statistics.median(f["cpu"] / b["cpu"] for f, b in zip(plain, bares, strict=True))
+    print(f"  client CPU per record: no syncs {median(plain, 'cpu') / n * 1e6:.1f} us, bare "
+          f"{median(bares, 'cpu') / n * 1e6:.1f} us (ratio {cpu_ratio:.2f}; the steadier "
+          "figure on a busy machine)")
     print(f"  memory:    Python peak during the feed {traced_peak / (1 << 20):.1f} MB "
           f"(tracemalloc); client process peak RSS {rss_mb:.0f} MB (goal < 100 MB)")
 

@@ -147,8 +147,11 @@ async def test_a_schema_change_every_record_fits_completes(
     with pytest.raises(pa.ConflictError):   # an append during the migration, with no time to wait
         await prolific_client.datasets.append(ds.id, [record(9)],
                                               poll=pa.PollPolicy(initial=0.01, deadline=0.05))
+    with pytest.raises(pa.PollTimeout) as timed_out:
+        await prolific_client.datasets.wait_migration(
+            ds.id, updated.migration_job_id, poll=pa.PollPolicy(initial=0.01, deadline=0.05))
     fake_prolific.clock.advance(fake_prolific.world.dataset_processing)
-    job = await prolific_client.datasets.wait_migration(ds.id, updated.migration_job_id)
+    job = await prolific_client.resume(timed_out.value.resume_token).wait()
     assert job.status is pa.MigrationStatus.COMPLETE and job.reprocessed_count == 3
 
 
