@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
@@ -33,6 +33,7 @@ from ._resources._appending import (
     MAX_REQUEST_BYTES,
     Appender,
     Batcher,
+    Records,
     Tally,
     encode,
     records_of,
@@ -175,9 +176,7 @@ class BatchFeed:
         await anyio.lowlevel.checkpoint()
         raise RuntimeError("the feed is closed: send records inside its `async with` block")
 
-    async def send_many(
-        self, records: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
-    ) -> None:
+    async def send_many(self, records: Records) -> None:
         """Queue every record of an iterable or async iterable, in order."""
         async for record in records_of(records):
             await self.send(record)

@@ -27,7 +27,7 @@ from .._transport import parse_retry_after
 from ._base import DC, segment, structure
 
 __all__ = ["KEEP_REJECTIONS", "MAX_RECORDS", "MAX_REQUEST_BYTES", "Appender", "Batcher",
-           "Chunk", "Progress", "Tally", "append_all", "encode", "records_of"]
+           "Chunk", "Progress", "Records", "Tally", "append_all", "encode", "records_of"]
 
 logger = logging.getLogger("prolific_async")
 
@@ -43,6 +43,8 @@ NDJSON = "application/x-ndjson"
 #: One encoder for every record: ``json.dumps`` with options builds a new one each call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
+#: What ``append`` and ``send_many`` take: any iterable or async iterable of mappings.
+Records = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
 #: Called after each answered request with how many records have been answered so far.
 Progress = Callable[[int], None]
 
@@ -197,7 +199,7 @@ class Appender:
             return answer
 
 
-async def records_of(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+async def records_of(records: Records) -> AsyncIterator[Any]:
     """The records of an iterable or an async iterable, refusing a single record or text
     passed where many are expected."""
     if isinstance(records, (str, bytes, Mapping)):
@@ -215,7 +217,7 @@ async def records_of(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterat
 
 
 async def append_all(
-    appender: Appender, records: Iterable[Any] | AsyncIterable[Any], batcher: Batcher,
+    appender: Appender, records: Records, batcher: Batcher,
     tally: Tally, progress: Progress | None = None,
 ) -> AppendResult:
     """Append every record, one request at a time, and return the counts."""

@@ -3,7 +3,7 @@ their schema, and follow the migration a schema change starts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .._config import PollPolicy
@@ -19,6 +19,7 @@ from ._appending import (
     Appender,
     Batcher,
     Progress,
+    Records,
     Tally,
     append_all,
 )
@@ -40,11 +41,9 @@ class V4Datasets(Resource):
     """The V4 half of ``client.datasets``: append, update, and schema migrations."""
 
     async def append(
-        self, dataset_id: str, records: Iterable[Mapping[str, Any]] | AsyncIterable[
-            Mapping[str, Any]], *,
-        max_request_records: int = MAX_RECORDS, max_request_bytes: int = MAX_REQUEST_BYTES,
-        keep_rejections: int = KEEP_REJECTIONS, progress: Progress | None = None,
-        poll: PollPolicy | None = None,
+        self, dataset_id: str, records: Records, *, max_request_records: int = MAX_RECORDS,
+        max_request_bytes: int = MAX_REQUEST_BYTES, keep_rejections: int = KEEP_REJECTIONS,
+        progress: Progress | None = None, poll: PollPolicy | None = None,
     ) -> AppendResult:
         """Append records to a V4 dataset, from any iterable or async iterable of mappings.
 
