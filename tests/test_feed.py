@@ -158,6 +158,11 @@ async def test_a_journal_of_another_batch_is_refused(
     with pytest.raises(ValueError, match="belongs to the feed of batch"):
         async with prolific_client.batches.feed(other.id, journal=journal, sync=False):
             pass
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not a database, but long enough to be read as one: " * 40)
+    with pytest.raises(ValueError, match="is not a feed journal"):
+        async with prolific_client.batches.feed(batch.id, journal=garbage, sync=False):
+            pass
 
 
 async def test_a_batch_that_syncs_itself_gets_no_sync_from_the_feed(
