@@ -329,7 +329,8 @@ class V4:
         if job is None:
             raise Reject(web.json_response({"detail": "sync not found"}, status=404))
         now = self.clock.now()
-        if now < job.starts_at:
+        # Queued behind the batch's previous sync, and for the first half of its own run.
+        if now < job.starts_at + (job.ends_at - job.starts_at) / 2:
             return web.json_response({"status": "queued", "sync_id": job.id})
         if now < job.ends_at:
             return web.json_response({"status": "processing", "sync_id": job.id})
