@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 import anyio
 import anyio.lowlevel
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import PollPolicy
@@ -98,7 +99,9 @@ class BatchFeed:
         print(feed.result.accepted, feed.result.tasks_created)
     """
 
+    # Made when the block is entered (they belong to its event loop).
     _closing: anyio.Event
+    _group: TaskGroup
 
     def __init__(
         self, *, context: Context, batches: _Batches, batch_id: str,
@@ -129,7 +132,6 @@ class BatchFeed:
         self._syncing = False
         self._ready = False
         self._journal: FeedJournal | None = None
-        self._group: Any = None
         self._records: MemoryObjectSendStream[bytes] | None = None
         self._taken = 0      # records taken from the buffer (the next one's index)
         self._skip = 0       # records a resumed feed skips (the journal's offset)
@@ -184,6 +186,8 @@ class BatchFeed:
     # -- the block --------------------------------------------------------------------------
 
     async def __aenter__(self) -> BatchFeed:
+        if self._records is not None:
+            raise RuntimeError("a feed is used for one `async with` block: make a new one")
         batch = await self._batches.get(self.batch_id)
         if self.dataset_id is None:
             if not batch.datasets:

@@ -28,6 +28,7 @@ from .._models.instructions import Item
 from .._models.responses import TaskResponse
 from .._types import UNSET
 from .._watch import Watch, WatchSpec
+from ._appending import KEEP_REJECTIONS, MAX_RECORDS, MAX_REQUEST_BYTES
 from ._base import (
     DC,
     ITEM_MODEL,
@@ -305,15 +306,17 @@ class Batches(Exports):
     def feed(
         self, batch_id: str, *, dataset_id: str | None = None, sync: SyncMode = "auto",
         journal: str | os.PathLike[str] | None = None, buffer: int = DEFAULT_BUFFER,
-        linger: float = DEFAULT_LINGER, poll: PollPolicy | None = None,
+        linger: float = DEFAULT_LINGER, max_request_records: int = MAX_RECORDS,
+        max_request_bytes: int = MAX_REQUEST_BYTES, keep_rejections: int = KEEP_REJECTIONS,
+        poll: PollPolicy | None = None,
     ) -> BatchFeed:
         """A continuous feed of records into this live batch (an async context manager).
 
         Records sent to it from any number of tasks are appended to the batch's V4 dataset
         (``dataset_id``, by default the batch's own) and turned into tasks by coalesced
         syncs; leaving the block flushes, syncs and waits. See `BatchFeed` for ``sync``,
-        ``journal`` (resume after a crash without sending a record twice), ``buffer`` and
-        ``linger``.
+        ``journal`` (resume after a crash without a record landing twice), ``buffer`` and
+        ``linger``; the request limits and ``keep_rejections`` are `Datasets.append`'s.
 
         Example::
 
@@ -327,7 +330,9 @@ class Batches(Exports):
             segment("dataset_id", dataset_id)
         return BatchFeed(context=self._context, batches=self, batch_id=batch_id,
                          dataset_id=dataset_id, sync=sync, journal=journal, buffer=buffer,
-                         linger=linger, poll=poll)
+                         linger=linger, max_request_records=max_request_records,
+                         max_request_bytes=max_request_bytes, keep_rejections=keep_rejections,
+                         poll=poll)
 
     def _sync_path(self, batch_id: str, sync_id: str) -> str:
         return f"{self._root(batch_id)}/syncs/{segment('sync_id', sync_id)}"
