@@ -25,8 +25,9 @@ def record(i: int) -> dict[str, Any]:
 
 
 async def live_batch(client: pa.Prolific, fake: FakeProlific, first: int = 10,
-                     **options: Any) -> pa.Batch:
-    """A READY batch made from a V4 dataset holding records 0 .. first-1."""
+                     ready: bool = True, **options: Any) -> pa.Batch:
+    """A batch made from a V4 dataset holding records 0 .. first-1, set up and (unless
+    ``ready`` is False) READY."""
     ds = await client.datasets.create(name="stream", workspace_id=fake.workspace_id,
                                       schema=SCHEMA)
     await client.datasets.append(ds.id, [record(i) for i in range(first)])
@@ -35,7 +36,8 @@ async def live_batch(client: pa.Prolific, fake: FakeProlific, first: int = 10,
                                         batch_items=pa.one_page([pa.FreeText(description="Ok?")]),
                                         **options)
     await client.batches.setup(batch.id, tasks_per_group=2)
-    fake.clock.advance(fake.world.batch_setup)
+    if ready:
+        fake.clock.advance(fake.world.batch_setup)
     return await client.batches.get(batch.id)
 
 
@@ -97,6 +99,19 @@ async def test_leaving_the_block_flushes_and_runs_one_last_sync(
     # The 7 records lingered in the buffer until the block ended: one request, one sync.
     assert feed.result.requests == 1 and feed.result.syncs == 1
     assert (await prolific_client.batches.get(batch.id)).total_task_count == 17
+
+
+async def test_a_batch_still_processing_is_waited_for_before_the_first_sync(
+        prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
+    batch = await live_batch(prolific_client, fake_prolific, ready=False)
+    assert batch.status is pa.BatchStatus.PROCESSING
+    fake_prolific.clock.per_request = fake_prolific.world.batch_setup / 4
+    async with prolific_client.batches.feed(batch.id) as feed:
+        await feed.send(record(100))
+    assert feed.result.syncs == 1
+    # The fake refuses (400) a sync of a batch that is not READY: this one waited.
+    assert len(fake_prolific.v4.syncs_of(batch.id)) == 1
+    assert (await prolific_client.batches.get(batch.id)).total_task_count == 11
 
 
 async def test_rejections_carry_their_index_and_record(
