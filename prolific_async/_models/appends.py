@@ -98,7 +98,13 @@ class AppendAnswer:
 
 class MigrationStatus(OpenEnum):
     """The status of a V4 schema migration job; ``complete``, ``partial`` and ``failed`` are
-    final."""
+    final.
+
+    Example::
+
+        if job.status is pa.MigrationStatus.PARTIAL:
+            print(job.failed_count, "records no longer fit the schema")
+    """
 
     QUEUED = "queued"
     PROCESSING = "processing"
