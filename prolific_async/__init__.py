@@ -97,6 +97,7 @@ from ._models.studies import (
     CompletionActionType,
     CompletionCode,
     CompletionCodeType,
+    StudyCost,
     StudyFilter,
     SubmissionsConfig,
 )
@@ -137,9 +138,10 @@ from ._models.appends import (
     SchemaMigration,
 )
 
-# -- orchestration (imports the names above, so it comes last) --------------------------------
+# -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
+    DuplicateBatchesError,
     EventKind,
     ExistingDataset,
     JournalInUseError,
@@ -195,6 +197,8 @@ __all__ += [
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]
+
+__all__ += ["DuplicateBatchesError", "StudyCost"]
 
 __all__ += [
     # V4 datasets: records as they come, schema migrations, a continuous feed
