@@ -144,6 +144,7 @@ from .orchestration import (
     DuplicateBatchesError,
     EventKind,
     ExistingDataset,
+    Feed,
     JournalInUseError,
     PipelineEvent,
     PlanCancelled,
@@ -203,4 +204,5 @@ __all__ += ["DuplicateBatchesError", "StudyCost"]
 __all__ += [
     # V4 datasets: records as they come, schema migrations, a continuous feed
     "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
+    "Feed",
 ]

@@ -46,7 +46,7 @@ def test_public_names() -> None:
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
         # V4 datasets and feeds
         "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection",
-        "SchemaMigration",
+        "SchemaMigration", "Feed",
     }
     assert set(pa.__all__) == expected
 
