@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._config import PollPolicy
 from .._converter import converter
 from .._jobs import JobKind
 from .._models.studies import Study, StudyAction, StudyCreate, StudyStatus
 from .._watch import Watch, WatchSpec
 from ._base import Resource, poll_arg, segment, watches
+
+if TYPE_CHECKING:
+    from .._hooks import HookReceiver
 
 __all__ = ["STUDY", "Studies"]
 
@@ -100,14 +105,21 @@ class Studies(Resource):
 
     def watch(
         self, study_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
+        policy: PollPolicy | None = None, events: HookReceiver | None = None,
     ) -> Watch[Study]:
         """Stream a study's status changes until it is AWAITING REVIEW or COMPLETED.
 
         Participants take minutes to days: give a ``poll`` policy with a long ``deadline``
-        and a ceiling of a minute or more on the real API.
+        and a ceiling of a minute or more on the real API. With ``events`` (a
+        `HookReceiver` subscribed to ``study.status.change``) each event about the study
+        re-reads it at once, and polling drops to the receiver's safety net
+        (``safety_poll``, 5 minutes) unless ``poll`` is given.
+
+        Example::
+
+            study = await client.studies.watch(study.id, events=receiver).wait()
         """
-        return self._watch(self._study_spec(study_id), poll_arg(poll, policy))
+        return self._watch(self._study_spec(study_id), poll_arg(poll, policy), events=events)
 
     @watches(STUDY)
     def _study_spec(self, study_id: str) -> WatchSpec[Study]:
