@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ._api import Api
 from ._clock import FakeClock
+from ._hooks import FakeHooks
 from ._server import Fault, Plumbing, RecordedRequest
 from ._state import World
 from ._storage import Storage
@@ -86,6 +87,8 @@ class FakeProlific:
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
+        #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
+        self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
         self.url = ""
         self.storage_url = ""
 
@@ -119,8 +122,9 @@ class FakeProlific:
         await self.close()
 
     async def start(self) -> None:
-        self.url = await self._plumbing.serve(self._api.app(self._plumbing), self._host,
-                                              self._port)
+        app = self._api.app(self._plumbing)
+        self.hooks.install(app)
+        self.url = await self._plumbing.serve(app, self._host, self._port)
         self.storage_url = self._storage.url = await self._plumbing.serve(
             self._storage.app(), self._host)
 
