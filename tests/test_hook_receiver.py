@@ -77,7 +77,7 @@ async def test_a_forged_or_stale_delivery_is_refused_401_and_wakes_nothing() -> 
     receiver.listen("study-1", lambda: woken.append("study-1"))
     forged = await receiver.handle(*delivery(STATUS, secret="someone-else"))
     stale = await receiver.handle(*delivery(STATUS, at=time.time() - 3600))
-    body, headers = delivery(STATUS)
+    body, _ = delivery(STATUS)
     unsigned = await receiver.handle(body, {"Content-Type": "application/json"})
     assert [a.status for a in (forged, stale, unsigned)] == [401, 401, 401]
     assert "tolerance" in stale.body and "missing" in unsigned.body

@@ -117,6 +117,9 @@ class FakeHooks:
         self._status: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._pending = 0
+        #: Delivery attempts sent so far (repeats and retries included).
+        self.attempts = 0
+        self._attempted: anyio.Event | None = None
         self._idle: anyio.Event | None = None
         self._kick: anyio.Event | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -143,11 +146,18 @@ class FakeHooks:
     async def settle(self) -> None:
         """Look for new events now, and wait until every delivery so far has succeeded or
         given up (retries included)."""
-        self._scan()
+        self.scan()
         while self._pending:
             if self._idle is None:
                 self._idle = anyio.Event()
             await self._idle.wait()
+
+    async def wait_for_attempts(self, count: int) -> None:
+        """Wait until ``count`` delivery attempts have been sent in all (answered or not)."""
+        while self.attempts < count:
+            if self._attempted is None:
+                self._attempted = anyio.Event()
+            await self._attempted.wait()
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -187,7 +197,7 @@ class FakeHooks:
                 anyio.create_task_group() as tg:
             self._session, self._tg = session, tg
             while True:
-                self._scan()
+                self.scan()
                 self._kick = anyio.Event()
                 with anyio.move_on_after(self._next_scan_in()):
                     await self._kick.wait()
@@ -210,7 +220,8 @@ class FakeHooks:
 
     # -- events ------------------------------------------------------------------------------
 
-    def _scan(self) -> None:
+    def scan(self) -> None:
+        """Turn what changed in the `World` since the last scan into events, sent at once."""
         if self._tg is None:
             return
         for study in list(self.world.studies.values()):
@@ -295,6 +306,11 @@ class FakeHooks:
                 return 200 <= answer.status < 300
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
+        finally:
+            self.attempts += 1
+            if self._attempted is not None:
+                self._attempted.set()
+                self._attempted = None
 
     # -- routes ------------------------------------------------------------------------------
 
