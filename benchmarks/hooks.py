@@ -22,6 +22,7 @@ Goals: webhooks send at most a fifth of polling's reads, with a median delay und
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 from collections.abc import AsyncIterator
@@ -124,8 +125,8 @@ def main() -> None:
           f"PollPolicy (initial {policy.initial} s, ceiling {policy.ceiling} s)")
     results = {}
     for name, webhooks in (("polling", False), ("webhooks", True)):
-        reads, delays = anyio.run(lambda w=webhooks: one_run(args.studies, args.spread,
-                                                             webhooks=w))
+        reads, delays = anyio.run(functools.partial(one_run, args.studies, args.spread,
+                                                    webhooks=webhooks))
         results[name] = (reads, summary(delays))
         median, p95, worst = results[name][1]
         print(f"{name:>9}: {reads:>6} study reads ({reads / args.studies:5.1f} a study); "

@@ -75,6 +75,8 @@ def verify_signature(
     """
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be the raw request bytes, got {type(body).__name__}")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance!r}")
     if not timestamp:
         raise SignatureError(f"the {TIMESTAMP_HEADER} header is missing")
     if not signature:

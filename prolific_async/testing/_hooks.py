@@ -46,6 +46,9 @@ EVENT_TYPES = {
 ATTEMPTS = 12
 #: The longest the scan timer sleeps (real seconds) while a running clock moves studies on.
 MAX_SCAN_GAP = 1.0
+#: The shortest gap between two scans woken by API answers, so a busy fake does not spend
+#: its time scanning (a test's `FakeHooks.settle` scans at once regardless).
+MIN_SCAN_GAP = 0.005
 
 
 @attrs.define
@@ -201,6 +204,7 @@ class FakeHooks:
                 self._kick = anyio.Event()
                 with anyio.move_on_after(self._next_scan_in()):
                     await self._kick.wait()
+                    await anyio.sleep(MIN_SCAN_GAP)
 
     def _wake_scanner(self) -> None:
         if self._kick is not None:
@@ -208,7 +212,7 @@ class FakeHooks:
 
     def _next_scan_in(self) -> float:
         """Real seconds until the next submission lands on a running clock (capped)."""
-        if self.clock.speed <= 0:
+        if self.clock.speed <= 0 or not self.subscriptions:
             return MAX_SCAN_GAP
         now, interval = self.clock.now(), self.world.submission_interval
         due = math.inf
@@ -220,9 +224,13 @@ class FakeHooks:
 
     # -- events ------------------------------------------------------------------------------
 
-    def scan(self) -> None:
-        """Turn what changed in the `World` since the last scan into events, sent at once."""
-        if self._tg is None:
+    def scan(self, *, emit: bool = True) -> None:
+        """Turn what changed in the `World` since the last scan into events, sent at once.
+
+        Nothing is looked at while no subscription is confirmed (as on Prolific, events
+        start with the subscription: confirming one takes a baseline with ``emit=False``).
+        """
+        if self._tg is None or not any(s.confirmed for s in self.subscriptions.values()):
             return
         for study in list(self.world.studies.values()):
             status = self.world.study_status(study)
@@ -230,6 +238,8 @@ class FakeHooks:
             landed = self._counts.get(study.id, 0)
             count = self.world.submission_count(study) if study.published_at is not None else 0
             self._status[study.id], self._counts[study.id] = status, count
+            if not emit:
+                continue
             for k in range(landed, count):
                 self._emit({"resource_id": f"sub-{study.id[:8]}-{k:04d}",
                             "event_type": "submission.status.change",
@@ -383,7 +393,10 @@ class FakeHooks:
         given = (await self._api._json(request)).get("secret")
         if not isinstance(given, str) or not hmac.compare_digest(given, sub.hook_secret):
             raise _bad_request({"secret": ["The secret does not match X-Hook-Secret."]})
-        sub.confirmed = True
+        if not sub.confirmed:
+            self.scan()  # what happened before reaches the subscriptions confirmed then
+            sub.confirmed = True
+            self.scan(emit=False)
         return web.json_response(sub.json())
 
     async def _update(self, request: web.Request) -> web.Response:
