@@ -157,3 +157,25 @@ async def test_a_delivery_the_target_refuses_is_retried_until_it_is_taken(
         await runner.cleanup()
     [delivery] = fake_prolific.hooks.deliveries
     assert (delivery.status, delivery.posts, receiver.accepted) == ("SUCCEEDED", 3, 1)
+
+
+async def test_events_start_with_the_subscription_and_skip_unconfirmed_ones(
+        prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
+    ws = fake_prolific.workspace_id
+    secret = await prolific_client.hooks.create_secret(ws)
+    receiver = pa.HookReceiver(secret.value)
+    batch = await ready_batch(prolific_client, fake_prolific)
+    before = await published_study(prolific_client, fake_prolific, batch)
+    async with listening(receiver) as url:
+        await prolific_client.hooks.subscribe(workspace_id=ws,
+                                              event_type="study.status.change", target_url=url)
+        fake_prolific.inject(method="POST", path="/api/v1/hooks/subscriptions/*/",
+                             status=400, times=1)
+        with pytest.raises(pa.BadRequestError):  # this one is never confirmed
+            await prolific_client.hooks.subscribe(
+                workspace_id=ws, event_type="study.status.change", target_url=url)
+        after = await published_study(prolific_client, fake_prolific, batch)
+        await fake_prolific.hooks.settle()
+    receiver.close()
+    assert [(e.resource_id, e.status) async for e in receiver] == [(after.id, "ACTIVE")]
+    assert before.id != after.id
