@@ -169,11 +169,17 @@ async def test_events_start_with_the_subscription_and_skip_unconfirmed_ones(
     async with listening(receiver) as url:
         await prolific_client.hooks.subscribe(workspace_id=ws,
                                               event_type="study.status.change", target_url=url)
+        # A second subscription to the same URL stays unconfirmed: its confirmation fails,
+        # and so does the SDK's clean-up.
         fake_prolific.inject(method="POST", path="/api/v1/hooks/subscriptions/*/",
                              status=400, times=1)
-        with pytest.raises(pa.BadRequestError):  # this one is never confirmed
+        fake_prolific.inject(method="DELETE", path="/api/v1/hooks/subscriptions/*/",
+                             status=400, times=1)
+        with pytest.raises(pa.BadRequestError):
             await prolific_client.hooks.subscribe(
                 workspace_id=ws, event_type="study.status.change", target_url=url)
+        assert [s.confirmed for s in fake_prolific.hooks.subscriptions.values()] \
+            == [True, False]
         after = await published_study(prolific_client, fake_prolific, batch)
         await fake_prolific.hooks.settle()
     receiver.close()
