@@ -137,14 +137,11 @@ class FakeHooks:
         for name, rate in (("drop", drop), ("repeat", repeat), ("reorder", reorder)):
             if not 0 <= rate <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {rate!r}")
+        if not reorder_delay >= 0:
+            raise ValueError(f"reorder_delay must be >= 0, got {reorder_delay!r}")
         self._rng = random.Random(f"hooks:{seed}")
         self._drop, self._repeat, self._reorder = drop, repeat, reorder
         self._reorder_delay = reorder_delay
-
-    def delivered(self, event_type: str = "*") -> list[DeliveryRec]:
-        """Deliveries that reached their target (2xx), of one event type or all."""
-        return [d for d in self.deliveries if d.status == "SUCCEEDED"
-                and event_type in ("*", d.payload["event_type"])]
 
     async def settle(self) -> None:
         """Look for new events now, and wait until every delivery so far has succeeded or
