@@ -81,11 +81,7 @@ def verify_signature(
         raise SignatureError(f"the {TIMESTAMP_HEADER} header is missing")
     if not signature:
         raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
-    key = _secret_bytes(secret)
-    digest = hmac.new(key, timestamp.encode("utf-8", "surrogateescape") + bytes(body),
-                      hashlib.sha256).digest()
-    expected = base64.b64encode(digest)
-    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "surrogateescape")):
+    if not _signature_matches(body, timestamp, signature, secret):
         raise SignatureError(f"the {SIGNATURE_HEADER} header does not match the body: "
                              "a wrong secret, or a body changed on the way")
     try:
@@ -98,6 +94,16 @@ def verify_signature(
         raise SignatureError(f"the {TIMESTAMP_HEADER} header is {current - sent:.0f} s from "
                              f"now, beyond the {tolerance:g} s tolerance (a replay, or a "
                              "clock far off)")
+
+
+def _signature_matches(body: bytes, timestamp: str, signature: str, secret: Secretish) -> bool:
+    """The HMAC comparison, in its own frame: the key and the expected signature never sit in
+    the locals of a frame that raises (a traceback with locals would show them)."""
+    key = _secret_bytes(secret)
+    digest = hmac.new(key, timestamp.encode("utf-8", "surrogateescape") + bytes(body),
+                      hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest),
+                               signature.strip().encode("utf-8", "surrogateescape"))
 
 
 def _secret_bytes(secret: Secretish) -> bytes:
@@ -163,6 +169,7 @@ class HookReceiver:
         remember: int = 10_000, max_body: int = 64 * 1024, safety_poll: float = 300.0,
     ) -> None:
         self._secret = Secret(_secret_bytes(secret).decode("utf-8", "surrogateescape"))
+        del secret  # no plain copy stays in this frame's locals (tracebacks show them)
         for name, value, low in (("tolerance", tolerance, 0), ("buffer", buffer, -1),
                                  ("remember", remember, 0), ("max_body", max_body, 0),
                                  ("safety_poll", safety_poll, 0)):

@@ -223,3 +223,19 @@ async def test_the_readme_starlette_example_routes_deliveries_to_the_receiver() 
     body, headers = delivery(STATUS)
     assert await call_asgi(app, "POST", body, headers) == (200, b"ok")
     assert receiver.accepted == 1
+
+
+async def test_a_refused_delivery_leaves_no_secret_in_any_frame_of_its_traceback() -> None:
+    receiver = pa.HookReceiver(SECRET)
+    body, headers = delivery(STATUS, secret="someone-else")
+    try:
+        pa.verify_signature(body, headers["X-Prolific-Request-Timestamp"],
+                            headers["X-Prolific-Request-Signature"], receiver._secret)
+    except pa.SignatureError as exc:
+        tb = exc.__traceback__
+        while tb is not None:
+            shown = repr(tb.tb_frame.f_locals)
+            assert SECRET not in shown and SECRET.encode().hex() not in shown
+            tb = tb.tb_next
+    else:
+        pytest.fail("a forged delivery was accepted")
