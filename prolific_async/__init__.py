@@ -97,6 +97,7 @@ from ._models.studies import (
     CompletionActionType,
     CompletionCode,
     CompletionCodeType,
+    StudyCost,
     StudyFilter,
     SubmissionsConfig,
 )
@@ -126,9 +127,10 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
-# -- orchestration (imports the names above, so it comes last) --------------------------------
+# -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
+    DuplicateBatchesError,
     EventKind,
     ExistingDataset,
     JournalInUseError,
@@ -184,6 +186,8 @@ __all__ += [
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]
+
+__all__ += ["DuplicateBatchesError", "StudyCost"]
 
 # -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
 from ._errors import SignatureError  # noqa: E402
