@@ -45,6 +45,10 @@ class FakeProlific:
     ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
     ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
 
+    Webhooks work as documented (secrets, subscriptions confirmed with ``X-Hook-Secret``,
+    the delivery log): the studies' status and progress changes are delivered, signed, to
+    loopback target URLs, with seeded faults; see `FakeHooks` (``fake.hooks``).
+
     Export archives follow the documented layout; storage downloads honour ``Range``.
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
     same host and a free port. ``export_padding_bytes=N`` adds a member of N zero bytes to

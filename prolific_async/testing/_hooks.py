@@ -420,8 +420,11 @@ class FakeHooks:
         if not 1 <= limit <= 1000 or offset < 0:
             raise _bad_request({"limit": ["Ensure 1 <= limit <= 1000 and offset >= 0."]})
         status = request.query.get("status")
-        wanted = set(json.loads(status)) if status and status.startswith("[") else (
-            {status} if status else None)
+        try:  # one status, or a JSON array of them
+            wanted = set(json.loads(status)) if status and status.startswith("[") else (
+                {status} if status else None)
+        except (ValueError, TypeError):
+            raise _bad_request({"status": ["Not a status or a JSON array of them."]}) from None
         resource_id = request.query.get("resource_id")
         rows = [d.json(self.clock) for d in self.deliveries if d.subscription is sub
                 and (wanted is None or d.status in wanted)
