@@ -175,8 +175,8 @@ class HookReceiver:
                                  ("safety_poll", safety_poll, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not value > low:
-                raise ConfigurationError(f"{name} must be a number > {max(low, 0)}"
-                                         f"{' or 0' if low < 0 else ''}, got {value!r}")
+                raise ConfigurationError(f"{name} must be a number {'>=' if low < 0 else '>'}"
+                                         f" 0, got {value!r}")
         self.tolerance = float(tolerance)
         self.buffer_size = int(buffer)
         self.remember = int(remember)
