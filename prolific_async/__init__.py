@@ -201,6 +201,26 @@ __all__ += [
 
 __all__ += ["DuplicateBatchesError", "StudyCost"]
 
+# -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
+from ._errors import SignatureError  # noqa: E402
+from ._hooks import HookAnswer, HookReceiver, verify_signature  # noqa: E402
+from ._models.hooks import (  # noqa: E402
+    HookDelivery,
+    HookDeliveryStatus,
+    HookEvent,
+    HookEventType,
+    HookEventTypeInfo,
+    HookSecret,
+    HookSubscription,
+)
+from ._secret import Secret  # noqa: E402
+
+__all__ += [
+    "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+    "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+    "SignatureError", "verify_signature",
+]
+
 __all__ += [
     # V4 datasets: records as they come, schema migrations, a continuous feed
     "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
