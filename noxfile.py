@@ -30,7 +30,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", "requests")  # requests: the baseline of orchestrate.py
     for script in ("overhead.py", "structure.py", "polling.py", "archive.py", "orchestrate.py",
-                   "journal.py"):
+                   "hooks.py", "journal.py"):
         session.run("python", f"benchmarks/{script}")
 
 

@@ -10,6 +10,7 @@ every journal does, `_leases` how workers share plans, `_journal_pg` how Postgre
 """
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
+from ._feeding import Feed
 from ._journal import JournalInUseError, PlanChangedError
 from ._journal_api import journal_status
 from ._leases import JournalStatus, LeaseLostError, PlanLeasedError, PlanStatus, WorkerStatus
@@ -20,7 +21,8 @@ from ._run import Run, orchestrate
 from ._survey import DuplicateBatchesError
 
 __all__ = [
-    "BatchPlan", "DuplicateBatchesError", "EventKind", "ExistingDataset", "JournalInUseError",
+    "BatchPlan", "DuplicateBatchesError", "EventKind", "ExistingDataset", "Feed",
+    "JournalInUseError",
     "PipelineEvent",
     "PlanCancelled", "PlanChangedError", "PlanFileError", "PlanResult", "Run", "Stage",
     "StudyPlan", "load_plans", "orchestrate",

@@ -76,6 +76,7 @@ async def orchestrate(
     journal: str | os.PathLike[str] | None = None,
     poll_rate: float = 300.0,
     dry_run: bool = False,
+    events: pa.HookReceiver | None = None,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
@@ -102,6 +103,11 @@ async def orchestrate(
     read, and a ``PLANNED`` event per stage says what exists and what would be done; each
     result's ``publish_cost`` is what publishing its study would cost (Prolific's cost
     calculator). The journal is not opened.
+
+    With ``events`` (a `HookReceiver` subscribed to ``study.status.change`` and, for a
+    ``wait_for`` count, ``study.progress.change``) every wait on a study is woken by its
+    webhooks and polls only as the receiver's safety net; batches, datasets and exports have
+    no events and stay polled.
 
     A plan that publishes and exports without ``wait_for`` gets a ``WARNING`` event first:
     its export holds only the responses that arrived by then.
@@ -153,7 +159,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer, survey, dry_run)
+                                     limiter, scratch, pacer, survey, dry_run, events)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -171,7 +177,7 @@ async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
-    dry_run: bool,
+    dry_run: bool, hooks: pa.HookReceiver | None,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -200,11 +206,12 @@ async def _drive(
                     with pacer.running():
                         await Pipeline(client, plan, state, emit=emit, journal=None,
                                        record=PlanRecord(), scratch=scratch, pacer=pacer,
-                                       survey=survey).run()
+                                       survey=survey, hooks=hooks).run()
                     return
             parts = await anyio.to_thread.run_sync(fingerprint, plan)
             await _share(client, plan, state, parts, emit=emit, journal=journal,
-                         limiter=limiter, scratch=scratch, pacer=pacer, survey=survey)
+                         limiter=limiter, scratch=scratch, pacer=pacer, survey=survey,
+                         hooks=hooks)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
@@ -223,7 +230,7 @@ async def _drive(
 async def _share(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState, parts: dict[str, str], *,
     emit: Callable[[PipelineEvent], None], journal: JournalStore, limiter: anyio.CapacityLimiter,
-    scratch: Path, pacer: Pacer, survey: Survey,
+    scratch: Path, pacer: Pacer, survey: Survey, hooks: pa.HookReceiver | None,
 ) -> None:
     """Drive ``plan`` under its lease, or follow it while another worker of a shared journal
     drives it: take it over once that worker goes silent, report it once it is finished.
@@ -251,7 +258,7 @@ async def _share(
                     try:
                         await Pipeline(client, plan, state, emit=emit, journal=journal,
                                        record=record, scratch=scratch, pacer=pacer,
-                                       survey=own).run()
+                                       survey=own, hooks=hooks).run()
                     except LeaseLostError:
                         scope.cancel()  # found out by a write or a check: followed below
                 if not scope.cancel_called:
@@ -261,7 +268,7 @@ async def _share(
         if finished:
             # Driven to its end by another worker: its result is the journal's.
             Pipeline(client, plan, state, emit=emit, journal=None, record=record,
-                     scratch=scratch, pacer=pacer, survey=survey)
+                     scratch=scratch, pacer=pacer, survey=survey, hooks=hooks)
             state.stage = max((Stage(name) for name in record.stages), default=None,
                               key=list(Stage).index)
             return
