@@ -126,6 +126,11 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
+# isort: split
+# Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
+from ._models.bonuses import BonusPayment
+from ._models.submissions import BulkApproval, RejectionCategory, Submission, SubmissionStatus
+
 # -- orchestration (imports the names above, so it comes last) --------------------------------
 from .orchestration import (
     BatchPlan,
@@ -183,4 +188,9 @@ __all__ += [
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+]
+
+__all__ += [
+    # reviewing and paying
+    "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
 ]

@@ -44,6 +44,8 @@ def test_public_names() -> None:
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
         "FreeTextWithUnitValue", "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue",
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+        # reviewing and paying
+        "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
     }
     assert set(pa.__all__) == expected
 
