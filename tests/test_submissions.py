@@ -42,7 +42,7 @@ async def test_list_filters_by_status_and_counts_add_up(
     study = await published_study(prolific_client, fake_prolific,
                                   await ready_batch(prolific_client, fake_prolific), places=5)
     fake_prolific.clock.advance(3 * fake_prolific.world.submission_interval)
-    first = [s async for s in prolific_client.submissions.list(study.id)][0]
+    first, *_ = [s async for s in prolific_client.submissions.list(study.id)]
     await prolific_client.submissions.approve(first.id)
 
     waiting = [s async for s in prolific_client.submissions.list(
@@ -58,7 +58,7 @@ async def test_list_filters_by_status_and_counts_add_up(
 async def test_approve_is_safe_to_repeat_and_pays_the_reward_once(
         prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
     study = await submitted(prolific_client, fake_prolific, 2)
-    sub = [s async for s in prolific_client.submissions.list(study.id)][0]
+    sub, _ = [s async for s in prolific_client.submissions.list(study.id)]
 
     first = await prolific_client.submissions.approve(sub.id)
     again = await prolific_client.submissions.approve(sub.id)
@@ -156,7 +156,7 @@ async def test_concurrent_approvals_under_wallet_contention_get_429s_and_all_lan
         prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
     study = await submitted(prolific_client, fake_prolific, 20)
     ids = [s.id async for s in prolific_client.submissions.list(study.id)]
-    fake_prolific.money.wallet_slots, fake_prolific.money.wallet_hold = 1, 0.02
+    fake_prolific.money.wallet_slots, fake_prolific.money.wallet_hold = 2, 0.02
 
     async with anyio.create_task_group() as group:
         for submission_id in ids:

@@ -85,9 +85,10 @@ class Bonuses(Resource):
         checked = check_amounts(amounts, max_amount=max_amount)
         body = {"study_id": study_id, "csv_bonuses": csv_bonuses(checked)}
         try:
-            made: BonusPayment = await self._call(
-                "POST", "/api/v1/submissions/bonus-payments/", BonusPayment, json_body=body,
-                idempotent=False)
+            async with self._submissions.money_gate:
+                made: BonusPayment = await self._call(
+                    "POST", "/api/v1/submissions/bonus-payments/", BonusPayment,
+                    json_body=body, idempotent=False)
         except OutcomeUnknownError as exc:
             raise OutcomeUnknownError(
                 f"the answer to setting up {len(checked)} bonuses for study {study_id} was "
@@ -127,7 +128,8 @@ class Bonuses(Resource):
         before = await self._paid_now(targets) if targets else {}
         self._paid.add(bonus_id)
         try:
-            await self._request("POST", path, idempotent=False)
+            async with self._submissions.money_gate:
+                await self._request("POST", path, idempotent=False)
         except (OutcomeUnknownError, InternalServerError) as exc:
             what = _describe(bonus, exc)
             if not targets:

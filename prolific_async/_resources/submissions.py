@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+import anyio
 from cattrs.gen import make_dict_structure_fn
 
 from .._config import PollPolicy
+from .._context import Context
 from .._converter import converter
 from .._errors import UnexpectedResponseError
 from .._jobs import JobKind
@@ -27,13 +29,17 @@ from .._models.submissions import (
 from .._watch import WatchSpec
 from ._base import Resource, segment, structure, watches
 
-__all__ = ["BULK_APPROVAL", "MAX_BULK_APPROVE", "PAGE_SIZE", "Submissions"]
+__all__ = ["BULK_APPROVAL", "MAX_BULK_APPROVE", "MONEY_CONCURRENCY", "PAGE_SIZE", "Submissions"]
 
 _STUDIES = "/api/v1/studies"
 _SUBMISSIONS = "/api/v1/submissions"
 
 #: Prolific advises at most 1,000 ids per bulk approval.
 MAX_BULK_APPROVE = 1_000
+#: Money writes (approvals, rejections, bonus set-ups and pays) one client sends at once:
+#: Prolific's 429s come from contention on the workspace wallet, and it advises sending
+#: money operations one after another; a few at a time keeps single approvals moving.
+MONEY_CONCURRENCY = 4
 #: The largest page the list endpoint serves (Prolific's MCP server pages with 1-500).
 PAGE_SIZE = 500
 
@@ -74,6 +80,11 @@ class Submissions(Resource):
             await client.submissions.approve(sub.id)
         result = await client.submissions.bulk_approve(study.id, ids)   # many at once
     """
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        #: Shared with ``client.bonuses``: every money write of the client passes it.
+        self.money_gate = anyio.CapacityLimiter(MONEY_CONCURRENCY)
 
     async def list(
         self, study_id: str, *, status: SubmissionStatus | str | None = None,
@@ -179,7 +190,8 @@ class Submissions(Resource):
 
     async def _transition(self, submission_id: str, body: dict[str, str]) -> Submission:
         path = f"{_SUBMISSIONS}/{segment('submission_id', submission_id)}/transition/"
-        changed: Submission = await self._call("POST", path, Submission, json_body=body)
+        async with self.money_gate:
+            changed: Submission = await self._call("POST", path, Submission, json_body=body)
         return changed
 
     async def bulk_approve(
@@ -218,8 +230,9 @@ class Submissions(Resource):
         to_send = list(before.pending)
         for start in range(0, len(to_send), MAX_BULK_APPROVE):
             chunk = to_send[start:start + MAX_BULK_APPROVE]
-            await self._request("POST", f"{_SUBMISSIONS}/bulk-approve/",
-                                json_body={"submission_ids": chunk})
+            async with self.money_gate:
+                await self._request("POST", f"{_SUBMISSIONS}/bulk-approve/",
+                                    json_body={"submission_ids": chunk})
         requests = -(-len(to_send) // MAX_BULK_APPROVE)
         if not wait or not to_send:
             return BulkApproval(study_id=study_id, approved=before.approved,
