@@ -15,7 +15,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 import attrs
@@ -73,8 +73,8 @@ class BonusRec:
 
     @property
     def fees(self) -> Decimal:
-        # Prolific's spec example: 850 of bonus, 283.34 of fees (a third), no VAT.
-        return (Decimal(self.amount) / 3).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        # Prolific's spec example: 850 of bonus, 283.34 of fees (a third, rounded up), no VAT.
+        return (Decimal(self.amount) / 3).quantize(Decimal("0.01"), ROUND_UP)
 
     @property
     def total(self) -> Decimal:
