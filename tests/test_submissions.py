@@ -165,3 +165,20 @@ async def test_concurrent_approvals_under_wallet_contention_get_429s_and_all_lan
     assert fake_prolific.money.contention > 0
     assert prolific_client.stats.rate_limited == fake_prolific.money.contention
     assert sorted(a.submission_id for a in fake_prolific.money.approvals) == sorted(ids)
+
+
+async def test_a_bulk_approval_not_applied_in_time_times_out_and_resumes(
+        prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
+    study = await submitted(prolific_client, fake_prolific, 3)
+    ids = [s.id async for s in prolific_client.submissions.list(study.id)]
+
+    with pytest.raises(pa.PollTimeout) as caught:  # the fake clock stands still
+        await prolific_client.submissions.bulk_approve(
+            study.id, ids, poll=pa.PollPolicy(initial=0.01, ceiling=0.02, deadline=0.2))
+    assert caught.value.last_status == "APPROVING"
+    fake_prolific.clock.advance(fake_prolific.money.bulk_approve_delay)
+
+    changes = [t async for t in prolific_client.resume(caught.value.resume_token)]
+    assert [t.current for t in changes] == ["APPROVED"]
+    assert set(changes[-1].snapshot.approved) == set(ids)
+    assert len(fake_prolific.requests_to("POST", "*/bulk-approve/")) == 1

@@ -201,7 +201,8 @@ class Submissions(Resource):
         """Approve many submissions of a study: chunks of at most 1,000 ids, sent one after
         another (as Prolific advises for money operations), then, with ``wait``, follow the
         submissions until none is left AWAITING REVIEW (bulk approval is applied in the
-        background; ``poll`` bounds how long, `PollTimeout` past it).
+        background; ``poll`` bounds how long, `PollTimeout` past it, whose resume token
+        carries the study and the ids).
 
         Before anything is sent the study's submissions are read: an id not in the study, or
         one that cannot be approved (ACTIVE, RETURNED, REJECTED ...), is a ``ValueError``
@@ -228,12 +229,13 @@ class Submissions(Resource):
             raise ValueError(f"{len(blocked)} of the submissions cannot be approved (not in "
                              f"study {study_id}, or not AWAITING REVIEW): {shown}{more}")
         to_send = list(before.pending)
+        requests = 0
         for start in range(0, len(to_send), MAX_BULK_APPROVE):
             chunk = to_send[start:start + MAX_BULK_APPROVE]
             async with self.money_gate:
                 await self._request("POST", f"{_SUBMISSIONS}/bulk-approve/",
                                     json_body={"submission_ids": chunk})
-        requests = -(-len(to_send) // MAX_BULK_APPROVE)
+            requests += 1
         if not wait or not to_send:
             return BulkApproval(study_id=study_id, approved=before.approved,
                                 pending=before.pending, requests=requests)
@@ -248,11 +250,20 @@ class Submissions(Resource):
         async for submission in self.list(study_id):
             if submission.id in wanted:
                 statuses[submission.id] = submission.status
-        approved = tuple(i for i in ids if statuses.get(i) == SubmissionStatus.APPROVED)
-        pending = tuple(i for i in ids if statuses.get(i) == SubmissionStatus.AWAITING_REVIEW)
-        other = {i: statuses.get(i, SubmissionStatus("NOT IN STUDY")) for i in ids
-                 if i not in approved and i not in pending}
-        return BulkApproval(study_id=study_id, approved=approved, pending=pending, other=other)
+        missing = SubmissionStatus("NOT IN STUDY")
+        approved: list[str] = []
+        pending: list[str] = []
+        other: dict[str, SubmissionStatus] = {}
+        for submission_id in ids:
+            status = statuses.get(submission_id, missing)
+            if status == SubmissionStatus.APPROVED:
+                approved.append(submission_id)
+            elif status == SubmissionStatus.AWAITING_REVIEW:
+                pending.append(submission_id)
+            else:
+                other[submission_id] = status
+        return BulkApproval(study_id=study_id, approved=tuple(approved), pending=tuple(pending),
+                            other=other)
 
     @watches(BULK_APPROVAL)
     def _bulk_spec(self, study_id: str, *submission_ids: str) -> WatchSpec[BulkApproval]:
@@ -267,8 +278,7 @@ class Submissions(Resource):
             return "PARTLY APPROVED" if progress.other else "APPROVED"
 
         return WatchSpec(job=BULK_APPROVAL, ids=(study_id, *ids), fetch=fetch,
-                         status_of=status_of, channel_key=(BULK_APPROVAL.name, study_id,
-                                                           *ids))
+                         status_of=status_of)
 
 
 def _meta_count(data: Any) -> int | None:
