@@ -174,3 +174,32 @@ async def test_ids_that_did_not_take_part_are_named_by_the_server(
     study = await submitted(prolific_client, fake_prolific, 1)
     with pytest.raises(pa.BadRequestError, match="did not take part in the study: stranger"):
         await prolific_client.bonuses.create(study.id, {"stranger": 25})
+
+
+async def test_a_429_on_pay_is_sent_again_and_pays_once(
+        prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
+    study = await submitted(prolific_client, fake_prolific, 1)
+    [sub] = await ids_of(prolific_client, study)
+    bonus = await prolific_client.bonuses.create(study.id, {sub.id: 25})
+    fake_prolific.inject(method="POST", path="*/pay/", status=429, retry_after="0.01", times=1)
+
+    await prolific_client.bonuses.pay(bonus)
+
+    assert len(fake_prolific.requests_to("POST", "*/pay/")) == 2  # the 429 had no effect
+    assert len(fake_prolific.money.bonuses[bonus.id].pays) == 1
+    assert fake_prolific.money.paid_to(sub.id) == [25]
+
+
+async def test_a_5xx_on_pay_is_never_sent_again_and_is_settled_by_reading(
+        prolific_client: pa.Prolific, fake_prolific: FakeProlific) -> None:
+    study = await submitted(prolific_client, fake_prolific, 1)
+    [sub] = await ids_of(prolific_client, study)
+    bonus = await prolific_client.bonuses.create(study.id, {sub.id: 25})
+    fake_prolific.inject(method="POST", path="*/pay/", status=503, times=1)
+
+    with pytest.raises(pa.OutcomeUnknownError, match="the server failed after it may have "
+                                                     r"acted \(503"):
+        await prolific_client.bonuses.pay(bonus, settle_within=0.1)
+
+    assert len(fake_prolific.requests_to("POST", "*/pay/")) == 1
+    assert fake_prolific.money.payments == []  # this 503 came before paying: nothing to see
