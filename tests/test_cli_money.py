@@ -60,6 +60,16 @@ def test_list_approve_all_and_reject(fake: Served, tmp_path: Path) -> None:
     assert nothing.exit_code == 0 and "no submissions" in nothing.stderr
 
 
+def test_approve_named_ids_prints_the_outcome_as_json(fake: Served, tmp_path: Path) -> None:
+    study_id, ids = study_with_submissions(fake, tmp_path, places=3)
+    result = invoke(fake, "submissions", "approve", study_id, ids[1], ids[2], "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert sorted(shown["approved"]) == sorted(ids[1:]) and shown["requests"] == 1
+    both = invoke(fake, "submissions", "approve", study_id, ids[0], "--all", "--yes")
+    assert both.exit_code == 2 and "not both" in one_error_line(both)
+
+
 def test_a_short_rejection_is_refused_before_sending(fake: Served, tmp_path: Path) -> None:
     _, ids = study_with_submissions(fake, tmp_path, places=1)
     result = invoke(fake, "submissions", "reject", ids[0], "--message", "Bad.", "--category",
