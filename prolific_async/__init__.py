@@ -97,6 +97,7 @@ from ._models.studies import (
     CompletionActionType,
     CompletionCode,
     CompletionCodeType,
+    StudyCost,
     StudyFilter,
     SubmissionsConfig,
 )
@@ -131,9 +132,10 @@ from .archive import ArchiveError, ExportArchive
 from ._models.bonuses import BonusPayment
 from ._models.submissions import BulkApproval, RejectionCategory, Submission, SubmissionStatus
 
-# -- orchestration (imports the names above, so it comes last) --------------------------------
+# -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
+    DuplicateBatchesError,
     EventKind,
     ExistingDataset,
     JournalInUseError,
@@ -189,6 +191,8 @@ __all__ += [
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
 ]
+
+__all__ += ["DuplicateBatchesError", "StudyCost"]
 
 __all__ += [
     # reviewing and paying
