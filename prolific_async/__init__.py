@@ -130,7 +130,14 @@ from .archive import ArchiveError, ExportArchive
 # isort: split
 # Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
 from ._models.bonuses import BonusPayment
-from ._models.submissions import BulkApproval, RejectionCategory, Submission, SubmissionStatus
+from ._models.submissions import (
+    Approve,
+    BulkApproval,
+    Reject,
+    RejectionCategory,
+    Submission,
+    SubmissionStatus,
+)
 
 # -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
@@ -197,4 +204,5 @@ __all__ += ["DuplicateBatchesError", "StudyCost"]
 __all__ += [
     # reviewing and paying
     "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+    "Approve", "Reject",
 ]

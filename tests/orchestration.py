@@ -13,6 +13,10 @@ from .helpers import DETAILS, QUESTIONS
 #: Fast polling against a fake whose clock moves with each request.
 FAST = pa.PollPolicy(initial=0.005, multiplier=1.5, ceiling=0.02, deadline=60)
 PLACES = 2
+#: The stages that review and pay: skipped by plans that do not ask for them.
+MONEY = (pa.Stage.REVIEW, pa.Stage.APPROVE, pa.Stage.BONUS_SETUP, pa.Stage.BONUS_PAY)
+#: The stages a plan without review or bonuses runs.
+UNPAID = [stage for stage in pa.Stage if stage not in MONEY]
 
 
 def rows(n: int, tag: str = "") -> list[dict[str, str]]:

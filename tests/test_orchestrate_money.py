@@ -1,0 +1,105 @@
+"""The pipeline goes on to the money: review, approve and reject, bonus set-up and pay, each
+reconciled from the server; decisions journaled per submission; never twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+import prolific_async as pa
+from prolific_async.testing import FakeClock, FakeProlific
+
+from .orchestration import PLACES, client_for, plan
+from .test_submissions import REASON
+
+pytestmark = pytest.mark.anyio
+
+MONEY = [pa.Stage.REVIEW, pa.Stage.APPROVE, pa.Stage.BONUS_SETUP, pa.Stage.BONUS_PAY]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProlific]:
+    async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=5) as server:
+        yield server
+
+
+def paying(name: str, workspace_id: str, **study: object) -> pa.BatchPlan:
+    base = plan(name, workspace_id)
+    assert base.study is not None
+    return attrs.evolve(base, study=attrs.evolve(base.study, **study))
+
+
+async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], **options: object
+                  ) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
+    events: list[pa.PipelineEvent] = []
+    async with pa.orchestrate(client, plans, **options) as run:  # type: ignore[arg-type]
+        async for event in run:
+            events.append(event)
+    return run.results, events
+
+
+async def ten(submission: pa.Submission, responses: list[pa.TaskResponse]) -> int:
+    return 10
+
+
+async def test_approve_all_and_a_bonus_each_pay_once(fake: FakeProlific) -> None:
+    plans = [paying(f"pay-{n}", fake.workspace_id, approve="all", bonus=ten) for n in range(3)]
+    async with client_for(fake) as client:
+        results, events = await run_all(client, plans)
+
+    assert all(r.ok for r in results), [r.error for r in results]
+    money = fake.money
+    assert len(money.approvals) == 3 * PLACES
+    assert all(len(b.pays) == 1 for b in money.bonuses.values()) and len(money.bonuses) == 3
+    assert sorted(p.submission_id for p in money.payments) == sorted(
+        a.submission_id for a in money.approvals)
+    assert {e.stage for e in events if e.kind is pa.EventKind.FINISHED} >= set(MONEY)
+
+
+async def test_defaults_never_spend(fake: FakeProlific) -> None:
+    async with client_for(fake) as client:
+        results, events = await run_all(client, [plan("free", fake.workspace_id)])
+    assert results[0].ok
+    assert fake.money.approvals == [] and fake.money.bonuses == {}
+    skipped = {e.stage: e.message for e in events if e.kind is pa.EventKind.SKIPPED}
+    assert skipped[pa.Stage.REVIEW] == "approve=None: left for a person"
+
+
+async def test_a_reviewer_is_asked_once_per_submission_even_across_runs(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    async def reviewer(submission: pa.Submission,
+                       responses: list[pa.TaskResponse]) -> pa.Approve | pa.Reject | None:
+        asked.append(submission.id)
+        assert responses and all(r.submission_id == submission.id for r in responses)
+        if len(asked) == 1:
+            return pa.Reject(REASON, "LOW_EFFORT")
+        return pa.Approve()
+
+    plans = [paying("review-1", fake.workspace_id, approve=reviewer, bonus=ten)]
+    async with client_for(fake) as client:
+        first, _ = await run_all(client, plans, journal=tmp_path / "j.db")
+    async with client_for(fake) as client:
+        again, _ = await run_all(client, plans, journal=tmp_path / "j.db")
+
+    assert first[0].ok and again[0].ok
+    assert len(asked) == PLACES
+    money = fake.money
+    assert [a.submission_id for a in money.approvals] == asked[1:]
+    assert [p.submission_id for p in money.payments] == asked[1:]
+
+
+def test_a_plan_that_would_spend_without_waiting_is_refused() -> None:
+    with pytest.raises(ValueError, match="approve needs wait_for"):
+        pa.StudyPlan(description="d", reward=1, places=1, estimated_minutes=1, publish=True,
+                     approve="all")
+    with pytest.raises(ValueError, match='approve must be None, "all" or an async callable'):
+        pa.StudyPlan(description="d", reward=1, places=1, estimated_minutes=1, publish=True,
+                     wait_for="complete", approve="some")
+    with pytest.raises(ValueError, match="bonus needs approve"):
+        pa.StudyPlan(description="d", reward=1, places=1, estimated_minutes=1, publish=True,
+                     wait_for="complete", bonus=ten)
