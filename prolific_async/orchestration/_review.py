@@ -214,7 +214,11 @@ async def find_bonus_paid(p: Pipeline, recheck: bool) -> str | None:
 
 async def bonus_pay(p: Pipeline) -> str | None:
     bonus_id = p.ids["bonus_id"]
+    # Marked first: a pay that may have been sent is never sent again by a rerun. The
+    # plan's own study holds no bonuses but this set-up's, so nothing is read before paying
+    # (which keeps the marked-but-unsent gap to the request itself).
     await p.set("bonus_pay_sent", bonus_id)
-    await p.client.bonuses.pay(pa.BonusPayment(id=bonus_id, study=p.ids["study_id"],
-                                            amounts=_amounts(p)))
+    await p.client.bonuses.pay(
+        pa.BonusPayment(id=bonus_id, study=p.ids["study_id"], amounts=_amounts(p)),
+        paid_before={})
     return f"paid set-up {bonus_id}"
