@@ -129,7 +129,7 @@ from .archive import ArchiveError, ExportArchive
 
 # isort: split
 # Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
-from ._models.bonuses import BonusPayment
+from ._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
 from ._models.submissions import (
     Approve,
     BulkApproval,
@@ -204,5 +204,5 @@ __all__ += ["DuplicateBatchesError", "StudyCost"]
 __all__ += [
     # reviewing and paying
     "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
-    "Approve", "Reject",
+    "Approve", "Reject", "DEFAULT_MAX_BONUS",
 ]

@@ -103,3 +103,44 @@ def test_a_plan_that_would_spend_without_waiting_is_refused() -> None:
     with pytest.raises(ValueError, match="bonus needs approve"):
         pa.StudyPlan(description="d", reward=1, places=1, estimated_minutes=1, publish=True,
                      wait_for="complete", bonus=ten)
+
+
+async def test_a_dry_run_shows_the_bonus_ceiling_and_spends_nothing(fake: FakeProlific) -> None:
+    plans = [paying("dry", fake.workspace_id, approve="all", bonus=ten, max_bonus=50)]
+    async with client_for(fake) as client:
+        async with pa.orchestrate(client, plans, dry_run=True) as run:
+            events = [e async for e in run]
+    planned = {e.stage: e.message for e in events if e.kind is pa.EventKind.PLANNED}
+    assert planned[pa.Stage.BONUS_PAY] == (
+        f"would pay a bonus to approved submissions: at most 0.50 each, {PLACES * 0.5:.2f} in "
+        "all before fees")
+    assert planned[pa.Stage.APPROVE].startswith("would create approvals")
+    assert fake.money.approvals == [] and fake.money.bonuses == {}
+
+
+def test_a_plan_file_accepts_approve_all(tmp_path: Path) -> None:
+    path = tmp_path / "plans.toml"
+    path.write_text('''
+[[plan]]
+name = "p1"
+workspace_id = "ws"
+dataset_id = "0192f0c4"
+instructions = [{type = "free_text", description = "Why?"}]
+task_details = {task_name = "n", task_introduction = "i", task_steps = "s"}
+
+[plan.study]
+description = "d"
+reward = 10
+places = 2
+estimated_minutes = 1
+publish = true
+wait_for = "complete"
+approve = "all"
+max_bonus = 200
+''')
+    [loaded] = pa.load_plans(path)
+    assert loaded.study is not None and loaded.study.approve == "all"
+    assert loaded.study.max_bonus == 200 and loaded.study.bonus is None
+    path.write_text(path.read_text().replace('approve = "all"', 'approve = "some"'))
+    with pytest.raises(pa.PlanFileError, match='approve must be None, "all" or an async'):
+        pa.load_plans(path)

@@ -103,7 +103,7 @@ class StudyPlan:
     decides each one (``pa.Approve()``, ``pa.Reject(message, category)``, or None to leave
     it for a person; asked once per submission, its decision journaled). ``bonus=<async
     callable(submission, responses)>`` gives an approved submission a bonus (an int in minor
-    units, or None), refused above ``max_bonus`` (the SDK's 1,000 by default); the bonuses are
+    units, or None), refused above ``max_bonus`` (`DEFAULT_MAX_BONUS`: 1,000); the bonuses are
     set up and paid once.
 
     Example::
@@ -134,7 +134,7 @@ class StudyPlan:
     wait_deadline: float = 24 * 3600.0
     approve: Literal["all"] | ReviewFn | None = None
     bonus: BonusFn | None = None
-    max_bonus: int | None = attrs.field(default=None, validator=_positive_int)
+    max_bonus: int = attrs.field(default=pa.DEFAULT_MAX_BONUS, validator=_positive_int)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.description, str) or not self.description.strip():
@@ -316,6 +316,6 @@ def fingerprint(plan: BatchPlan) -> dict[str, str]:
     if plan.study is not None:
         # What only steers the run is left out, callables too (their repr changes per run).
         study = attrs.evolve(plan.study, publish=False, wait_for=None, wait_deadline=1.0,
-                             approve=None, bonus=None, max_bonus=None)
+                             approve=None, bonus=None, max_bonus=pa.DEFAULT_MAX_BONUS)
         parts["study"] = _digest(study)
     return parts

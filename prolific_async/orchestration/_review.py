@@ -156,9 +156,7 @@ async def bonus_setup(p: Pipeline) -> str | None:
     if not amounts:
         await p.set("bonus_id", "")
         return "no bonuses"
-    bonuses = p.client.bonuses
-    made = await (bonuses.create(p.ids["study_id"], amounts) if study.max_bonus is None
-                  else bonuses.create(p.ids["study_id"], amounts, max_amount=study.max_bonus))
+    made = await p.client.bonuses.create(p.ids["study_id"], amounts, max_amount=study.max_bonus)
     # Journaled with its set-up: a set-up made but not recorded (a kill) is never paid.
     await p.set("bonus_amounts", json.dumps(amounts, sort_keys=True))
     await p.set("bonus_id", made.id, created=True)

@@ -18,7 +18,7 @@ from .._errors import (
     StorageError,
 )
 from .._models.batches import Batch, BatchPage, BatchStatus, one_page
-from .._models.bonuses import BonusPayment
+from .._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
 from .._models.common import TaskDetails
 from .._models.datasets import DatasetSchema, DatasetStatus
 from .._models.exports import ExportJob, ExportStatus
@@ -54,5 +54,6 @@ __all__ = [
     "NotFoundError", "OutcomeUnknownError", "PollPolicy", "Prolific", "ProlificError",
     "RequestInfo", "RichText", "StorageError", "Study", "StudyCreate", "StudyFilter",
     "StudyStatus", "TaskDetails", "Transition", "Watch", "one_page",
-    "Approve", "BonusPayment", "Reject", "Submission", "SubmissionStatus", "TaskResponse",
+    "Approve", "BonusPayment", "DEFAULT_MAX_BONUS", "Reject", "Submission", "SubmissionStatus",
+    "TaskResponse",
 ]
