@@ -144,3 +144,25 @@ max_bonus = 200
     path.write_text(path.read_text().replace('approve = "all"', 'approve = "some"'))
     with pytest.raises(pa.PlanFileError, match='approve must be None, "all" or an async'):
         pa.load_plans(path)
+
+
+def test_a_plan_file_run_approves_and_pays_and_its_dry_run_shows_the_most_it_can_pay(
+        tmp_path: Path) -> None:
+    from .cli_support import invoke, served
+    from .test_cli_run import plan_file
+
+    with served() as fake:
+        plans = plan_file(tmp_path, fake.fake.workspace_id, ["first", "second"])
+        plans.write_text(plans.read_text().replace(
+            'wait_for = "complete"', 'wait_for = "complete"\napprove = "all"\nbonus = 25'))
+        dry = invoke(fake, "run", str(plans), "--dry-run")
+        assert dry.exit_code == 0, dry.stderr
+        assert "2 plans would pay bonuses: at most 1.00 before fees" in dry.stdout
+        assert fake.fake.money.bonuses == {}
+
+        result = invoke(fake, "run", str(plans))
+        assert result.exit_code == 0, result.stderr
+        money = fake.fake.money
+        assert len(money.approvals) == 2 * PLACES
+        assert sorted(p.amount for p in money.payments) == [25] * (2 * PLACES)
+        assert all(len(b.pays) == 1 for b in money.bonuses.values())

@@ -68,10 +68,9 @@ async def dry_run(
             message = f"would publish: {_money(cost)} with fees and VAT"
         elif spec.stage is Stage.BONUS_PAY:
             assert plan.study is not None
-            ceiling = plan.study.max_bonus
-            message = (f"would pay a bonus to approved submissions: at most "
-                       f"{_money(ceiling)} each, {_money(ceiling * plan.study.places)} in all "
-                       "before fees")
+            most = plan.study.most_bonus
+            message = (f"would pay a bonus to approved submissions: at most {_money(most)} "
+                       f"each, {_money(most * plan.study.places)} in all before fees")
         else:
             message = f"would create {spec.creates}" if spec.creates else "would run"
         emit(PipelineEvent(plan=plan.name, stage=spec.stage, kind=EventKind.PLANNED,

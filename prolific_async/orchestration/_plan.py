@@ -81,7 +81,8 @@ BonusFn = Callable[[pa.Submission, "list[pa.TaskResponse]"], Awaitable["int | No
 def _check_decider(name: str, value: Any, *, allow_all: bool) -> None:
     if value is None or (allow_all and value == "all") or callable(value):
         return
-    what = 'None, "all" or an async callable' if allow_all else "None or an async callable"
+    what = ('None, "all" or an async callable' if allow_all
+            else "None, an int in minor units or an async callable")
     raise ValueError(f"StudyPlan.{name} must be {what}, got {value!r}")
 
 
@@ -101,9 +102,10 @@ class StudyPlan:
     Then, and only when asked (the defaults never spend): ``approve="all"`` approves every
     submission awaiting review, or ``approve=<async callable(submission, responses)>``
     decides each one (``pa.Approve()``, ``pa.Reject(message, category)``, or None to leave
-    it for a person; asked once per submission, its decision journaled). ``bonus=<async
-    callable(submission, responses)>`` gives an approved submission a bonus (an int in minor
-    units, or None), refused above ``max_bonus`` (`DEFAULT_MAX_BONUS`: 1,000); the bonuses are
+    it for a person; asked once per submission, its decision journaled). ``bonus`` gives
+    each approved submission a bonus: an int in minor units (``25``: 0.25, the same for
+    all), or ``<async callable(submission, responses)>`` returning one (None: no bonus).
+    Any bonus above ``max_bonus`` (`DEFAULT_MAX_BONUS`: 1,000) is refused. The bonuses are
     set up and paid once.
 
     Example::
@@ -133,14 +135,19 @@ class StudyPlan:
                                                               validator=_check_wait_for)
     wait_deadline: float = 24 * 3600.0
     approve: Literal["all"] | ReviewFn | None = None
-    bonus: BonusFn | None = None
+    bonus: int | BonusFn | None = None
     max_bonus: int = attrs.field(default=pa.DEFAULT_MAX_BONUS, validator=_positive_int)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.description, str) or not self.description.strip():
             raise ValueError("StudyPlan.description must be a non-empty string")
         _check_decider("approve", self.approve, allow_all=True)
-        _check_decider("bonus", self.bonus, allow_all=False)
+        if isinstance(self.bonus, int) and not isinstance(self.bonus, bool):
+            if not 1 <= self.bonus <= self.max_bonus:
+                raise ValueError(f"StudyPlan.bonus must be from 1 to max_bonus "
+                                 f"({self.max_bonus}) minor units, got {self.bonus}")
+        else:
+            _check_decider("bonus", self.bonus, allow_all=False)
         if self.approve is not None and self.wait_for is None:
             raise ValueError("StudyPlan.approve needs wait_for: submissions are reviewed once "
                              "the run has waited for them")
@@ -151,6 +158,13 @@ class StudyPlan:
                              "no responses")
         if self.wait_deadline <= 0:
             raise ValueError(f"StudyPlan.wait_deadline must be > 0, got {self.wait_deadline!r}")
+
+    @property
+    def most_bonus(self) -> int:
+        """The most one bonus of this plan can be, in minor units (0: no bonuses)."""
+        if self.bonus is None:
+            return 0
+        return self.bonus if isinstance(self.bonus, int) else self.max_bonus
 
     def create_body(self, plan_name: str, batch_id: str) -> pa.StudyCreate:
         """The `StudyCreate` for the batch ``batch_id`` of the plan ``plan_name``."""

@@ -171,12 +171,15 @@ async def _ask_bonuses(p: Pipeline) -> dict[str, int]:
     assert study is not None and study.bonus is not None
     approved = [s async for s in p.client.submissions.list(
         p.ids["study_id"], status=pa.SubmissionStatus.APPROVED)]
-    answers = await _responses_by_submission(p) if approved else {}
     amounts: dict[str, int] = {}
-    for submission in approved:
-        amount = await study.bonus(submission, answers.get(submission.id, []))
-        if amount is not None:
-            amounts[submission.id] = amount
+    if isinstance(study.bonus, int):
+        amounts = dict.fromkeys((s.id for s in approved), study.bonus)
+    else:
+        answers = await _responses_by_submission(p) if approved else {}
+        for submission in approved:
+            amount = await study.bonus(submission, answers.get(submission.id, []))
+            if amount is not None:
+                amounts[submission.id] = amount
     p.notes["bonus_amounts"] = json.dumps(amounts)
     return amounts
 
