@@ -35,7 +35,9 @@ by reading the server's state, never trust the journal alone.
 
 What the current stages can leave behind is in each entry's ``leaves``: in short, only a
 dataset whose batch was never created (datasets cannot be listed, so a dataset made before a
-kill or a lost answer cannot be found again), and at most one extra export job.
+kill or a lost answer cannot be found again), at most one extra export job, and an unpaid
+bonus set-up (set-ups cannot be listed either; only the journaled one is paid). The money
+stages (review, approve, bonus set-up, bonus pay) are in `_review`.
 """
 
 from __future__ import annotations
