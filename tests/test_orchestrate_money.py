@@ -166,3 +166,44 @@ def test_a_plan_file_run_approves_and_pays_and_its_dry_run_shows_the_most_it_can
         assert len(money.approvals) == 2 * PLACES
         assert sorted(p.amount for p in money.payments) == [25] * (2 * PLACES)
         assert all(len(b.pays) == 1 for b in money.bonuses.values())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_lost_answers_on_the_money_requests_never_pay_twice(seed: int) -> None:
+    async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=seed) as fake:
+        fake.chaos(seed=seed, lose_answer=0.3, rate_limit=0.1, method="POST",
+                   path="/api/v1/submissions/*", retry_after="0.01")
+        fake.chaos(seed=seed + 50, lose_answer=0.3, method="POST", path="*/pay/")
+        plans = [paying(f"lost-{n}", fake.workspace_id, approve="all", bonus=ten)
+                 for n in range(4)]
+        async with client_for(fake) as client:
+            results, _ = await run_all(client, plans)
+
+    money = fake.money
+    approved = [a.submission_id for a in money.approvals]
+    assert len(approved) == len(set(approved)) == 4 * PLACES
+    assert all(len(b.pays) <= 1 for b in money.bonuses.values())
+    for result in results:
+        paid = [p.amount for p in money.payments
+                if p.bonus_id in {b.id for b in money.bonuses.values()
+                                  if b.study_id == result.study_id}]
+        if result.ok:
+            assert paid == [10] * PLACES
+        elif result.stage is pa.Stage.BONUS_SETUP:  # every try at a set-up lost: none paid
+            assert isinstance(result.error, pa.OutcomeUnknownError) and paid == []
+        else:
+            assert result.stage is pa.Stage.BONUS_PAY, result.error
+            assert isinstance(result.error, pa.OutcomeUnknownError)
+            assert "bonus payment" in str(result.error) and paid in ([], [10] * PLACES)
+
+
+async def test_a_reviewer_returning_something_else_fails_its_plan_before_any_money(
+        fake: FakeProlific) -> None:
+    async def confused(submission: pa.Submission, responses: list[pa.TaskResponse]) -> object:
+        return True
+
+    plans = [paying("confused", fake.workspace_id, approve=confused)]
+    async with client_for(fake) as client:
+        [result], _ = await run_all(client, plans)
+    assert isinstance(result.error, TypeError) and "pa.Approve()" in str(result.error)
+    assert result.stage is pa.Stage.REVIEW and fake.money.approvals == []
