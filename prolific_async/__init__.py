@@ -129,8 +129,15 @@ from .archive import ArchiveError, ExportArchive
 
 # isort: split
 # Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
-from ._models.bonuses import BonusPayment
-from ._models.submissions import BulkApproval, RejectionCategory, Submission, SubmissionStatus
+from ._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
+from ._models.submissions import (
+    Approve,
+    BulkApproval,
+    Reject,
+    RejectionCategory,
+    Submission,
+    SubmissionStatus,
+)
 
 # -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
@@ -197,4 +204,5 @@ __all__ += ["DuplicateBatchesError", "StudyCost"]
 __all__ += [
     # reviewing and paying
     "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+    "Approve", "Reject", "DEFAULT_MAX_BONUS",
 ]

@@ -46,6 +46,7 @@ def test_public_names() -> None:
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
         # reviewing and paying
         "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+        "Approve", "Reject", "DEFAULT_MAX_BONUS",
     }
     assert set(pa.__all__) == expected
 

@@ -15,8 +15,8 @@ import attrs
 
 from .common import OpenEnum
 
-__all__ = ["MIN_REJECTION_MESSAGE", "BulkApproval", "RejectionCategory", "Submission",
-           "SubmissionStatus"]
+__all__ = ["MIN_REJECTION_MESSAGE", "Approve", "BulkApproval", "Reject", "RejectionCategory",
+           "Submission", "SubmissionStatus"]
 
 #: Prolific refuses a rejection whose message to the participant is shorter than this.
 MIN_REJECTION_MESSAGE = 100
@@ -125,3 +125,40 @@ class BulkApproval:
     def done(self) -> bool:
         """Whether nothing is left pending."""
         return not self.pending
+
+
+@attrs.frozen
+class Approve:
+    """A review decision: approve the submission (the participant is paid the reward).
+
+    Example::
+
+        async def review(sub: pa.Submission, responses: list[pa.TaskResponse]):
+            return pa.Approve() if responses else None     # None: left for a person
+    """
+
+
+@attrs.frozen
+class Reject:
+    """A review decision: reject, telling the participant why. Checked when built: the
+    message at least 100 characters, the category a `RejectionCategory`.
+
+    Example::
+
+        pa.Reject("Thank you for taking part. The answers were all left empty, so we cannot "
+                  "use this submission; please write to us if something went wrong.",
+                  pa.RejectionCategory.NO_DATA)
+    """
+
+    message: str
+    category: RejectionCategory = attrs.field(converter=RejectionCategory)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.message, str) or \
+                len(self.message.strip()) < MIN_REJECTION_MESSAGE:
+            raise ValueError(f"Reject.message must be at least {MIN_REJECTION_MESSAGE} "
+                             "characters (Prolific's rule; the participant reads it)")
+        if not self.category.known:
+            known = ", ".join(c.value for c in RejectionCategory)
+            raise ValueError(f"Reject.category must be one of {known}, got "
+                             f"{self.category.value!r}")

@@ -12,7 +12,7 @@ behind: it costs nothing and is never paid unless someone pays its id.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -97,7 +97,10 @@ class Bonuses(Resource):
                 request=exc.request, body_summary=exc.body_summary) from exc
         return attrs.evolve(made, amounts=checked, study=made.study or study_id)
 
-    async def pay(self, bonus: BonusPayment | str, *, settle_within: float = 60.0) -> None:
+    async def pay(
+        self, bonus: BonusPayment | str, *, settle_within: float = 60.0,
+        paid_before: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
         """Pay a set-up: the bonuses are paid asynchronously, within minutes.
 
         Sent at most once per set-up by this client. Given the `BonusPayment` from
@@ -105,7 +108,9 @@ class Bonuses(Resource):
         is lost can be settled by reading them again for up to ``settle_within`` seconds:
         seen paid, it returns; not seen, `OutcomeUnknownError` names the set-up and what to
         check. Given only an id (or ``settle_within=0``), nothing is read and a lost answer
-        is `OutcomeUnknownError` at once.
+        is `OutcomeUnknownError` at once. A caller that knows the bonuses already paid on the
+        set-up's submissions (its keys then submission ids) passes them as ``paid_before``
+        (submission id -> amounts; a missing id: none) and saves those reads.
 
         Example::
 
@@ -124,8 +129,15 @@ class Bonuses(Resource):
         amounts = bonus.amounts if isinstance(bonus, BonusPayment) else {}
         study_id = bonus.study if isinstance(bonus, BonusPayment) else None
         checking = bool(amounts) and study_id is not None and settle_within > 0
-        targets = await self._targets(study_id, amounts) if checking and study_id else {}
-        before = await self._paid_now(targets) if targets else {}
+        before: dict[str, Counter[int]] = {}
+        if not checking or study_id is None:
+            targets: dict[str, list[str]] = {}
+        elif paid_before is not None:
+            targets = {key: [key] for key in amounts}
+            before = {key: Counter(paid_before.get(key, ())) for key in amounts}
+        else:
+            targets = await self._targets(study_id, amounts)
+            before = await self._paid_now(targets)
         self._paid.add(bonus_id)
         try:
             async with self._submissions.money_gate:

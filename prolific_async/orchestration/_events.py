@@ -26,6 +26,10 @@ class Stage(str, enum.Enum):
     STUDY_CREATE = "study_create"
     STUDY_PUBLISH = "study_publish"
     RESPONSES = "responses"
+    REVIEW = "review"
+    APPROVE = "approve"
+    BONUS_SETUP = "bonus_setup"
+    BONUS_PAY = "bonus_pay"
     EXPORT = "export"
     DOWNLOAD = "download"
 
