@@ -28,21 +28,13 @@ run did, and ``set``/``forget`` (ids, journaled at once), ``watch``/``wait`` (fo
 watch, reporting its transitions), ``transition`` (report one).
 
 Adding a stage: add its `Stage` member (in `_events`, in run order), write its functions
-here, and put one `StageSpec` in `STAGES` at the same place. For example, approving the
-study's submissions once it awaits review would be::
+here (or in a module of its own, as the money stages in `_review`), and put one
+`StageSpec` in `STAGES` at the same place. For example, the approve stage::
 
-    async def _find_approved(p: Runner, recheck: bool) -> str | None:
-        study = await p.client.studies.get(p.ids["study_id"])   # money: read, always
-        return f"already {study.status}" if study.status == "COMPLETED" else None
-
-    async def _approve(p: Runner) -> str | None:
-        await p.client.submissions.approve_all(p.ids["study_id"])
-        return None
-
-    StageSpec(stage=Stage.APPROVE, creates="the study's submissions approved (money)",
-              skip=lambda plan: None if plan.study and plan.study.approve else "approve=False",
-              find=_find_approved, do=_approve,
-              leaves="nothing: the study is read before approving")
+    StageSpec(
+        stage=Stage.APPROVE, skip=_review.no_review, do=_review.approve,
+        creates="approvals (participants are paid their reward) and rejections",
+        leaves="nothing twice: only submissions the server still shows AWAITING REVIEW ...")
 
 Rules of thumb for the stages to come:
 
