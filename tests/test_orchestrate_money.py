@@ -207,3 +207,20 @@ async def test_a_reviewer_returning_something_else_fails_its_plan_before_any_mon
         [result], _ = await run_all(client, plans)
     assert isinstance(result.error, TypeError) and "pa.Approve()" in str(result.error)
     assert result.stage is pa.Stage.REVIEW and fake.money.approvals == []
+
+
+async def test_a_rerun_without_the_journal_pays_nothing_again(fake: FakeProlific,
+                                                              tmp_path: Path) -> None:
+    plans = [paying("lost-journal", fake.workspace_id, approve="all", bonus=ten)]
+    async with client_for(fake) as client:
+        first, _ = await run_all(client, plans, journal=tmp_path / "a.db")
+        again, events = await run_all(client, plans, journal=tmp_path / "new.db")
+
+    assert first[0].ok and again[0].ok
+    money = fake.money
+    assert len(money.approvals) == PLACES and len(money.payments) == PLACES
+    # The rerun cannot list set-ups: it makes another, finds the bonuses paid, pays nothing.
+    assert sorted(len(b.pays) for b in money.bonuses.values()) == [0, 1]
+    [found] = [e.message for e in events if e.stage is pa.Stage.BONUS_PAY
+               and e.kind is pa.EventKind.FINISHED]
+    assert found.endswith("paid (its bonuses show on the submissions)")

@@ -11,15 +11,16 @@ Each is reconciled from the server, never from the journal alone:
 - **bonus set-up** asks ``bonus`` per approved submission, journals the amounts, and sets them
   up (free). Set-ups cannot be listed: one whose answer was lost (or made just before a
   kill) is left unpaid, and the journaled one is the only one ever paid.
-- **bonus pay** first reads the set-up's submissions: bonuses already showing there mean it
-  was paid. Otherwise it pays once; an unsure answer, or a pay begun by an earlier run and
-  not seen, stops the plan with `OutcomeUnknownError` naming what to check. Never twice.
+- **bonus pay** first reads the set-up's submissions: a bonus showing on every one means it
+  was paid (the plan's study gets bonuses from the plan alone, so this holds even after the
+  journal was lost). Otherwise it records that it is paying and pays once; an unsure
+  answer, a pay recorded by an earlier run and not seen, or bonuses on only some of the
+  submissions stop the plan with `OutcomeUnknownError` naming what to check. Never twice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Protocol
 
 from . import _sdk as pa
@@ -188,27 +189,32 @@ def _parse(text: str) -> dict[str, int]:
     return {key: int(value) for key, value in json.loads(text).items()}
 
 
-async def _paid_everywhere(p: Pipeline, amounts: Mapping[str, int]) -> bool:
-    for submission_id, amount in amounts.items():
+async def _bonused(p: Pipeline, submission_ids: list[str]) -> int:
+    """How many of these submissions show a bonus paid. The plan's study is its own: any
+    bonus on it comes from the plan (even from a run whose journal was lost since)."""
+    seen = 0
+    for submission_id in submission_ids:
         detail = await p.client.submissions.get(submission_id)
-        if amount not in (detail.bonus_payments or []):
-            return False
-    return True
+        seen += bool(detail.bonus_payments)
+    return seen
 
 
 async def find_bonus_paid(p: Pipeline, recheck: bool) -> str | None:
     bonus_id = p.ids["bonus_id"]
     if not bonus_id:
         return "no bonuses to pay"
-    amounts = _amounts(p)
-    if await _paid_everywhere(p, amounts):
+    targets = list(_amounts(p))
+    seen = await _bonused(p, targets)
+    if seen == len(targets):
         return f"set-up {bonus_id} paid (its bonuses show on the submissions)"
-    if recheck or p.journaled.get("bonus_pay_sent") == bonus_id:
+    # A pay sent (or maybe sent), or bonuses already on some of the submissions: paying
+    # now could pay twice, so the run stops and says what to check.
+    if seen or recheck or p.journaled.get("bonus_pay_sent") == bonus_id:
         raise pa.OutcomeUnknownError(
             f"plan {p.plan.name!r}: bonus payment {bonus_id} (study {p.ids['study_id']}) may "
-            f"have been paid: its pay was sent, and its {len(amounts)} bonuses do not all show "
-            "on the submissions yet. Check their bonus payments "
-            "(client.submissions.get(id).bonus_payments) before paying it; the run will not",
+            f"have been paid: {seen} of its {len(targets)} submissions show a bonus. Check "
+            "their bonus payments (client.submissions.get(id).bonus_payments) before paying "
+            "it; the run will not",
             request=pa.RequestInfo("POST", f"/api/v1/bulk-bonus-payments/{bonus_id}/pay/"))
     return None
 
