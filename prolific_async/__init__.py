@@ -206,3 +206,23 @@ __all__ += [
     "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
     "Approve", "Reject", "DEFAULT_MAX_BONUS",
 ]
+
+# -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
+from ._errors import SignatureError  # noqa: E402
+from ._hooks import HookAnswer, HookReceiver, verify_signature  # noqa: E402
+from ._models.hooks import (  # noqa: E402
+    HookDelivery,
+    HookDeliveryStatus,
+    HookEvent,
+    HookEventType,
+    HookEventTypeInfo,
+    HookSecret,
+    HookSubscription,
+)
+from ._secret import Secret  # noqa: E402
+
+__all__ += [
+    "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+    "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+    "SignatureError", "verify_signature",
+]

@@ -15,7 +15,16 @@ from ._config import PollPolicy, RetryPolicy, Timeouts, poll_arg
 from ._context import Context
 from ._errors import ConfigurationError
 from ._poll_loop import ResumeToken
-from ._resources import Batches, Bonuses, Collections, Datasets, Instructions, Studies, Submissions
+from ._resources import (
+    Batches,
+    Bonuses,
+    Collections,
+    Datasets,
+    Hooks,
+    Instructions,
+    Studies,
+    Submissions,
+)
 from ._secret import Secret
 from ._stats import ClientStats
 from ._transport import MAX_RESPONSE_BODY, Transport
@@ -108,6 +117,8 @@ class Prolific:
         self.studies = Studies(self._context)
         self.submissions = Submissions(self._context)
         self.bonuses = Bonuses(self._context, self.submissions)
+        #: Webhook secrets and subscriptions; receive the events with `HookReceiver`.
+        self.hooks = Hooks(self._context)
         self._resources = (self.datasets, self.batches, self.instructions, self.collections,
                            self.studies, self.submissions, self.bonuses)
 

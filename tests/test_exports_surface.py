@@ -47,6 +47,10 @@ def test_public_names() -> None:
         # reviewing and paying
         "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
         "Approve", "Reject", "DEFAULT_MAX_BONUS",
+        # webhooks
+        "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+        "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+        "SignatureError", "verify_signature",
     }
     assert set(pa.__all__) == expected
 

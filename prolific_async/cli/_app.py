@@ -18,6 +18,7 @@ from ._dataset import dataset
 from ._demo import demo
 from ._errors import EXIT_CODES, INTERRUPTED, describe
 from ._fake_server import fake_server
+from ._hooks import hooks
 from ._instructions import instructions
 from ._output import Output
 from ._run import run
@@ -90,5 +91,5 @@ def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | 
 
 
 for command in (demo, run, batch, dataset, instructions, collection, study, fake_server,
-                submissions, bonus):
+                submissions, bonus, hooks):
     cli.add_command(command)

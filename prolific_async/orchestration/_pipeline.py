@@ -76,6 +76,7 @@ class Pipeline:
         self, client: pa.Prolific, plan: BatchPlan, state: PipelineState, *,
         emit: Callable[[PipelineEvent], None], journal: Journal | None,
         record: PlanRecord, scratch: Path, pacer: Pacer, survey: Survey,
+        hooks: pa.HookReceiver | None = None,
     ) -> None:
         self.client = client
         self.plan = plan
@@ -83,6 +84,8 @@ class Pipeline:
         self.scratch = scratch
         self.pacer = pacer
         self.survey = survey
+        #: Webhooks that wake the study waits (``orchestrate(..., events=)``), or None.
+        self.hooks = hooks
         self._emit_event = emit
         self._journal = journal
         self._record = record

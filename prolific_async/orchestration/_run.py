@@ -74,6 +74,7 @@ async def orchestrate(
     journal: str | os.PathLike[str] | None = None,
     poll_rate: float = 300.0,
     dry_run: bool = False,
+    events: pa.HookReceiver | None = None,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
@@ -97,6 +98,11 @@ async def orchestrate(
     read, and a ``PLANNED`` event per stage says what exists and what would be done; each
     result's ``publish_cost`` is what publishing its study would cost (Prolific's cost
     calculator). The journal is not opened.
+
+    With ``events`` (a `HookReceiver` subscribed to ``study.status.change`` and, for a
+    ``wait_for`` count, ``study.progress.change``) every wait on a study is woken by its
+    webhooks and polls only as the receiver's safety net; batches, datasets and exports have
+    no events and stay polled.
 
     A plan that publishes and exports without ``wait_for`` gets a ``WARNING`` event first:
     its export holds only the responses that arrived by then.
@@ -138,7 +144,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer, survey, dry_run)
+                                     limiter, scratch, pacer, survey, dry_run, events)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -155,7 +161,7 @@ async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
-    dry_run: bool,
+    dry_run: bool, hooks: pa.HookReceiver | None,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -187,7 +193,7 @@ async def _drive(
                         record = await journal.enter(plan.name, parts)
                     await Pipeline(client, plan, state, emit=emit, journal=journal,
                                    record=record, scratch=scratch, pacer=pacer,
-                                   survey=survey).run()
+                                   survey=survey, hooks=hooks).run()
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "

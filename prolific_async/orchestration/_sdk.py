@@ -17,6 +17,7 @@ from .._errors import (
     RequestInfo,
     StorageError,
 )
+from .._hooks import HookReceiver
 from .._models.batches import Batch, BatchPage, BatchStatus, one_page
 from .._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
 from .._models.common import TaskDetails
@@ -50,7 +51,8 @@ __all__ = [
     "Batch", "BatchPage", "BatchStatus", "CompletionCode", "CompletionCodeType",
     "ConfigurationError", "DataCollectionMetadata", "DatasetField", "DatasetSchema",
     "DatasetStatus", "ExportJob", "ExportStatus", "FileUpload", "FreeText", "FreeTextWithUnit",
-    "Image", "InternalServerError", "Item", "MultipleChoice", "MultipleChoiceWithFreeText",
+    "HookReceiver", "Image", "InternalServerError", "Item", "MultipleChoice",
+    "MultipleChoiceWithFreeText",
     "NotFoundError", "OutcomeUnknownError", "PollPolicy", "Prolific", "ProlificError",
     "RequestInfo", "RichText", "StorageError", "Study", "StudyCreate", "StudyFilter",
     "StudyStatus", "TaskDetails", "Transition", "Watch", "one_page",

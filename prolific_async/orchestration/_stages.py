@@ -92,6 +92,8 @@ class Runner(Protocol):
     survey: Survey
     scratch: Path
     pacer: Pacer
+    #: Webhooks that wake study waits (None: they are polled).
+    hooks: pa.HookReceiver | None
     #: The plan's batch as the run's shared list showed it (None: not there).
     server_batch: pa.Batch | None
     #: Id keys of what this run created (so nothing could be there before).
@@ -378,11 +380,14 @@ async def _responses(p: Runner) -> str | None:
     study = p.plan.study
     assert study is not None and study.wait_for is not None
     studies, study_id, wanted = p.client.studies, p.ids["study_id"], study.wait_for
+    hooks = p.hooks
 
     def start(poll: pa.PollPolicy) -> pa.Watch[pa.Study]:
+        if hooks is not None:  # woken by its webhooks: polling is only the safety net
+            poll = hooks.poll_policy(poll)
         if wanted == "complete":
-            return studies.watch(study_id, poll=poll)
-        return studies.watch_submissions(study_id, at_least=wanted, poll=poll)
+            return studies.watch(study_id, poll=poll, events=hooks)
+        return studies.watch_submissions(study_id, at_least=wanted, poll=poll, events=hooks)
 
     await p.wait(start, just_started=Stage.STUDY_PUBLISH in p.ran,
                  deadline=study.wait_deadline)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ._api import Api
 from ._clock import FakeClock
+from ._hooks import FakeHooks
 from ._money import Money, MoneyApi
 from ._server import Fault, Plumbing, RecordedRequest
 from ._state import World
@@ -45,6 +46,10 @@ class FakeProlific:
     ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
     ``world.datasets_named(name)``; see `World`), and ``money`` (approvals, bonus payments
     and the wallet; see `Money`). `inject` and `chaos` add seeded faults.
+
+    Webhooks work as documented (secrets, subscriptions confirmed with ``X-Hook-Secret``,
+    the delivery log): the studies' status and progress changes are delivered, signed, to
+    loopback target URLs, with seeded faults; see `FakeHooks` (``fake.hooks``).
 
     Export archives follow the documented layout; storage downloads honour ``Range``.
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
@@ -90,6 +95,8 @@ class FakeProlific:
                         max_export_jobs=max_export_jobs)
         #: Review decisions, bonuses and the wallet (see `Money`).
         self.money = Money(world=self.world, clock=self.clock)
+        #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
+        self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
         self.url = ""
         self.storage_url = ""
 
@@ -125,6 +132,7 @@ class FakeProlific:
     async def start(self) -> None:
         app = self._api.app(self._plumbing)
         MoneyApi(self.money, self._api).add_routes(app)
+        self.hooks.install(app)
         self.url = await self._plumbing.serve(app, self._host, self._port)
         self.storage_url = self._storage.url = await self._plumbing.serve(
             self._storage.app(), self._host)
