@@ -139,12 +139,24 @@ from ._models.submissions import (
     SubmissionStatus,
 )
 
+# isort: split
+# V4 datasets: records as they come, schema migrations, a continuous feed into a live batch.
+from ._feed import BatchFeed
+from ._models.appends import (
+    AppendResult,
+    FeedResult,
+    MigrationStatus,
+    Rejection,
+    SchemaMigration,
+)
+
 # -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
     DuplicateBatchesError,
     EventKind,
     ExistingDataset,
+    Feed,
     JournalInUseError,
     PipelineEvent,
     PlanCancelled,
@@ -225,4 +237,10 @@ __all__ += [
     "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
     "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
     "SignatureError", "verify_signature",
+]
+
+__all__ += [
+    # V4 datasets: records as they come, schema migrations, a continuous feed
+    "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
+    "Feed",
 ]

@@ -51,6 +51,9 @@ def test_public_names() -> None:
         "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
         "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
         "SignatureError", "verify_signature",
+        # V4 datasets and feeds
+        "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection",
+        "SchemaMigration", "Feed",
     }
     assert set(pa.__all__) == expected
 

@@ -8,6 +8,7 @@ with a `_journal` that saves requests on a rerun. `load_plans` reads plans from 
 """
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
+from ._feeding import Feed
 from ._journal import JournalInUseError, PlanChangedError
 from ._pipeline import PlanCancelled
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
@@ -16,7 +17,8 @@ from ._run import Run, orchestrate
 from ._survey import DuplicateBatchesError
 
 __all__ = [
-    "BatchPlan", "DuplicateBatchesError", "EventKind", "ExistingDataset", "JournalInUseError",
+    "BatchPlan", "DuplicateBatchesError", "EventKind", "ExistingDataset", "Feed",
+    "JournalInUseError",
     "PipelineEvent",
     "PlanCancelled", "PlanChangedError", "PlanFileError", "PlanResult", "Run", "Stage",
     "StudyPlan", "load_plans", "orchestrate",

@@ -25,6 +25,8 @@ class Stage(str, enum.Enum):
     BATCH_READY = "batch_ready"
     STUDY_CREATE = "study_create"
     STUDY_PUBLISH = "study_publish"
+    #: The rest of a `Feed`'s records, fed to the live batch (skipped for other datasets).
+    FEED = "feed"
     RESPONSES = "responses"
     REVIEW = "review"
     APPROVE = "approve"

@@ -73,6 +73,7 @@ import attrs
 from . import _review
 from . import _sdk as pa
 from ._events import Stage
+from ._feeding import Feed
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 from ._survey import Survey
@@ -172,7 +173,7 @@ async def _find_dataset(p: Runner, recheck: bool) -> str | None:
 async def _create_dataset(p: Runner) -> str | None:
     plan = p.plan
     dataset = await p.client.datasets.create(name=plan.name, workspace_id=plan.workspace_id,
-                                             schema=plan.dataset_schema)
+                                             schema=plan.new_dataset_schema)
     await p.set("dataset_id", dataset.id, created=True)
     return None
 
@@ -191,6 +192,8 @@ async def _upload_landed(p: Runner) -> bool:
 async def _find_upload(p: Runner, recheck: bool) -> str | None:
     if p.server_batch is not None:
         return "its batch exists on the server"
+    if isinstance(p.plan.dataset, Feed):
+        return None  # appending the first records again is harmless: they are duplicates
     if not (recheck or p.resuming):
         return None
     if await _upload_landed(p):
@@ -205,6 +208,8 @@ async def _find_upload(p: Runner, recheck: bool) -> str | None:
 
 async def _upload(p: Runner) -> str | None:
     source = p.plan.dataset
+    if isinstance(source, Feed):
+        return await _append_first(p, source)
     path = source if isinstance(source, Path) else await anyio.to_thread.run_sync(
         _write_rows, p.plan, p.scratch)
     target = await p.client.datasets.upload(p.ids["dataset_id"], path,
@@ -213,6 +218,42 @@ async def _upload(p: Runner) -> str | None:
         await p.set("import_id", target.import_id, created=True)
     orphan = p.notes.pop("orphan_dataset", None)
     return f"earlier upload unconfirmed: new dataset, {orphan} left behind" if orphan else None
+
+
+async def _append_first(p: Runner, feed: Feed) -> str:
+    """A feed's first records, appended so that setup has tasks to make."""
+    first = await feed.take_first()
+    if not first:
+        raise ValueError(f"plan {p.plan.name!r}: its feed gave no records; the batch's setup "
+                         "needs at least one")
+    result = await p.client.datasets.append(p.ids["dataset_id"], first)
+    return f"first {result.total} records: {result.accepted} new, {result.rejected} rejected"
+
+
+def _appended(plan: BatchPlan) -> str | None:
+    return "a feed's records are in as soon as appended" if isinstance(plan.dataset, Feed) \
+        else None
+
+
+def _not_fed(plan: BatchPlan) -> str | None:
+    return None if isinstance(plan.dataset, Feed) else "not a feed"
+
+
+async def _feed(p: Runner) -> str | None:
+    """The rest of the feed, into the live batch: the block ends once the records do, with
+    the last sync done."""
+    feed = p.plan.dataset
+    assert isinstance(feed, Feed)
+    async with p.client.batches.feed(p.ids["batch_id"], dataset_id=p.ids["dataset_id"],
+                                     poll=p.pacer.policy()) as live:
+        await live.send_many(feed.rest())
+    result = live.result
+    return (f"{result.accepted} records fed ({result.duplicates} already in, "
+            f"{result.rejected} rejected), {result.tasks_created} tasks made")
+
+
+async def _never(p: Runner) -> bool:
+    return False
 
 
 def _write_rows(plan: BatchPlan, scratch: Path) -> Path:
@@ -489,7 +530,8 @@ STAGES: tuple[StageSpec, ...] = (
         find=_find_upload, do=_upload,
         leaves="a dataset holding rows: an unconfirmed upload (a second PUT could double the "
                "rows) sends the data to a new dataset instead"),
-    StageSpec(stage=Stage.DATASET_READY, find=_find_dataset_ready, do=_dataset_ready),
+    StageSpec(stage=Stage.DATASET_READY, skip=_appended, find=_find_dataset_ready,
+              do=_dataset_ready),
     StageSpec(
         stage=Stage.BATCH_CREATE, creates="a batch named after the plan",
         find=_find_batch, do=_create_batch,
@@ -507,6 +549,11 @@ STAGES: tuple[StageSpec, ...] = (
         stage=Stage.STUDY_PUBLISH, creates="the study published (money is spent)",
         skip=_no_publish, find=_find_published, do=_publish,
         leaves="nothing, and never a second publish: the study is read before publishing"),
+    StageSpec(
+        # A feed may bring new records on every run: never "done in an earlier run".
+        stage=Stage.FEED, creates="records appended to the dataset, synced into tasks",
+        skip=_not_fed, do=_feed, still_done=_never,
+        leaves="nothing twice: records fed again are duplicates on the server"),
     StageSpec(
         stage=Stage.RESPONSES, skip=_no_wait, do=_responses, still_done=_same_wait,
         outputs=("responses", "wait_for")),

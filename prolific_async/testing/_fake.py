@@ -18,6 +18,7 @@ from ._money import Money, MoneyApi
 from ._server import Fault, Plumbing, RecordedRequest
 from ._state import World
 from ._storage import Storage
+from ._v4 import V4
 
 __all__ = ["FakeProlific"]
 
@@ -217,6 +218,13 @@ class FakeProlific:
         """The recorded requests whose method and path match these globs."""
         return [r for r in self.requests
                 if fnmatch.fnmatchcase(r.method, method) and fnmatch.fnmatchcase(r.path, path)]
+
+    @property
+    def v4(self) -> V4:
+        """The V4 dataset parts: ``append_sizes`` (records per append request), ``conflicts``
+        (409 answers to appends), ``overlapping_syncs`` (syncs asked for while another of
+        the same batch still ran) and ``syncs_of(batch_id)``."""
+        return self._api.v4
 
     def fail_export(self, owner_id: str, export_id: str) -> None:
         """Make a (generating) export job end ``failed``."""
