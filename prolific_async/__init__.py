@@ -128,6 +128,18 @@ from ._models.responses import (
 from .archive import ArchiveError, ExportArchive
 
 # isort: split
+# Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
+from ._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
+from ._models.submissions import (
+    Approve,
+    BulkApproval,
+    Reject,
+    RejectionCategory,
+    Submission,
+    SubmissionStatus,
+)
+
+# isort: split
 # V4 datasets: records as they come, schema migrations, a continuous feed into a live batch.
 from ._feed import BatchFeed
 from ._models.appends import (
@@ -206,6 +218,12 @@ __all__ += [
 ]
 
 __all__ += ["DuplicateBatchesError", "StudyCost"]
+
+__all__ += [
+    # reviewing and paying
+    "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+    "Approve", "Reject", "DEFAULT_MAX_BONUS",
+]
 
 # -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
 from ._errors import SignatureError  # noqa: E402

@@ -44,6 +44,9 @@ def test_public_names() -> None:
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
         "FreeTextWithUnitValue", "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue",
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+        # reviewing and paying
+        "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+        "Approve", "Reject", "DEFAULT_MAX_BONUS",
         # webhooks
         "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
         "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",

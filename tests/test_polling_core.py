@@ -20,6 +20,8 @@ EXPECTED = {
     "batch_sync": ({"queued", "processing"}, {"complete"}, {"failed"}),
     "study": ({"UNPUBLISHED", "SCHEDULED", "ACTIVE", "PAUSED"},
               {"AWAITING REVIEW", "COMPLETED"}, set()),
+    "bulk_approval": ({"APPROVING"}, {"APPROVED", "PARTLY APPROVED"}, set()),
+    "bonus_pay": ({"UNSEEN", "PARTLY SEEN"}, {"PAID"}, set()),
     "schema_migration": ({"queued", "processing"}, {"complete", "partial"}, {"failed"}),
 }
 

@@ -52,7 +52,7 @@ def run(app: App, plan_file: Path, journal: str | None, concurrency: int, dry_ru
     plans = pa.load_plans(plan_file)
     if dry_run:
         results = app.run(lambda client: _dry_run(client, plans, concurrency))
-        _show_dry_run(app.output, results)
+        _show_dry_run(app.output, plans, results)
         return
     if journal is None:
         app.output.note("no --journal: a rerun finds what this run made on the server, with "
@@ -103,7 +103,17 @@ def _cost_line(results: Sequence[pa.PlanResult]) -> tuple[int, str]:
                          "included (in your account's currency)")
 
 
-def _show_dry_run(output: Output,
+def _bonus_line(plans: Sequence[pa.BatchPlan]) -> str | None:
+    """The most the plans' bonuses could pay (each plan's ceiling for each place)."""
+    paying = [p.study for p in plans if p.study is not None and p.study.bonus is not None]
+    if not paying:
+        return None
+    most = sum(study.most_bonus * study.places for study in paying)
+    return (f"{len(paying)} {'plan' if len(paying) == 1 else 'plans'} would pay bonuses: at "
+            f"most {most / 100:,.2f} before fees")
+
+
+def _show_dry_run(output: Output, plans: Sequence[pa.BatchPlan],
                   found: list[tuple[pa.PlanResult, list[pa.PipelineEvent]]]) -> None:
     results = [result for result, _ in found]
     if output.as_json:
@@ -122,6 +132,9 @@ def _show_dry_run(output: Output,
                     kind = "warning: " if event.kind is pa.EventKind.WARNING else ""
                     output.line(f"{event.plan}  {event.stage}  {kind}{event.message}")
         output.line(_cost_line(results)[1])
+        bonuses = _bonus_line(plans)
+        if bonuses:
+            output.line(bonuses)
     check(Outcome(results=results, tasks={}, requests=0, retries=0, wall=0.0, exports=[]))
 
 
@@ -134,9 +147,13 @@ async def _confirm(output: Output, client: pa.Prolific, plans: Sequence[pa.Batch
             "and how much with --dry-run, then run again with --yes", DECLINED)
     found = await _dry_run(client, plans, concurrency)
     count, line = _cost_line([result for result, _ in found])
-    if count == 0:
+    bonuses = _bonus_line(plans)
+    if count == 0 and bonuses is None:
         return
     output.note(line)
+    if bonuses:
+        output.note(bonuses)
+    question = "Publish them?" if bonuses is None else "Publish them and pay the bonuses?"
     if not await anyio.to_thread.run_sync(
-            lambda: click.confirm("Publish them?", default=False, err=True)):
+            lambda: click.confirm(question, default=False, err=True)):
         raise CommandError("declined: nothing was created", DECLINED)

@@ -28,6 +28,10 @@ class Stage(str, enum.Enum):
     #: The rest of a `Feed`'s records, fed to the live batch (skipped for other datasets).
     FEED = "feed"
     RESPONSES = "responses"
+    REVIEW = "review"
+    APPROVE = "approve"
+    BONUS_SETUP = "bonus_setup"
+    BONUS_PAY = "bonus_pay"
     EXPORT = "export"
     DOWNLOAD = "download"
 

@@ -38,7 +38,8 @@ from ._survey import Survey
 
 __all__ = ["Pipeline", "PipelineState", "PlanCancelled"]
 
-_ID_KEYS = ("dataset_id", "import_id", "batch_id", "study_id", "export_id", "wait_for")
+_ID_KEYS = ("dataset_id", "import_id", "batch_id", "study_id", "export_id", "wait_for",
+            "bonus_id")
 
 
 class PlanCancelled(pa.ProlificError):
@@ -109,6 +110,9 @@ class Pipeline:
         self.changes = 0
         self.ids = state.ids
         self.ids.update({k: v for k, v in record.ids.items() if k in _ID_KEYS})
+        #: Everything the journal holds for the plan (the money stages keep per-submission
+        #: review decisions and bonus amounts there), kept up to date by `set`.
+        self.journaled: dict[str, str] = dict(record.ids)
         if "export_path" in record.ids:
             state.export_path = Path(record.ids["export_path"])
         if "responses" in record.ids:
@@ -150,6 +154,7 @@ class Pipeline:
     async def set(self, key: str, value: str, *, created: bool = False) -> None:
         """Keep an id (or an output) of the plan, in the journal at once."""
         self.state.ids[key] = value
+        self.journaled[key] = value
         if created:
             self.fresh.add(key)
         if self._journal is not None:
@@ -157,6 +162,7 @@ class Pipeline:
 
     async def forget(self, key: str) -> None:
         self.state.ids.pop(key, None)
+        self.journaled.pop(key, None)
         if self._journal is not None:
             await self._journal.forget(self.plan.name, key)
 

@@ -28,21 +28,13 @@ run did, and ``set``/``forget`` (ids, journaled at once), ``watch``/``wait`` (fo
 watch, reporting its transitions), ``transition`` (report one).
 
 Adding a stage: add its `Stage` member (in `_events`, in run order), write its functions
-here, and put one `StageSpec` in `STAGES` at the same place. For example, approving the
-study's submissions once it awaits review would be::
+here (or in a module of its own, as the money stages in `_review`), and put one
+`StageSpec` in `STAGES` at the same place. For example, the approve stage::
 
-    async def _find_approved(p: Runner, recheck: bool) -> str | None:
-        study = await p.client.studies.get(p.ids["study_id"])   # money: read, always
-        return f"already {study.status}" if study.status == "COMPLETED" else None
-
-    async def _approve(p: Runner) -> str | None:
-        await p.client.submissions.approve_all(p.ids["study_id"])
-        return None
-
-    StageSpec(stage=Stage.APPROVE, creates="the study's submissions approved (money)",
-              skip=lambda plan: None if plan.study and plan.study.approve else "approve=False",
-              find=_find_approved, do=_approve,
-              leaves="nothing: the study is read before approving")
+    StageSpec(
+        stage=Stage.APPROVE, skip=_review.no_review, do=_review.approve,
+        creates="approvals (participants are paid their reward) and rejections",
+        leaves="nothing twice: only submissions the server still shows AWAITING REVIEW ...")
 
 Rules of thumb for the stages to come:
 
@@ -60,7 +52,9 @@ Rules of thumb for the stages to come:
 
 What the current stages can leave behind is in each entry's ``leaves``: in short, only a
 dataset whose batch was never created (datasets cannot be listed, so a dataset made before a
-kill or a lost answer cannot be found again), and at most one extra export job.
+kill or a lost answer cannot be found again), at most one extra export job, and an unpaid
+bonus set-up (set-ups cannot be listed either; only the journaled one is paid). The money
+stages (review, approve, bonus set-up, bonus pay) are in `_review`.
 """
 
 from __future__ import annotations
@@ -76,6 +70,7 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
+from . import _review
 from . import _sdk as pa
 from ._events import Stage
 from ._feeding import Feed
@@ -111,6 +106,8 @@ class Runner(Protocol):
     redone: set[Stage]
     #: What a stage's ``find`` leaves for its ``do``.
     notes: dict[str, str]
+    #: Everything the journal holds for the plan (review decisions, bonus amounts).
+    journaled: dict[str, str]
     #: Transitions the last `watch` reported.
     changes: int
     #: Whether this run saw responses still arriving.
@@ -560,6 +557,22 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(
         stage=Stage.RESPONSES, skip=_no_wait, do=_responses, still_done=_same_wait,
         outputs=("responses", "wait_for")),
+    StageSpec(stage=Stage.REVIEW, skip=_review.no_review, do=_review.review),
+    StageSpec(
+        stage=Stage.APPROVE, skip=_review.no_review, do=_review.approve,
+        creates="approvals (participants are paid their reward) and rejections",
+        leaves="nothing twice: only submissions the server still shows AWAITING REVIEW are "
+               "approved or rejected, and approving is idempotent"),
+    StageSpec(
+        stage=Stage.BONUS_SETUP, skip=_review.no_bonus, find=_review.find_bonus_setup,
+        do=_review.bonus_setup, creates="a bonus set-up (costs nothing until paid)",
+        leaves="an unpaid bonus set-up: set-ups cannot be listed, so one made before a kill "
+               "or a lost answer is made again; only the journaled one is ever paid"),
+    StageSpec(
+        stage=Stage.BONUS_PAY, skip=_review.no_bonus, find=_review.find_bonus_paid,
+        do=_review.bonus_pay, creates="the bonuses paid (money is spent)",
+        leaves="nothing, and never a second pay: the submissions are read before paying, and "
+               "a pay that may have happened stops the plan with OutcomeUnknownError"),
     StageSpec(
         stage=Stage.EXPORT, creates="an export job of the batch", skip=_no_export,
         find=_find_export, do=_export, outputs=("export_id",),

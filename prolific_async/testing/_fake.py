@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ._api import Api
 from ._clock import FakeClock
 from ._hooks import FakeHooks
+from ._money import Money, MoneyApi
 from ._server import Fault, Plumbing, RecordedRequest
 from ._state import World
 from ._storage import Storage
@@ -44,7 +45,8 @@ class FakeProlific:
     ``record=False`` for long runs), `stats` (requests by route, always counted),
     `fault_counts`, and ``world`` (what the server holds: ``world.batches_named(name)``,
     ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
-    ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
+    ``world.datasets_named(name)``; see `World`), and ``money`` (approvals, bonus payments
+    and the wallet; see `Money`). `inject` and `chaos` add seeded faults.
 
     Webhooks work as documented (secrets, subscriptions confirmed with ``X-Hook-Secret``,
     the delivery log): the studies' status and progress changes are delivered, signed, to
@@ -92,6 +94,8 @@ class FakeProlific:
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
+        #: Review decisions, bonuses and the wallet (see `Money`).
+        self.money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
         self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
         self.url = ""
@@ -128,6 +132,7 @@ class FakeProlific:
 
     async def start(self) -> None:
         app = self._api.app(self._plumbing)
+        MoneyApi(self.money, self._api).add_routes(app)
         self.hooks.install(app)
         self.url = await self._plumbing.serve(app, self._host, self._port)
         self.storage_url = self._storage.url = await self._plumbing.serve(

@@ -392,16 +392,22 @@ class World:
         for study in self.studies_for(owner.id):
             for k in range(self.submission_count(study, now)):
                 assert study.published_at is not None
-                rng = random.Random(f"{self.seed}:{study.id}:{k}")
+                rng, submission_id, participant_id = self.participant(study, k)
                 out.append({
-                    "submission_id": f"sub-{study.id[:8]}-{k:04d}",
+                    "submission_id": submission_id,
                     "study_id": study.id,
-                    "participant_id": f"part-{rng.getrandbits(48):012x}",
+                    "participant_id": participant_id,
                     "created_at": study.published_at + (k + 1) * self.submission_interval,
                     "tasks": groups[order[k % len(order)]],
                     "answers": {q["id"]: _answer(q, rng) for q in questions},
                 })
         return out
+
+    def participant(self, study: StudyRec, k: int) -> tuple[random.Random, str, str]:
+        """The ``k``-th participant of ``study``: the generator of their answers (already
+        past the draw of their id), their submission id and their participant id."""
+        rng = random.Random(f"{self.seed}:{study.id}:{k}")
+        return rng, f"sub-{study.id[:8]}-{k:04d}", f"part-{rng.getrandbits(48):012x}"
 
     def submission_count(self, study: StudyRec, now: float | None = None) -> int:
         """How many submissions ``study`` has had by ``now``, without building them."""
