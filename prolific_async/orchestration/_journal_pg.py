@@ -33,12 +33,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import anyio
 import psycopg
@@ -114,7 +115,12 @@ def _split_url(url: str) -> tuple[str, float]:
         if not 1.0 <= timeout <= 86400.0:
             raise pa.ConfigurationError(
                 f"journal URL: lease_timeout must be seconds between 1 and 86400, got {value!r}")
-    return urlunsplit(parts._replace(query=urlencode(kept))), timeout
+    if len(kept) == len(query):
+        return url, timeout
+    # Rebuilt as text: urlunsplit would turn libpq's "postgresql:///db?host=..." (no host
+    # part) into "postgresql:/db?...", which libpq cannot read.
+    base = url.split("?", 1)[0]
+    return (f"{base}?{urlencode(kept)}" if kept else base), timeout
 
 
 class PostgresJournal:
@@ -166,7 +172,7 @@ class PostgresJournal:
         try:
             await pool.open(wait=True, timeout=_STATEMENT_TIMEOUT)
         except Exception as exc:
-            raise pa.ConfigurationError(f"cannot open journal {where}: {exc}") from exc
+            raise _cannot_open(where, conninfo, exc) from None
         journal = cls(pool, where=where, lease_timeout=lease_timeout)
         if not join:
             try:
@@ -444,6 +450,18 @@ class PostgresJournal:
                 {"me": self.worker})
 
 
+def _cannot_open(where: str, conninfo: str, exc: Exception) -> pa.ConfigurationError:
+    """Why the journal cannot be opened, without the password: libpq quotes a part of the URL
+    it cannot read (``invalid percent-encoded token: "<password>"``), so the password is cut
+    out of its message, and its exception is not chained (a traceback would print it)."""
+    message = str(exc)
+    parts = urlsplit(conninfo)
+    raw = [parts.password or "", *re.findall(r"(?:^|&)password=([^&]*)", parts.query, re.I)]
+    for secret in sorted({s for s in [*raw, *map(unquote, raw)] if s}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return pa.ConfigurationError(f"cannot open journal {where}: {message}")
+
+
 async def _configure(conn: psycopg.AsyncConnection[TupleRow]) -> None:
     """Every pooled connection: no statement runs unbounded."""
     await conn.execute(f"SET statement_timeout = {int(_STATEMENT_TIMEOUT * 1000)}")
@@ -455,7 +473,7 @@ async def _prepare(conninfo: str, where: str) -> None:
         conn = await psycopg.AsyncConnection.connect(
             conninfo, autocommit=True, connect_timeout=int(_STATEMENT_TIMEOUT))
     except psycopg.Error as exc:
-        raise pa.ConfigurationError(f"cannot open journal {where}: {exc}") from exc
+        raise _cannot_open(where, conninfo, exc) from None
     async with conn:
         with anyio.fail_after(_STATEMENT_TIMEOUT * 2):
             async with conn.transaction():

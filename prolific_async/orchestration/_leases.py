@@ -6,7 +6,8 @@ PostgreSQL journal hands them out to many workers (see `prolific_async.orchestra
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -20,6 +21,8 @@ __all__ = [
 
 #: Seconds without a heartbeat after which a worker's leases may be taken over.
 DEFAULT_LEASE_TIMEOUT = 30.0
+#: A ``password`` parameter in a URL's query, and the value to hide.
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 _ORDER = {stage.value: n for n, stage in enumerate(Stage)}
 
 
@@ -130,10 +133,15 @@ def display_url(url: str) -> str:
     """A journal URL as messages and reprs show it: without its password.
 
     Example: ``display_url("postgresql://run:secret@db/prolific")`` is
-    ``"postgresql://run:***@db/prolific"``.
+    ``"postgresql://run:***@db/prolific"`` (and ``?password=secret`` becomes ``?password=***``).
     """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    shown = url  # edited as text: urlunsplit would drop the "//" of "postgresql:///db"
+    if parts.password is not None:
+        start = len(parts.scheme) + 3  # after "scheme://", where the netloc stands
+        host = parts.netloc.rsplit("@", 1)[1]
+        shown = (f"{url[:start]}{parts.username or ''}:***@{host}"
+                 f"{url[start + len(parts.netloc):]}")
+    # libpq also takes the password as a query parameter (``?password=...``).
+    head, mark, query = shown.partition("?")
+    return head + mark + _QUERY_PASSWORD.sub(r"\1***", query)
