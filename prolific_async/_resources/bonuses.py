@@ -11,8 +11,8 @@ behind: it costs nothing and is never paid unless someone pays its id.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ import attrs
 from .._config import PollPolicy
 from .._context import Context
 from .._converter import converter
-from .._errors import InternalServerError, OutcomeUnknownError, ProlificError
+from .._errors import APIStatusError, InternalServerError, OutcomeUnknownError, ProlificError
 from .._jobs import JobKind
 from .._models.bonuses import (
     DEFAULT_MAX_BONUS,
@@ -31,7 +31,7 @@ from .._models.bonuses import (
     csv_bonuses,
     format_minor,
 )
-from .._watch import WatchSpec
+from .._watch import Watch, WatchSpec
 from ._base import Resource, segment
 from .submissions import Submissions
 
@@ -149,6 +149,36 @@ class Bonuses(Resource):
                                "bonus payments (client.submissions.get(id).bonus_payments) "
                                "before paying it again; the SDK will not") from exc
             await self._settle(exc, bonus_id, what, targets, before, amounts, settle_within)
+        except APIStatusError:
+            # Refused (a 4xx, or 429s past the retries): nothing was paid, so the set-up may
+            # be paid once the cause is fixed (a wallet topped up).
+            self._paid.discard(bonus_id)
+            raise
+
+    def watch_paid(self, bonus: BonusPayment, *, poll: PollPolicy | None = None) -> Watch[int]:
+        """Follow a paid set-up until each of its bonuses shows on its submission: Prolific
+        pays "in the following minutes", and until then nothing on the server says it was
+        paid. ``bonus`` is the `BonusPayment` from ``create`` (its ``amounts`` are what is
+        looked for); the snapshot is how many of its bonuses show so far.
+
+        Example::
+
+            await client.bonuses.pay(bonus)
+            await client.bonuses.watch_paid(bonus).wait()     # every bonus now shows
+        """
+        if not isinstance(bonus, BonusPayment) or not bonus.amounts or bonus.study is None:
+            raise ValueError("watch_paid needs the BonusPayment returned by create (its "
+                             "study and amounts say what to look for)")
+        study_id, amounts = bonus.study, bonus.amounts
+        targets: dict[str, list[str]] = {}
+
+        async def read() -> dict[str, Counter[int]]:
+            if not targets:
+                targets.update(await self._targets(study_id, amounts))
+            return await self._paid_now(targets)
+
+        none: defaultdict[str, Counter[int]] = defaultdict(Counter)
+        return self._watch(_paid_spec(bonus.id, read, targets, none, amounts), poll)
 
     async def _targets(self, study_id: str, amounts: Mapping[str, int]) -> dict[str, list[str]]:
         """The submissions each id of a set-up pays into: itself, or the participant's."""
@@ -180,16 +210,8 @@ class Bonuses(Resource):
                       before: dict[str, Counter[int]], amounts: Mapping[str, int],
                       settle_within: float) -> None:
         """Read until every bonus of the set-up shows as paid, or raise what to check."""
-
-        async def fetch() -> int:
-            now = await self._paid_now(targets)
-            return sum(_shows(amounts[key], subs, before, now) for key, subs in targets.items())
-
-        def status_of(seen: int) -> str:
-            return "PAID" if seen == len(targets) else "PARTLY SEEN" if seen else "UNSEEN"
-
-        spec: WatchSpec[int] = WatchSpec(job=BONUS_PAY, ids=(bonus_id,), fetch=fetch,
-                                         status_of=status_of)
+        spec = _paid_spec(bonus_id, lambda: self._paid_now(targets), targets, before,
+                          amounts)
         step = max(settle_within / 8, 0.01)
         policy = PollPolicy(initial=step, multiplier=1.5, ceiling=max(step, settle_within / 3),
                             deadline=settle_within)
@@ -207,7 +229,23 @@ class Bonuses(Resource):
                 "it again; the SDK will not")) from exc
 
 
-def _shows(amount: int, submissions: list[str], before: dict[str, Counter[int]],
+def _paid_spec(bonus_id: str, read: Callable[[], Awaitable[dict[str, Counter[int]]]],
+               targets: dict[str, list[str]], before: Mapping[str, Counter[int]],
+               amounts: Mapping[str, int]) -> WatchSpec[int]:
+    """A watch of how many bonuses of a set-up show on their submissions since ``before``
+    (``targets`` may be filled by the first ``read``)."""
+
+    async def fetch() -> int:
+        now = await read()
+        return sum(_shows(amounts[key], subs, before, now) for key, subs in targets.items())
+
+    def status_of(seen: int) -> str:
+        return "PAID" if seen == len(amounts) else "PARTLY SEEN" if seen else "UNSEEN"
+
+    return WatchSpec(job=BONUS_PAY, ids=(bonus_id,), fetch=fetch, status_of=status_of)
+
+
+def _shows(amount: int, submissions: list[str], before: Mapping[str, Counter[int]],
            now: dict[str, Counter[int]]) -> bool:
     """Whether a bonus of ``amount`` appeared on one of these submissions since ``before``."""
     return any((now[s] - before[s])[amount] > 0 for s in submissions)

@@ -16,12 +16,16 @@ Each is reconciled from the server, never from the journal alone:
   journal was lost). Otherwise it records that it is paying and pays once; an unsure
   answer, a pay recorded by an earlier run and not seen, or bonuses on only some of the
   submissions stop the plan with `OutcomeUnknownError` naming what to check. Never twice.
+  Prolific applies a pay minutes after answering it, so the stage ends only once the
+  bonuses show (a rerun that lost the journal can see a pay by nothing else); a pay
+  answered but not yet showing is journaled (``bonus_paid``), and a rerun only waits.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from . import _sdk as pa
 from ._pacing import Pacer
@@ -48,6 +52,9 @@ class Pipeline(Protocol):
     pacer: Pacer
 
     async def set(self, key: str, value: str, *, created: bool = False) -> None: ...
+
+    async def wait(self, start: Callable[[pa.PollPolicy], pa.Watch[Any]], *,
+                   just_started: bool, deadline: float | None = None) -> Any: ...
 
 
 def _encode(decision: Decision) -> str:
@@ -207,6 +214,8 @@ async def find_bonus_paid(p: Pipeline, recheck: bool) -> str | None:
     seen = await _bonused(p, targets)
     if seen == len(targets):
         return f"set-up {bonus_id} paid (its bonuses show on the submissions)"
+    if p.journaled.get("bonus_paid") == bonus_id:
+        return None  # paid (answered), not yet showing: `bonus_pay` only waits for them
     # A pay sent (or maybe sent), or bonuses already on some of the submissions: paying
     # now could pay twice, so the run stops and says what to check.
     if seen or recheck or p.journaled.get("bonus_pay_sent") == bonus_id:
@@ -221,11 +230,15 @@ async def find_bonus_paid(p: Pipeline, recheck: bool) -> str | None:
 
 async def bonus_pay(p: Pipeline) -> str | None:
     bonus_id = p.ids["bonus_id"]
-    # Marked first: a pay that may have been sent is never sent again by a rerun. The
-    # plan's own study holds no bonuses but this set-up's, so nothing is read before paying
-    # (which keeps the marked-but-unsent gap to the request itself).
-    await p.set("bonus_pay_sent", bonus_id)
-    await p.client.bonuses.pay(
-        pa.BonusPayment(id=bonus_id, study=p.ids["study_id"], amounts=_amounts(p)),
-        paid_before={})
+    bonus = pa.BonusPayment(id=bonus_id, study=p.ids["study_id"], amounts=_amounts(p))
+    if p.journaled.get("bonus_paid") != bonus_id:
+        # Marked first: a pay that may have been sent is never sent again by a rerun. The
+        # plan's own study holds no bonuses but this set-up's, so nothing is read before
+        # paying (which keeps the marked-but-unsent gap to the request itself).
+        await p.set("bonus_pay_sent", bonus_id)
+        await p.client.bonuses.pay(bonus, paid_before={})
+        await p.set("bonus_paid", bonus_id)
+    # Prolific applies a pay minutes later, and until then nothing on the server shows it:
+    # the stage ends once the bonuses show, so that a rerun that lost the journal finds them.
+    await p.wait(lambda poll: p.client.bonuses.watch_paid(bonus, poll=poll), just_started=True)
     return f"paid set-up {bonus_id}"
