@@ -81,6 +81,13 @@ def verify_signature(
         raise SignatureError(f"the {TIMESTAMP_HEADER} header is missing")
     if not signature:
         raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+    # Both are ASCII when Prolific sends them; anything else is refused as malformed before
+    # it is encoded for the HMAC (a lone surrogate would not encode at all).
+    if not timestamp.isascii():
+        raise SignatureError(f"the {TIMESTAMP_HEADER} header is not a UNIX time: "
+                             f"{timestamp[:40]!r}")
+    if not signature.isascii():
+        raise SignatureError(f"the {SIGNATURE_HEADER} header is not base64")
     if not _signature_matches(body, timestamp, signature, secret):
         raise SignatureError(f"the {SIGNATURE_HEADER} header does not match the body: "
                              "a wrong secret, or a body changed on the way")
@@ -100,10 +107,8 @@ def _signature_matches(body: bytes, timestamp: str, signature: str, secret: Secr
     """The HMAC comparison, in its own frame: the key and the expected signature never sit in
     the locals of a frame that raises (a traceback with locals would show them)."""
     key = _secret_bytes(secret)
-    digest = hmac.new(key, timestamp.encode("utf-8", "surrogateescape") + bytes(body),
-                      hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(digest),
-                               signature.strip().encode("utf-8", "surrogateescape"))
+    digest = hmac.new(key, timestamp.encode("ascii") + bytes(body), hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest), signature.strip().encode("ascii"))
 
 
 def _secret_bytes(secret: Secretish) -> bytes:
@@ -354,6 +359,8 @@ def _parse_event(body: bytes, headers: Mapping[str, str]) -> HookEvent:
         data = json.loads(body)
     except ValueError:
         raise ValueError("the body is not JSON") from None
+    except RecursionError:  # signed, yet nested deeper than the parser goes
+        raise ValueError("the body is JSON nested too deeply to be an event") from None
     if not isinstance(data, dict):
         raise ValueError("the body is not a JSON object")
     for field in ("resource_id", "event_type"):
