@@ -91,9 +91,12 @@ async def test_the_schema_is_created_once_and_versioned(journal_url: str) -> Non
     assert meta == {"kind": "prolific_async journal", "schema_version": "1"}
     await query(journal_url, "UPDATE prolific_journal_meta SET value='9' "
                              "WHERE key='schema_version'")
-    with pytest.raises(pa.ConfigurationError, match="has schema version 9, this SDK writes 1"):
+    with pytest.raises(pa.ConfigurationError, match="has schema version 9, this SDK writes 1: "
+                       "it was written by a newer prolific_async: upgrade"):
         async with open_journal(journal_url):
             pass  # pragma: no cover
+    assert dict(await query(journal_url, "SELECT key, value FROM prolific_journal_meta")) == {
+        **meta, "schema_version": "9"}
 
 
 async def test_a_database_whose_meta_table_is_not_ours_is_refused(journal_url: str) -> None:

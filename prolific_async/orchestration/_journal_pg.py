@@ -495,7 +495,11 @@ async def _prepare(conninfo: str, where: str) -> None:
         raise pa.ConfigurationError(
             f"{where} has a prolific_journal_meta table this SDK did not write; it was left "
             "untouched: give another database (or schema) as the journal")
-    if meta.get("schema_version") != str(SCHEMA_VERSION):
+    version = meta.get("schema_version")
+    if version != str(SCHEMA_VERSION):
+        newer = version is not None and version.isdigit() and int(version) > SCHEMA_VERSION
+        advice = ("it was written by a newer prolific_async: upgrade this worker's"
+                  if newer else "give a new database, or the one the run began with")
         raise pa.ConfigurationError(
-            f"journal {where} has schema version {meta.get('schema_version')}, this SDK "
-            f"writes {SCHEMA_VERSION}")
+            f"journal {where} has schema version {version}, this SDK writes {SCHEMA_VERSION}: "
+            f"{advice} (nothing in the journal was changed)")
