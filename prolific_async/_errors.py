@@ -183,6 +183,9 @@ class APIStatusError(ProlificError):
         self.request = request
         self.headers = headers or {}
 
+    #: The server's ``Retry-After``, in seconds, when it sent one.
+    retry_after: float | None = None
+
 
 class BadRequestError(APIStatusError):
     """400: the request was malformed or a field is invalid (``detail`` says which)."""
@@ -215,8 +218,6 @@ class UnprocessableEntityError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429; ``retry_after`` is the server's hint in seconds, when it gave one."""
 
-    retry_after: float | None = None
-
 
 class InternalServerError(APIStatusError):
     """5xx: the server failed; retried for you when that is safe."""
@@ -235,11 +236,14 @@ class UnexpectedResponseError(ProlificError):
 
 
 class StorageError(ProlificError):
-    """A presigned storage URL (upload, export, report) answered with an error."""
+    """A presigned storage URL (upload, export, report) answered with an error, or was
+    refused before sending (not https). ``retry_after`` is the storage host's hint."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after = retry_after
 
 
 class ArchiveError(ProlificError):
@@ -322,13 +326,16 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether asking again later may succeed: no answer at all, 429, or a failing server.
+    """Whether asking again later may succeed: no answer at all, 429, or a failing server
+    (the API's or storage's). A lost answer to a create (`OutcomeUnknownError`) is not:
+    asking again could create twice.
 
-    The one definition the transport's retries and the pollers' tolerance both use.
+    The one definition the retries of API calls and transfers and the pollers' tolerance use.
     """
     if isinstance(error, APIConnectionError):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code in TRANSIENT_STATUSES
+        return not isinstance(error, OutcomeUnknownError)
+    return (isinstance(error, (APIStatusError, StorageError))
+            and error.status_code in TRANSIENT_STATUSES)
 
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
