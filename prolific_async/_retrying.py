@@ -196,6 +196,8 @@ class Attempts:
     stats: ClientStats
     draw: Callable[[], float]
     hooks: Hooks | None = None
+    #: Told of every 429: the client's poll rate slows down with it.
+    throttled: Callable[[], None] | None = None
 
 
 async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pause, *,
@@ -232,6 +234,8 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
         if status == 429:
             shared.stats.rate_limited += 1
             pause.hold(getattr(error, "retry_after", None), policy.max_retry_after)
+            if shared.throttled is not None and rules is API:
+                shared.throttled()
         decision = decide(error, number, idempotent=idempotent,
                           budget_left=shared.budget.has_token(), policy=policy,
                           spread=shared.draw())
