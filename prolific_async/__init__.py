@@ -100,6 +100,7 @@ from ._models.studies import (
     StudyFilter,
     SubmissionsConfig,
 )
+from ._observe import RequestEvent
 from ._stats import ClientStats
 from ._types import UNSET
 from ._version import __version__
@@ -147,7 +148,7 @@ from .orchestration import (
 __all__ = [
     # the client and its configuration
     "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
-    "ClientStats", "to_json", "from_json",
+    "ClientStats", "to_json", "from_json", "RequestEvent",
     "__version__",
     # watching jobs
     "Transition", "Category", "StatusSnapshot", "Watch", "WatchFailure", "watch_many",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 from types import TracebackType
@@ -171,7 +170,8 @@ class Prolific:
             if value is not None and not isinstance(value, kind):
                 raise ConfigurationError(
                     f"with_options: {name} must be a {kind.__name__}, got {value!r}")
-        view = copy.copy(self)
+        view = object.__new__(Prolific)  # not copy.copy: a client refuses to be reduced
+        view.__dict__.update(self.__dict__)
         view.timeouts = timeouts or self.timeouts
         view.retry = retry or self.retry
         view.poll = poll or self.poll

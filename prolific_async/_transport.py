@@ -12,7 +12,6 @@ needs (`RequestInfo`) built only when an error happens.
 
 from __future__ import annotations
 
-import copy
 import email.utils
 import json
 import random
@@ -146,7 +145,8 @@ class Transport:
                      retry: RetryPolicy | None = None) -> Transport:
         """A transport sharing this one's session, budget, pauses, stats and hooks, with
         other timeouts or retry policy."""
-        view = copy.copy(self)
+        view = object.__new__(Transport)  # not copy.copy: a transport refuses to be reduced
+        view.__dict__.update(self.__dict__)
         view.shared = attrs.evolve(self.shared, policy=retry or self.retry)
         view._set(timeouts or self.timeouts, retry or self.retry)
         return view
