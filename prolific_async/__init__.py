@@ -22,6 +22,7 @@ from ._errors import (
     ConflictError,
     InternalServerError,
     JobNotStarted,
+    NotDownloadableError,
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -158,7 +159,8 @@ __all__ = [
     "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
     "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
-    "JobNotStarted", "PollTimeout", "BatchItemIssue", "RequestInfo", "UnexpectedResponseError",
+    "JobNotStarted", "NotDownloadableError", "PollTimeout", "BatchItemIssue", "RequestInfo",
+    "UnexpectedResponseError",
     # models
     "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow", "BatchStatus",
     "BatchSync", "Collection", "CollectionPage", "ContentFormat", "DataCollectionMetadata",

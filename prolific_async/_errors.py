@@ -16,13 +16,24 @@
     │   ├── UnprocessableEntityError    422 (``issues`` holds INVALID_BATCH_ITEMS entries)
     │   ├── RateLimitError              429
     │   └── InternalServerError         5xx
-    ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model
+    ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model, is
+    │                                   too large, or is nested too deeply
     ├── StorageError                    a presigned upload/download URL answered with an error
+    │                                   (or is not https)
+    ├── NotDownloadableError            an export or report has no id or URL to follow yet
     ├── ArchiveError                    an export ZIP is damaged or unsafe to extract
-    └── PollError
-        ├── ResourceFailed              the job ended in ERROR / failed
-        ├── JobNotStarted               the job was never started (no upload, no setup)
-        └── PollTimeout                 the deadline passed; carries a resume token
+    ├── PollError
+    │   ├── ResourceFailed              the job ended in ERROR / failed
+    │   ├── JobNotStarted               the job was never started (no upload, no setup)
+    │   └── PollTimeout                 the deadline passed; carries a resume token
+    └── (orchestration, prolific_async.orchestration)
+        ├── PlanFileError               a plan file cannot be read (names the file, plan, field)
+        ├── PlanChangedError            a journal's plan differs from the plan given now
+        ├── JournalInUseError           another run holds the journal
+        └── PlanCancelled               the plan stopped because its run was cancelled
+
+Timeouts are `APITimeoutError` (one attempt ran past ``Timeouts``) or `PollTimeout` (a
+watch's deadline); a retried call raises the error of its last attempt.
 
 Every message is one readable line. Bodies are kept whole on ``.body`` but truncated in messages.
 """
@@ -48,6 +59,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "JobNotStarted",
+    "NotDownloadableError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -60,8 +72,6 @@ __all__ = [
     "StorageError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
-    "error_for_status",
-    "is_transient",
 ]
 
 #: The CLI cuts error details at 500 characters (DCT-285); we do the same in messages.
@@ -244,6 +254,20 @@ class StorageError(ProlificError):
         super().__init__(message)
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+class NotDownloadableError(ProlificError):
+    """There is nothing to download yet: an export job with no id to follow or no URL, an
+    export not complete, a batch with no report. Not a storage answer: nothing was sent to
+    storage.
+
+    Example::
+
+        try:
+            await client.batches.download_export(batch_id, export_id, "out/")
+        except pa.NotDownloadableError:
+            await client.batches.wait_export(batch_id, export_id)
+    """
 
 
 class ArchiveError(ProlificError):

@@ -12,7 +12,7 @@ import attrs
 
 from .._config import PollPolicy
 from .._download import ProgressCallback, download
-from .._errors import StorageError
+from .._errors import NotDownloadableError
 from .._jobs import JobKind
 from .._models.exports import ExportJob, ExportStatus
 from .._watch import Watch, WatchSpec
@@ -123,7 +123,7 @@ class Exports(Resource):
         job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
         if job.status != ExportStatus.COMPLETE:
             if job.export_id is None:
-                raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
+                raise NotDownloadableError(f"export of {owner_id} answered {job.status} with no export_id")
             job = await self.wait_export(owner_id, job.export_id, poll=poll_arg(poll, policy))
 
         async def again() -> ExportJob:
@@ -155,7 +155,7 @@ class Exports(Resource):
             if job.export_id is None:
                 job = attrs.evolve(job, export_id=export)
         if job.status != ExportStatus.COMPLETE:
-            raise StorageError(f"export {job.export_id} of {owner_id} is {job.status}, not "
+            raise NotDownloadableError(f"export {job.export_id} of {owner_id} is {job.status}, not "
                                "complete: wait for it first (wait_export)")
 
         async def again() -> ExportJob:
@@ -173,7 +173,7 @@ class Exports(Resource):
                 job = await (self.export_status(owner_id, job.export_id)
                              if job.export_id is not None else again())
             if job.url is None:
-                raise StorageError(f"export of {owner_id} is complete but has no url")
+                raise NotDownloadableError(f"export of {owner_id} is complete but has no url")
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",

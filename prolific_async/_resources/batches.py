@@ -10,7 +10,7 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
-from .._errors import StorageError
+from .._errors import NotDownloadableError
 from .._jobs import JobKind
 from .._models.batches import (
     Batch,
@@ -288,7 +288,7 @@ class Batches(Exports):
             # Each call asks for the report again, which gives a freshly signed link.
             link = await self.report(batch_id)
             if link.url is None:
-                raise StorageError(f"batch {batch_id} has no report available yet")
+                raise NotDownloadableError(f"batch {batch_id} has no report available yet")
             return link.url
 
         return await download(self._transport, report_url, dest, stem=f"{batch_id}-report",
