@@ -123,7 +123,8 @@ class Exports(Resource):
         job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
         if job.status != ExportStatus.COMPLETE:
             if job.export_id is None:
-                raise NotDownloadableError(f"export of {owner_id} answered {job.status} with no export_id")
+                raise NotDownloadableError(
+                    f"export of {owner_id} answered {job.status} with no export_id")
             job = await self.wait_export(owner_id, job.export_id, poll=poll_arg(poll, policy))
 
         async def again() -> ExportJob:
