@@ -43,12 +43,12 @@ class Channel:
 
     def __init__(self, gate: RateGate) -> None:
         self._gate = gate
-        self.version = 0
+        self.version: int = 0
         self.outcome: Any = None
-        self.next_at = 0.0
-        self.busy = False
-        self.changed = anyio.Event()
-        self.subscribers = 0
+        self.next_at: float = 0.0
+        self.busy: bool = False
+        self.changed: anyio.Event = anyio.Event()
+        self.subscribers: int = 0
 
     async def poll(self, seen: int, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
                    draw: Callable[[], float]) -> tuple[int, Any] | None:
@@ -105,7 +105,7 @@ class Channels:
 
     def __init__(self, rate: AdaptiveRate) -> None:
         self._channels: dict[Hashable, Channel] = {}
-        self.gate = RateGate(rate)
+        self.gate: RateGate = RateGate(rate)
 
     def join(self, key: Hashable) -> Channel:
         channel = self._channels.get(key)

@@ -97,13 +97,13 @@ class Prolific:
                 f"max_response_bytes must be >= 1, got {max_response_bytes!r}")
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be >= 1, got {max_connections!r}")
-        self.base_url = base_url.rstrip("/")
-        self.timeouts = timeouts or Timeouts()
-        self.retry = retry or RetryPolicy()
-        self.poll = poll or PollPolicy()
+        self.base_url: str = base_url.rstrip("/")
+        self.timeouts: Timeouts = timeouts or Timeouts()
+        self.retry: RetryPolicy = retry or RetryPolicy()
+        self.poll: PollPolicy = poll or PollPolicy()
         self.user_agent = f"prolific-async/{__version__}"
         #: What this client has sent so far: requests, retries, 429s.
-        self.stats = ClientStats()
+        self.stats: ClientStats = ClientStats()
         self._max_connections = max_connections
         self._max_response_bytes = max_response_bytes
         self._user_session = session
@@ -114,11 +114,11 @@ class Prolific:
         self._bind()
 
     def _bind(self) -> None:
-        self.datasets = Datasets(self._context)
-        self.batches = Batches(self._context)
-        self.instructions = Instructions(self._context)
-        self.collections = Collections(self._context)
-        self.studies = Studies(self._context)
+        self.datasets: Datasets = Datasets(self._context)
+        self.batches: Batches = Batches(self._context)
+        self.instructions: Instructions = Instructions(self._context)
+        self.collections: Collections = Collections(self._context)
+        self.studies: Studies = Studies(self._context)
         self._resources = (self.datasets, self.batches, self.instructions, self.collections,
                            self.studies)
 

@@ -30,9 +30,9 @@ class Context:
         self.poll = poll
         self._transport: Transport | None = None
         self._closed = False
-        self.rate = AdaptiveRate()
-        self.watch_env = WatchEnv(channels=Channels(self.rate), spend_retry=self._spend_retry,
-                                  rng=rng)
+        self.rate: AdaptiveRate = AdaptiveRate()
+        self.watch_env: WatchEnv = WatchEnv(
+            channels=Channels(self.rate), spend_retry=self._spend_retry, rng=rng)
         #: A view's transport is made from its parent's: (parent, how, the one made).
         self._derived: tuple[Context, Callable[[Transport], Transport]] | None = None
         self._made: tuple[Transport, Transport] | None = None

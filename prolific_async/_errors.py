@@ -191,7 +191,7 @@ class APIStatusError(ProlificError):
         self.body = body
         self.detail = detail
         self.request = request
-        self.headers = headers or {}
+        self.headers: dict[str, str] = headers or {}
 
     #: The server's ``Retry-After``, in seconds, when it sent one.
     retry_after: float | None = None

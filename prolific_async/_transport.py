@@ -112,13 +112,13 @@ class Transport:
         hooks: Hooks | None = None,
     ) -> None:
         self.session = session
-        self.base_url = base_url.rstrip("/")
+        self.base_url: str = base_url.rstrip("/")
         self._user_agent = user_agent
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.stats = stats
         self.max_body = max_body
-        self.shared = Attempts(policy=retry, budget=RetryBudget(
+        self.shared: Attempts = Attempts(policy=retry, budget=RetryBudget(
             retry.budget, retry.budget_refill_per_second), stats=stats,
             draw=(rng or random.Random()).random, hooks=hooks)
         self._api_pause = Pause()

@@ -95,9 +95,9 @@ class Watch(Generic[S]):
     """
 
     def __init__(self, spec: WatchSpec[S], generator: AsyncGenerator[Transition[S], None]):
-        self.kind = spec.kind
-        self.ids = spec.ids
-        self.resource_id = spec.resource_id
+        self.kind: str = spec.kind
+        self.ids: tuple[str, ...] = spec.ids
+        self.resource_id: str = spec.resource_id
         self._generator = generator
 
     def __repr__(self) -> str:

@@ -76,8 +76,8 @@ class FakeProlific:
         self.token = token
         self._host, self._port = host, port
         self.workspace_id = workspace_id
-        self.clock = clock or FakeClock()
-        self.world = World(
+        self.clock: FakeClock = clock or FakeClock()
+        self.world: World = World(
             clock=self.clock, seed=seed, fail_names=frozenset(fail_names),
             dataset_processing=dataset_processing, batch_setup=batch_setup,
             export_generating=export_generating, url_ttl=url_ttl,
@@ -89,8 +89,8 @@ class FakeProlific:
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
-        self.url = ""
-        self.storage_url = ""
+        self.url: str = ""
+        self.storage_url: str = ""
 
     @property
     def record(self) -> bool:
