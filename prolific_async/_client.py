@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 import aiohttp
 import anyio
 
-from ._config import PollPolicy, RetryPolicy, Timeouts, poll_arg
+from ._config import PollPolicy, RetryPolicy, Timeouts
 from ._context import Context
 from ._errors import ConfigurationError
 from ._observe import RequestHook, hooks_of
@@ -213,7 +213,6 @@ class Prolific:
 
     def resume(
         self, token: dict[str, Any], *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[Any]:
         """Continue a watch that ended in `PollTimeout`, from its ``resume_token``.
 
@@ -234,7 +233,7 @@ class Prolific:
         for resource in self._resources:
             spec = resource.spec_for(saved.kind, saved.ids)
             if spec is not None:
-                return self._context.watch(spec, poll_arg(poll, policy), previous=saved.status,
+                return self._context.watch(spec, poll, previous=saved.status,
                                            attempt=saved.attempt)
         raise ValueError(f"resume token of an unknown kind of job: {saved.kind!r}")
 

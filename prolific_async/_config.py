@@ -6,7 +6,6 @@ what they change: ``RetryPolicy(attempts=3)``, ``PollPolicy(deadline=60)``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ import attrs
 
 from ._errors import ConfigurationError
 
-__all__ = ["PollPolicy", "RetryPolicy", "Timeouts", "poll_arg"]
+__all__ = ["PollPolicy", "RetryPolicy", "Timeouts"]
 
 
 # Every bad setting is a ConfigurationError (a ValueError too) naming the class and field.
@@ -117,14 +116,3 @@ class PollPolicy:
         if self.ceiling < self.initial:
             raise ConfigurationError(
                 f"PollPolicy.ceiling ({self.ceiling}) must be >= initial ({self.initial})")
-
-
-def poll_arg(poll: PollPolicy | None, policy: PollPolicy | None) -> PollPolicy | None:
-    """``poll=`` is the one name of the poll policy; ``policy=`` still works for a release."""
-    if policy is None:
-        return poll
-    warnings.warn("policy= is deprecated and will be removed in 0.3: use poll= (the same "
-                  "name as Prolific(poll=...))", DeprecationWarning, stacklevel=3)
-    if poll is not None:
-        raise TypeError("pass the poll policy once, as poll=")
-    return policy

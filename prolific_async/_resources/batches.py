@@ -31,7 +31,6 @@ from ._base import (
     DC,
     ITEM_MODEL,
     models,
-    poll_arg,
     required,
     segment,
     task_details_body,
@@ -187,7 +186,7 @@ class Batches(Exports):
 
     def watch(
         self, batch_id: str, *, workspace_id: str | None = None,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
     ) -> Watch[StatusSnapshot]:
         """Stream the batch's status changes until READY (`ResourceFailed` on ERROR).
 
@@ -203,7 +202,7 @@ class Batches(Exports):
         """
         spec = (self._status_spec(batch_id) if workspace_id is None
                 else self._listed_spec(batch_id, workspace_id))
-        return self._watch(spec, poll_arg(poll, policy))
+        return self._watch(spec, poll)
 
     @watches(BATCH)
     def _status_spec(self, batch_id: str) -> WatchSpec[StatusSnapshot]:
@@ -229,7 +228,7 @@ class Batches(Exports):
 
     async def wait_ready(
         self, batch_id: str, *, workspace_id: str | None = None,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
     ) -> Batch:
         """Wait until the batch is READY and return it (see `watch` for ``workspace_id``).
 
@@ -237,7 +236,7 @@ class Batches(Exports):
         """
         spec = (self._status_spec(batch_id) if workspace_id is None
                 else self._listed_spec(batch_id, workspace_id))
-        await self._watch(spec, poll_arg(poll, policy), expect_started=True).wait()
+        await self._watch(spec, poll, expect_started=True).wait()
         return await self.get(batch_id)
 
     async def duplicate(
@@ -311,10 +310,9 @@ class Batches(Exports):
 
     def watch_sync(
         self, batch_id: str, sync_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[BatchSync]:
         """Stream a batch sync's status changes until complete."""
-        return self._watch(self._sync_spec(batch_id, sync_id), poll_arg(poll, policy))
+        return self._watch(self._sync_spec(batch_id, sync_id), poll)
 
     @watches(BATCH_SYNC)
     def _sync_spec(self, batch_id: str, sync_id: str) -> WatchSpec[BatchSync]:

@@ -7,7 +7,7 @@ from .._converter import converter
 from .._jobs import JobKind
 from .._models.studies import Study, StudyAction, StudyCreate, StudyStatus
 from .._watch import Watch, WatchSpec
-from ._base import Resource, poll_arg, segment, watches
+from ._base import Resource, segment, watches
 
 __all__ = ["STUDY", "Studies"]
 
@@ -100,14 +100,13 @@ class Studies(Resource):
 
     def watch(
         self, study_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[Study]:
         """Stream a study's status changes until it is AWAITING REVIEW or COMPLETED.
 
         Participants take minutes to days: give a ``poll`` policy with a long ``deadline``
         and a ceiling of a minute or more on the real API.
         """
-        return self._watch(self._study_spec(study_id), poll_arg(poll, policy))
+        return self._watch(self._study_spec(study_id), poll)
 
     @watches(STUDY)
     def _study_spec(self, study_id: str) -> WatchSpec[Study]:
