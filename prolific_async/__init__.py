@@ -8,37 +8,34 @@ Example::
         batch = await client.batches.wait_ready(batch_id)
 """
 
-from ._client import DEFAULT_BASE_URL, Prolific
-from ._config import PollPolicy, RetryPolicy, Timeouts
-from ._errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    BatchItemIssue,
-    ClientClosedError,
-    ConfigurationError,
-    ConflictError,
-    InternalServerError,
-    JobNotStarted,
-    NotDownloadableError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    PollError,
-    PollTimeout,
-    ProlificError,
-    RateLimitError,
-    RequestInfo,
-    ResourceFailed,
-    StorageError,
-    UnexpectedResponseError,
-    UnprocessableEntityError,
+# The core: each module's ``__all__`` is its public part, re-exported whole (as httpx does), so
+# a public name is declared once, where it is defined.
+from . import (
+    _client,
+    _config,
+    _errors,
+    _fanin,
+    _jobs,
+    _json,
+    _observe,
+    _stats,
+    _types,
+    _version,
+    _watch,
 )
-from ._fanin import WatchFailure, watch_many
-from ._jobs import Category
-from ._json import from_json, to_json
+from ._client import *
+from ._config import *
+from ._errors import *
+from ._fanin import *
+from ._jobs import *
+from ._json import *
+from ._observe import *
+from ._stats import *
+from ._types import *
+from ._version import *
+from ._watch import *
+
+# isort: split
 from ._models import (
     Answer,
     Batch,
@@ -101,11 +98,6 @@ from ._models.studies import (
     StudyFilter,
     SubmissionsConfig,
 )
-from ._observe import RequestEvent
-from ._stats import ClientStats
-from ._types import UNSET
-from ._version import __version__
-from ._watch import Transition, Watch
 
 # isort: split
 # Getting the data out: typed answers, export archives, download progress.
@@ -126,7 +118,7 @@ from ._models.responses import (
     UnknownValue,
     UploadedFile,
 )
-from .archive import ArchiveError, ExportArchive
+from .archive import ExportArchive
 
 # -- orchestration (imports the names above, so it comes last) --------------------------------
 from .orchestration import (
@@ -146,21 +138,20 @@ from .orchestration import (
     orchestrate,
 )
 
-__all__ = [
-    # the client and its configuration
-    "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
-    "ClientStats", "to_json", "from_json", "RequestEvent",
-    "__version__",
-    # watching jobs
-    "Transition", "Category", "StatusSnapshot", "Watch", "WatchFailure", "watch_many",
-    # errors
-    "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
-    "APITimeoutError", "OutcomeUnknownError", "APIStatusError", "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
-    "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
-    "JobNotStarted", "NotDownloadableError", "PollTimeout", "BatchItemIssue", "RequestInfo",
-    "UnexpectedResponseError",
+__all__: list[str] = []
+__all__ += _client.__all__
+__all__ += _config.__all__
+__all__ += _errors.__all__
+__all__ += _fanin.__all__
+__all__ += _jobs.__all__
+__all__ += _json.__all__
+__all__ += _observe.__all__
+__all__ += _stats.__all__
+__all__ += _types.__all__
+__all__ += _version.__all__
+__all__ += _watch.__all__
+__all__ += [
+    "StatusSnapshot",
     # models
     "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow", "BatchStatus",
     "BatchSync", "Collection", "CollectionPage", "ContentFormat", "DataCollectionMetadata",
@@ -182,7 +173,7 @@ __all__ = [
 
 __all__ += [
     # getting the data out: typed answers, export archives, download progress
-    "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
+    "ExportArchive", "ExportInfo", "ExportInstruction", "SubmissionRecord",
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
