@@ -39,7 +39,7 @@ def test_public_names() -> None:
         # orchestration
         "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
         "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError",
-        "PlanChangedError", "PlanFileError", "PlanCancelled",
+        "PlanChangedError", "PlanFileError", "PlanCancelled", "DuplicateBatchesError", "StudyCost",
         # getting the data out
         "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
