@@ -22,7 +22,7 @@ from ._polling import AdaptiveRate
 from ._transport import Transport
 from ._watch import Watch, WatchEnv, WatchSpec, transitions
 
-__all__: list[str] = []
+__all__: list[str] = []  # nothing public here
 
 
 class Context:

@@ -25,7 +25,7 @@ from ._errors import (
 )
 from ._jobs import Category, JobKind
 
-__all__: list[str] = []
+__all__: list[str] = []  # nothing public here
 
 #: Every poll sleeps at least this long, whatever a policy or server says: no hot loops.
 MIN_DELAY = 0.001
@@ -65,8 +65,8 @@ class Failure:
 class AdaptiveRate:
     """The polls a second every watch of one client may send together, adapting as TCP does.
 
-    It starts at ``start`` (or at ``ceiling`` when that is lower), is halved on a 429 (at most
-    once per ``cut_spacing`` seconds: one burst of 429s is one signal), and grows by
+    It starts high, at ``start`` (or at ``ceiling`` when that is lower), is halved on a 429
+    (at most once per ``cut_spacing`` seconds: one burst of 429s is one signal), and grows by
     ``increase`` polls a second for each second without one, never above ``ceiling`` (the
     client's explicit ``max_poll_rate``; None: up to ``limit``) nor below ``floor``.
     """

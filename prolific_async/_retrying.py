@@ -38,7 +38,7 @@ from ._errors import (
 from ._observe import Hooks, RequestEvent
 from ._stats import ClientStats
 
-__all__ = ["RetryDecision", "decide"]
+__all__: list[str] = []  # nothing public: the decisions show through RetryPolicy
 
 logger = logging.getLogger("prolific_async")
 
@@ -99,11 +99,12 @@ def decide(error: BaseException, attempt: int, *, idempotent: bool, budget_left:
 
 @attrs.frozen
 class HostRules:
-    """How failures from one kind of host read, as data for `classify`.
+    """How failures from one kind of host read, as data for `classify` and `attempts`.
 
-    ``status_error`` builds the error for an error answer; ``lost`` is the advice an
-    `OutcomeUnknownError` gives when the answer to a request that may have changed the server
-    was lost; ``paused`` names the shared pause a 429 from this host sets.
+    ``lost`` is the advice an `OutcomeUnknownError` gives when the answer to a request that
+    may have changed the server was lost. (Each host's error answers are built by the
+    transport: `APIStatusError` for the API, `StorageError` for storage; each has its own
+    `Pause`, and only the API's 429s slow the client's polls.)
     """
 
     name: str

@@ -41,7 +41,7 @@ from ._secret import Secret
 from ._stats import ClientStats
 from ._urls import storage_url_problem
 
-__all__: list[str] = []
+__all__: list[str] = []  # nothing public here
 
 #: Error bodies beyond this are not read whole: a message needs 500 characters of them.
 MAX_ERROR_BODY = 64 * 1024

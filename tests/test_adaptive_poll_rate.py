@@ -67,7 +67,7 @@ async def test_watches_under_a_rate_limit_slow_down_together() -> None:
         datasets = [await client.datasets.create(name=f"d{i}", workspace_id=fake.workspace_id)
                     for i in range(30)]
         before = len(fake.requests)
-        policy = pa.PollPolicy(initial=0.01, ceiling=0.02, deadline=2.5)
+        policy = pa.PollPolicy(initial=0.01, ceiling=0.02, deadline=2.0)
 
         async def watch(dataset: pa.Dataset) -> None:
             with pytest.raises(pa.PollError):
