@@ -27,7 +27,7 @@ class RateGate:
     while a thousand are spaced evenly and the polls they send together stay flat.
     """
 
-    #: How far ahead of its slot a poll may go: a burst of ``rate * BURST`` polls (5 at 500 a second).
+    #: How far ahead of its slot a poll may go: bursts of ``rate * BURST`` (5 at 500/s).
     BURST = 0.01
 
     def __init__(self, rate: AdaptiveRate) -> None:
