@@ -121,21 +121,51 @@ from ._models.responses import (
 )
 from .archive import ExportArchive
 
+# isort: split
+# Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
+from ._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
+from ._models.submissions import (
+    Approve,
+    BulkApproval,
+    Reject,
+    RejectionCategory,
+    Submission,
+    SubmissionStatus,
+)
+
+# isort: split
+# V4 datasets: records as they come, schema migrations, a continuous feed into a live batch.
+from ._feed import BatchFeed
+from ._models.appends import (
+    AppendResult,
+    FeedResult,
+    MigrationStatus,
+    Rejection,
+    SchemaMigration,
+)
+
 # -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
     DuplicateBatchesError,
     EventKind,
     ExistingDataset,
+    Feed,
     JournalInUseError,
+    JournalStatus,
+    LeaseLostError,
     PipelineEvent,
     PlanCancelled,
     PlanChangedError,
     PlanFileError,
+    PlanLeasedError,
     PlanResult,
+    PlanStatus,
     Run,
     Stage,
     StudyPlan,
+    WorkerStatus,
+    journal_status,
     load_plans,
     orchestrate,
 )
@@ -182,3 +212,40 @@ __all__ += [
 ]
 
 __all__ += ["DuplicateBatchesError", "StudyCost"]
+
+__all__ += [
+    # reviewing and paying
+    "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+    "Approve", "Reject", "DEFAULT_MAX_BONUS",
+]
+
+# -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
+from ._hooks import HookAnswer, HookReceiver, verify_signature  # noqa: E402
+from ._models.hooks import (  # noqa: E402
+    HookDelivery,
+    HookDeliveryStatus,
+    HookEvent,
+    HookEventType,
+    HookEventTypeInfo,
+    HookSecret,
+    HookSubscription,
+)
+from ._secret import Secret  # noqa: E402
+
+__all__ += [
+    "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+    "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+    "verify_signature",  # SignatureError comes with the _errors module's names
+]
+
+__all__ += [
+    # V4 datasets: records as they come, schema migrations, a continuous feed
+    "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
+    "Feed",
+]
+
+__all__ += [
+    # many workers sharing a run through a PostgreSQL journal
+    "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+    "journal_status",
+]

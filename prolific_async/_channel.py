@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 
-from ._polling import AdaptiveRate, Failure, PollLoop
+from ._polling import MIN_DELAY, AdaptiveRate, Failure, PollLoop
 
 __all__: list[str] = []  # nothing public here
 
@@ -54,6 +54,8 @@ class Channel:
         self.busy: bool = False
         self.changed: anyio.Event = anyio.Event()
         self.subscribers: int = 0
+        #: A webhook said the job changed while a fetch was in flight (see `wake`).
+        self.woken: bool = False
 
     async def poll(self, seen: int, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
                    draw: Callable[[], float]) -> tuple[int, Any] | None:
@@ -73,10 +75,20 @@ class Channel:
             with anyio.move_on_after(wait_until - now):
                 await self.changed.wait()
 
+    def wake(self) -> None:
+        """A webhook event says the job changed: poll now. A fetch in flight may have been
+        answered before the change, so it is followed by another at once."""
+        self.woken = True
+        if not self.busy:
+            self.next_at = 0.0
+        self.changed.set()
+        self.changed = anyio.Event()
+
     async def _fetch(self, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
                      draw: Callable[[], float]) -> bool:
         """One poll for every watcher; False when the fetching watch's deadline cut it."""
         self.busy = True
+        self.woken = False
         try:
             await self._gate.wait()
             started = anyio.current_time()
@@ -91,6 +103,8 @@ class Channel:
                 self.next_at = loop.next_poll_at(
                     started, finished, spread=draw(),
                     error=outcome.error if isinstance(outcome, Failure) else None)
+                if self.woken:
+                    self.next_at = finished + MIN_DELAY
                 self.version += 1
                 self.outcome = outcome
                 if not isinstance(outcome, Failure):

@@ -15,7 +15,16 @@ from ._context import Context
 from ._errors import ConfigurationError
 from ._observe import RequestHook, hooks_of
 from ._polling import ResumeToken
-from ._resources import Batches, Collections, Datasets, Instructions, Studies
+from ._resources import (
+    Batches,
+    Bonuses,
+    Collections,
+    Datasets,
+    Hooks,
+    Instructions,
+    Studies,
+    Submissions,
+)
 from ._secret import Secret
 from ._stats import ClientStats
 from ._transport import MAX_RESPONSE_BODY, Transport
@@ -119,8 +128,12 @@ class Prolific:
         self.instructions: Instructions = Instructions(self._context)
         self.collections: Collections = Collections(self._context)
         self.studies: Studies = Studies(self._context)
+        self.submissions: Submissions = Submissions(self._context)
+        self.bonuses: Bonuses = Bonuses(self._context, self.submissions)
+        #: Webhook secrets and subscriptions; receive the events with `HookReceiver`.
+        self.hooks: Hooks = Hooks(self._context)
         self._resources = (self.datasets, self.batches, self.instructions, self.collections,
-                           self.studies)
+                           self.studies, self.submissions, self.bonuses)
 
     def __repr__(self) -> str:
         # Also called on a half-built client (a traceback with locals, from __init__).

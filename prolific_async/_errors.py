@@ -22,6 +22,7 @@
     │                                   (or is not https)
     ├── NotDownloadableError            an export or report has no id or URL to follow yet
     ├── ArchiveError                    an export ZIP is damaged or unsafe to extract
+    ├── SignatureError                  a webhook delivery is unsigned, badly signed or stale
     ├── PollError
     │   ├── ResourceFailed              the job ended in ERROR / failed
     │   ├── JobNotStarted               the job was never started (no upload, no setup)
@@ -69,6 +70,7 @@ __all__ = [
     "RateLimitError",
     "RequestInfo",
     "ResourceFailed",
+    "SignatureError",
     "StorageError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -88,6 +90,19 @@ class ConfigurationError(ProlificError, ValueError):
 
 class ClientClosedError(ProlificError, RuntimeError):
     """A request was made while the client was not open."""
+
+
+class SignatureError(ProlificError, ValueError):
+    """A webhook delivery failed verification: a signature or timestamp header is missing,
+    the signature does not match the body, or the timestamp is outside the tolerance.
+
+    Example::
+
+        try:
+            pa.verify_signature(body, timestamp, signature, secret)
+        except pa.SignatureError as exc:
+            return 401, str(exc)
+    """
 
 
 @attrs.frozen

@@ -170,19 +170,24 @@ class Transport:
         json_body: Any = None,
         idempotent: bool = True,
         retry: bool = True,
+        content: tuple[str, bytes] | None = None,
     ) -> Response:
         """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted.
 
         ``idempotent=False`` (a request that creates something) is repeated only when the
         server provably did not act on it: the connection never opened, or it answered 429.
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
-        attempt (pollers retry on their own schedule).
+        attempt (pollers retry on their own schedule). ``content`` is a body that is not JSON,
+        as its content type and bytes (the NDJSON of a datapoints append).
         """
         data: bytes | None = None
         headers = self._headers
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
             headers = self._json_headers
+        elif content is not None:
+            headers = {**self._headers, "Content-Type": content[0]}
+            data = content[1]
         send = partial(self._send, method, path, params, data, headers)
         return await attempts(send, self.shared, self._api_pause, method=method, url=path,
                               rules=API, idempotent=idempotent, unsafe=not idempotent,

@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import attrs
@@ -18,6 +18,9 @@ from ._config import PollPolicy
 from ._errors import ResourceFailed
 from ._jobs import Category, JobKind
 from ._polling import Failure, PollLoop
+
+if TYPE_CHECKING:
+    from ._hooks import HookReceiver
 
 __all__ = ["Transition", "Watch"]
 
@@ -151,11 +154,13 @@ class WatchEnv:
 async def transitions(
     spec: WatchSpec[S], policy: PollPolicy, env: WatchEnv, *,
     previous: str | None = None, attempt: int = 0, expect_started: bool = False,
+    events: HookReceiver | None = None,
 ) -> AsyncGenerator[Transition[S], None]:
     """Yield a `Transition` for the first status and each change; end after a terminal one.
 
     ``previous``/``attempt`` continue a watch from a resume token; ``expect_started`` makes
-    a job found never started on the first poll a `JobNotStarted`.
+    a job found never started on the first poll a `JobNotStarted`; each ``events`` webhook
+    about the job makes the channel poll at once.
     """
     loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy, started_at=anyio.current_time(),
                     previous=previous, attempt=attempt,
@@ -164,6 +169,7 @@ async def transitions(
                     learn=expect_started)
     key = spec.key
     channel = env.channels.join(key)
+    stop_listening = events.listen(spec.resource_id, channel.wake) if events else None
     seen = 0
     try:
         while True:
@@ -204,3 +210,5 @@ async def transitions(
                 return
     finally:
         env.channels.leave(key, channel)
+        if stop_listening is not None:
+            stop_listening()

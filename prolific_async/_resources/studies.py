@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from .._config import PollPolicy
@@ -10,6 +12,9 @@ from .._jobs import Category, JobKind
 from .._models.studies import Study, StudyAction, StudyCost, StudyCreate, StudyStatus
 from .._watch import Watch, WatchSpec
 from ._base import Resource, segment, watches
+
+if TYPE_CHECKING:
+    from .._hooks import HookReceiver
 
 __all__ = ["STUDY", "STUDY_SUBMISSIONS", "Studies"]
 
@@ -148,16 +153,25 @@ class Studies(Resource):
 
     def watch(
         self, study_id: str, *, poll: PollPolicy | None = None,
+        events: HookReceiver | None = None,
     ) -> Watch[Study]:
         """Stream a study's status changes until it is AWAITING REVIEW or COMPLETED.
 
         Participants take minutes to days: give a ``poll`` policy with a long ``deadline``
-        and a ceiling of a minute or more on the real API.
+        and a ceiling of a minute or more on the real API. With ``events`` (a
+        `HookReceiver` subscribed to ``study.status.change``) each event about the study
+        re-reads it at once, and polling drops to the receiver's safety net
+        (``safety_poll``, 5 minutes) unless ``poll`` is given.
+
+        Example::
+
+            study = await client.studies.watch(study.id, events=receiver).wait()
         """
-        return self._watch(self._study_spec(study_id), poll)
+        return self._watch(self._study_spec(study_id), poll, events=events)
 
     def watch_submissions(
         self, study_id: str, *, at_least: int, poll: PollPolicy | None = None,
+        events: HookReceiver | None = None,
     ) -> Watch[Study]:
         """Stream a study's progress until ``at_least`` participants have submitted
         (``places_taken``) or it stops collecting (AWAITING REVIEW, COMPLETED).
@@ -166,7 +180,9 @@ class Studies(Resource):
         reading like ``"ACTIVE: 3 of 5 submitted"`` and its ``snapshot`` the `Study`. It
         polls like every watch (the client's ``max_poll_rate``, jitter, error tolerance, the
         policy's deadline, a `PollTimeout` whose resume token continues it) and shares its
-        request with a `watch` of the same study.
+        request with a `watch` of the same study. With ``events`` (a `HookReceiver`
+        subscribed to ``study.progress.change`` and ``study.status.change``) each event about
+        the study re-reads it at once, as for `watch`.
 
         Example::
 
@@ -175,7 +191,8 @@ class Studies(Resource):
         """
         if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
             raise ValueError(f"at_least must be an integer >= 1, got {at_least!r}")
-        return self._watch(self._submissions_spec(str(at_least), study_id), poll)
+        return self._watch(self._submissions_spec(str(at_least), study_id), poll,
+                           events=events)
 
     @watches(STUDY_SUBMISSIONS)
     def _submissions_spec(self, at_least: str, study_id: str) -> WatchSpec[Study]:

@@ -11,16 +11,20 @@ import click
 import prolific_async as pa
 
 from ._batch import batch
+from ._bonus import bonus
 from ._collection import collection
 from ._context import App
 from ._dataset import dataset
 from ._demo import demo
 from ._errors import EXIT_CODES, INTERRUPTED, describe
 from ._fake_server import fake_server
+from ._hooks import hooks
 from ._instructions import instructions
+from ._journal import journal
 from ._output import Output
 from ._run import run
 from ._study import study
+from ._submissions import submissions
 
 __all__ = ["cli"]
 
@@ -87,5 +91,7 @@ def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | 
     ctx.obj = App(base_url=base_url, debug=debug, as_json=as_json, retries=retries)
 
 
-for command in (demo, run, batch, dataset, instructions, collection, study, fake_server):
+for command in (demo, run, batch, dataset, instructions, collection, study, fake_server,
+                submissions, bonus, hooks):
     cli.add_command(command)
+cli.add_command(journal)

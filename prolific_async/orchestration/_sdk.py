@@ -17,7 +17,9 @@ from .._errors import (
     RequestInfo,
     StorageError,
 )
+from .._hooks import HookReceiver
 from .._models.batches import Batch, BatchPage, BatchStatus, one_page
+from .._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
 from .._models.common import TaskDetails
 from .._models.datasets import DatasetSchema, DatasetStatus
 from .._models.exports import ExportJob, ExportStatus
@@ -32,6 +34,7 @@ from .._models.instructions import (
     MultipleChoiceWithFreeText,
     RichText,
 )
+from .._models.responses import TaskResponse
 from .._models.studies import (
     CompletionCode,
     CompletionCodeType,
@@ -41,14 +44,18 @@ from .._models.studies import (
     StudyFilter,
     StudyStatus,
 )
+from .._models.submissions import Approve, Reject, Submission, SubmissionStatus
 from .._watch import Transition, Watch
 
 __all__ = [
     "Batch", "BatchPage", "BatchStatus", "CompletionCode", "CompletionCodeType",
     "ConfigurationError", "DataCollectionMetadata", "DatasetField", "DatasetSchema",
     "DatasetStatus", "ExportJob", "ExportStatus", "FileUpload", "FreeText", "FreeTextWithUnit",
-    "Image", "InternalServerError", "Item", "MultipleChoice", "MultipleChoiceWithFreeText",
+    "HookReceiver", "Image", "InternalServerError", "Item", "MultipleChoice",
+    "MultipleChoiceWithFreeText",
     "NotFoundError", "OutcomeUnknownError", "PollPolicy", "Prolific", "ProlificError",
     "RequestInfo", "RichText", "StorageError", "Study", "StudyCreate", "StudyFilter",
     "StudyStatus", "TaskDetails", "Transition", "Watch", "one_page",
+    "Approve", "BonusPayment", "DEFAULT_MAX_BONUS", "Reject", "Submission", "SubmissionStatus",
+    "TaskResponse",
 ]

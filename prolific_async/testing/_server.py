@@ -210,7 +210,7 @@ class Plumbing:
 
     def __init__(self, *, seed: int, record: bool, rate_limit: float | None = None) -> None:
         self.record = record
-        self.bucket = None if rate_limit is None else TokenBucket(rate_limit)
+        self.bucket: TokenBucket | None = None if rate_limit is None else TokenBucket(rate_limit)
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         # Requests by "METHOD /route/{pattern}": cheap, so kept even when record is off.
