@@ -1,10 +1,10 @@
-"""Development tasks: ``nox -s tests lint typecheck bench soak``."""
+"""Development tasks: ``nox -s tests lint typecheck verifytypes bench soak``."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "verifytypes"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -24,6 +24,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def verifytypes(session: nox.Session) -> None:
+    """Every public name's type is known to users' type checkers (pyright: 100 %)."""
+    session.install("-e", ".[dev]")
+    session.run("pyright", "--verifytypes", "prolific_async", "--ignoreexternal")
 
 
 @nox.session

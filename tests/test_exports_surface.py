@@ -32,6 +32,7 @@ def test_public_names() -> None:
         "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
         "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
         # the foundation fixes
+        "RequestEvent", "RequestHook", "NotDownloadableError",
         "ClientStats", "OutcomeUnknownError", "JobNotStarted", "to_json", "from_json",
         "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
         "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",

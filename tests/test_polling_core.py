@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import prolific_async as pa
-from prolific_async._backoff import HINT_CEILINGS, MIN_DELAY, next_delay
 from prolific_async._jobs import KINDS, Category, categorize
+from prolific_async._polling import HINT_CEILINGS, MIN_DELAY, next_delay
 
 EXPECTED = {
     "dataset": ({"UNINITIALISED", "PROCESSING"}, {"READY"}, {"ERROR"}),

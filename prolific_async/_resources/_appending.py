@@ -18,11 +18,11 @@ from typing import Any
 import anyio
 import attrs
 
-from .._backoff import next_delay
 from .._config import PollPolicy
 from .._context import Context
 from .._errors import ConflictError
 from .._models.appends import AppendAnswer, AppendResult, Rejection
+from .._polling import next_delay
 from .._transport import parse_retry_after
 from ._base import DC, segment, structure
 

@@ -10,7 +10,7 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
-from .._errors import NotFoundError, RequestInfo, StorageError
+from .._errors import NotDownloadableError, NotFoundError, RequestInfo
 from .._feed import DEFAULT_BUFFER, DEFAULT_LINGER, BatchFeed, SyncMode
 from .._jobs import JobKind
 from .._models.batches import (
@@ -33,7 +33,6 @@ from ._base import (
     DC,
     ITEM_MODEL,
     models,
-    poll_arg,
     required,
     segment,
     task_details_body,
@@ -195,7 +194,7 @@ class Batches(Exports):
 
     def watch(
         self, batch_id: str, *, workspace_id: str | None = None,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
     ) -> Watch[StatusSnapshot]:
         """Stream the batch's status changes until READY (`ResourceFailed` on ERROR).
 
@@ -211,7 +210,7 @@ class Batches(Exports):
         """
         spec = (self._status_spec(batch_id) if workspace_id is None
                 else self._listed_spec(batch_id, workspace_id))
-        return self._watch(spec, poll_arg(poll, policy))
+        return self._watch(spec, poll)
 
     @watches(BATCH)
     def _status_spec(self, batch_id: str) -> WatchSpec[StatusSnapshot]:
@@ -248,7 +247,7 @@ class Batches(Exports):
 
     async def wait_ready(
         self, batch_id: str, *, workspace_id: str | None = None,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
     ) -> Batch:
         """Wait until the batch is READY and return it (see `watch` for ``workspace_id``).
 
@@ -256,7 +255,7 @@ class Batches(Exports):
         """
         spec = (self._status_spec(batch_id) if workspace_id is None
                 else self._listed_spec(batch_id, workspace_id))
-        await self._watch(spec, poll_arg(poll, policy), expect_started=True).wait()
+        await self._watch(spec, poll, expect_started=True).wait()
         return await self.get(batch_id)
 
     async def duplicate(
@@ -307,7 +306,7 @@ class Batches(Exports):
             # Each call asks for the report again, which gives a freshly signed link.
             link = await self.report(batch_id)
             if link.url is None:
-                raise StorageError(f"batch {batch_id} has no report available yet")
+                raise NotDownloadableError(f"batch {batch_id} has no report available yet")
             return link.url
 
         return await download(self._transport, report_url, dest, stem=f"{batch_id}-report",
@@ -361,10 +360,9 @@ class Batches(Exports):
 
     def watch_sync(
         self, batch_id: str, sync_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[BatchSync]:
         """Stream a batch sync's status changes until complete."""
-        return self._watch(self._sync_spec(batch_id, sync_id), poll_arg(poll, policy))
+        return self._watch(self._sync_spec(batch_id, sync_id), poll)
 
     @watches(BATCH_SYNC)
     def _sync_spec(self, batch_id: str, sync_id: str) -> WatchSpec[BatchSync]:

@@ -54,7 +54,9 @@ class FakeProlific:
 
     Export archives follow the documented layout; storage downloads honour ``Range``.
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
-    same host and a free port. ``export_padding_bytes=N`` adds a member of N zero bytes to
+    same host and a free port. ``rate_limit=N`` answers API requests beyond N a second (a
+    token bucket of N, in real time) with 429 and ``Retry-After``, as a busy API would;
+    `rate_limited` counts them. ``export_padding_bytes=N`` adds a member of N zero bytes to
     every export archive, streamed without being built, to benchmark large downloads.
     """
 
@@ -77,18 +79,19 @@ class FakeProlific:
         export_padding_bytes: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        rate_limit: float | None = None,
     ) -> None:
         self.token = token
         self._host, self._port = host, port
         self.workspace_id = workspace_id
-        self.clock = clock or FakeClock()
-        self.world = World(
+        self.clock: FakeClock = clock or FakeClock()
+        self.world: World = World(
             clock=self.clock, seed=seed, fail_names=frozenset(fail_names),
             dataset_processing=dataset_processing, batch_setup=batch_setup,
             export_generating=export_generating, url_ttl=url_ttl,
             submission_interval=submission_interval,
         )
-        self._plumbing = Plumbing(seed=seed, record=record)
+        self._plumbing = Plumbing(seed=seed, record=record, rate_limit=rate_limit)
         self._storage = Storage(world=self.world, clock=self.clock, plumbing=self._plumbing,
                                 seed=seed, export_padding_bytes=export_padding_bytes)
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
@@ -98,8 +101,8 @@ class FakeProlific:
         self.money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
         self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
-        self.url = ""
-        self.storage_url = ""
+        self.url: str = ""
+        self.storage_url: str = ""
 
     @property
     def record(self) -> bool:
@@ -204,6 +207,11 @@ class FakeProlific:
                                seed=seed * 16 + len(rates)))
         self.faults.extend(added)
         return added
+
+    @property
+    def rate_limited(self) -> int:
+        """How many API requests the ``rate_limit`` refused with a 429 so far."""
+        return 0 if self._plumbing.bucket is None else self._plumbing.bucket.refused
 
     def fault_counts(self) -> dict[str, int]:
         """How many times faults fired, by `Fault.kind` (``{"rate_limit": 12, ...}``)."""
