@@ -116,6 +116,8 @@ def test_a_no_at_the_question_leaves_the_set_up_unpaid(fake: Served, tmp_path: P
     ("id,amount\nabc,4.25\n", "line 2: amount '4.25' must be a whole number of minor units "
                               "(pence, cents) (4.25 would be 425)"),
     ("abc,25\nabc,30\n", "line 2: abc already has a bonus on line 1"),
+    # A first line with a typo in its amount is a mistake, not a header skipped unpaid.
+    ("abc,2O\nxyz,25\n", "line 1: amount '2O' must be a whole number of minor units"),
     ("abc,25,1\n", "line 1: expected id,amount"),
     ("id,amount\n", "no id,amount lines"),
 ])

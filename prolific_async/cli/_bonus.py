@@ -1,7 +1,8 @@
 """``prolific-async bonus pay``: set up bonuses from a CSV file, show the cost, ask, pay.
 
-The file has one ``id,amount`` line per participant or submission (a header line is
-skipped), amounts in whole minor units like every amount of the SDK: ``25`` is 0.25.
+The file has one ``id,amount`` line per participant or submission (a first line whose
+amount has no digit is a header, skipped), amounts in whole minor units like every amount
+of the SDK: ``25`` is 0.25.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def read_amounts(path: Path) -> dict[str, int]:
         if len(cells) != 2:
             raise CommandError(f"{path}, line {number}: expected id,amount, got {row!r}", INPUT)
         key, amount = cells
-        if number == 1 and not _WHOLE.fullmatch(amount) and not _DECIMAL.fullmatch(amount):
-            continue  # a header line
+        if number == 1 and not any(c.isdigit() for c in amount):
+            continue  # a header line ("id,amount"); "2O" is a typo, refused below
         if not _WHOLE.fullmatch(amount):
             hint = (f" ({amount} would be {int(Decimal(amount) * 100)})"
                     if _DECIMAL.fullmatch(amount) else "")
