@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import MutableMapping
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,24 @@ async def test_a_signed_body_nested_too_deeply_is_answered_400() -> None:
     answer = await receiver.handle(body, signed(body, str(int(time.time()))))
     assert answer.status == 400 and "nested too deeply" in answer.body
     assert receiver.accepted == 0 and receiver.rejected == 1
+
+
+async def test_the_asgi_app_refuses_a_100_mb_body_after_reading_past_max_body_only() -> None:
+    receiver = pa.HookReceiver(SECRET)
+    chunk, total = 64 * 1024, 100 * 1024 * 1024
+    given = 0
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        nonlocal given
+        given += chunk
+        return {"type": "http.request", "body": b"x" * chunk, "more_body": given < total}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await receiver.asgi({"type": "http", "method": "POST", "headers": []}, receive, send)
+
+    assert sent[0]["status"] == 413
+    assert given <= receiver.max_body + chunk  # read just past the limit, never the rest
+    assert receiver.rejected == 1 and receiver.accepted == 0
