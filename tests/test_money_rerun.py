@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 import prolific_async as pa
@@ -72,3 +73,26 @@ async def test_watch_paid_ends_once_every_bonus_shows(fake: FakeProlific) -> Non
         assert [(await client.submissions.get(s.id)).bonus_payments for s in subs] == [[25], [25]]
         with pytest.raises(ValueError, match="BonusPayment returned by create"):
             client.bonuses.watch_paid(pa.BonusPayment(id=bonus.id))
+
+
+async def test_two_concurrent_pays_of_one_set_up_send_one(fake: FakeProlific) -> None:
+    async with client_for(fake) as client:
+        study = await submitted(client, fake, 2)
+        subs = [s async for s in client.submissions.list(study.id)]
+        bonus = await client.bonuses.create(study.id, {s.id: 25 for s in subs})
+        outcomes: list[str] = []
+
+        async def pay() -> None:
+            try:
+                await client.bonuses.pay(bonus)  # reads the submissions first: both wait
+                outcomes.append("paid")
+            except ValueError as exc:
+                outcomes.append(str(exc))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(pay)
+            group.start_soon(pay)
+
+    assert len(fake.money.bonuses[bonus.id].pays) == 1
+    [refused] = [o for o in outcomes if o != "paid"]
+    assert outcomes.count("paid") == 1 and "already paid by this client" in refused

@@ -124,21 +124,29 @@ class Bonuses(Resource):
         if settle_within < 0:
             raise ValueError(f"settle_within must be >= 0, got {settle_within!r}")
         if bonus_id in self._paid:
-            raise ValueError(f"bonus payment {bonus_id} was already paid by this client: paying "
-                             "is not idempotent, so it is never sent twice")
+            raise ValueError(f"bonus payment {bonus_id} was already paid by this client (or is "
+                             "being paid by another task): paying is not idempotent, so it is "
+                             "never sent twice")
+        # Claimed before the first await: a second pay of the same set-up started meanwhile
+        # by another task is refused, not sent after the reads below.
+        self._paid.add(bonus_id)
         amounts = bonus.amounts if isinstance(bonus, BonusPayment) else {}
         study_id = bonus.study if isinstance(bonus, BonusPayment) else None
         checking = bool(amounts) and study_id is not None and settle_within > 0
         before: dict[str, Counter[int]] = {}
-        if not checking or study_id is None:
-            targets: dict[str, list[str]] = {}
-        elif paid_before is not None:
-            targets = {key: [key] for key in amounts}
-            before = {key: Counter(paid_before.get(key, ())) for key in amounts}
-        else:
-            targets = await self._targets(study_id, amounts)
-            before = await self._paid_now(targets)
-        self._paid.add(bonus_id)
+        targets: dict[str, list[str]] = {}
+        try:
+            if not checking or study_id is None:
+                pass
+            elif paid_before is not None:
+                targets = {key: [key] for key in amounts}
+                before = {key: Counter(paid_before.get(key, ())) for key in amounts}
+            else:
+                targets = await self._targets(study_id, amounts)
+                before = await self._paid_now(targets)
+        except BaseException:
+            self._paid.discard(bonus_id)  # nothing was sent
+            raise
         try:
             async with self._submissions.money_gate:
                 await self._request("POST", path, idempotent=False)
