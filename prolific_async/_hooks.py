@@ -178,9 +178,11 @@ class HookReceiver:
         for name, value, low in (("tolerance", tolerance, 0), ("buffer", buffer, -1),
                                  ("remember", remember, 0), ("max_body", max_body, 0),
                                  ("safety_poll", safety_poll, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not value > low:
-                raise ConfigurationError(f"{name} must be a number {'>=' if low < 0 else '>'}"
+            # Counts must be whole: remember=0.5 would keep no event id (no deduplication).
+            kinds = (int, float) if name in ("tolerance", "safety_poll") else (int,)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not value > low:
+                what = "a number" if float in kinds else "a whole number"
+                raise ConfigurationError(f"{name} must be {what} {'>=' if low < 0 else '>'}"
                                          f" 0, got {value!r}")
         self.tolerance = float(tolerance)
         self.buffer_size = int(buffer)

@@ -73,3 +73,11 @@ async def test_the_asgi_app_refuses_a_100_mb_body_after_reading_past_max_body_on
     assert sent[0]["status"] == 413
     assert given <= receiver.max_body + chunk  # read just past the limit, never the rest
     assert receiver.rejected == 1 and receiver.accepted == 0
+
+
+@pytest.mark.parametrize(("name", "value"), [("remember", 0.5), ("buffer", 1.5),
+                                             ("max_body", 1e6)])
+def test_counts_that_are_not_whole_are_refused(name: str, value: float) -> None:
+    # remember=0.5 passed as "> 0" and became 0: every event id forgotten at once.
+    with pytest.raises(pa.ConfigurationError, match=f"{name} must be a whole number"):
+        pa.HookReceiver(SECRET, **{name: value})
