@@ -57,6 +57,8 @@ class Feed:
     # The one pass over `records` the plan's stages share (made on first use).
     _cursor: list[AsyncIterator[Mapping[str, Any]]] = attrs.field(
         factory=list, init=False, repr=False)
+    # The first records once taken: a first append tried again sends these same ones.
+    _first: list[list[Mapping[str, Any]]] = attrs.field(factory=list, init=False, repr=False)
 
     @records.validator
     def _check(self, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -71,13 +73,17 @@ class Feed:
         return self._cursor[0]
 
     async def take_first(self) -> list[Mapping[str, Any]]:
-        """The first ``first`` records (fewer if the stream ends sooner)."""
+        """The first ``first`` records (fewer if the stream ends sooner); the same ones on
+        every call, so an append that failed and is tried again skips none."""
+        if self._first:
+            return self._first[0]
         stream = self._stream()
         taken: list[Mapping[str, Any]] = []
         async for record in stream:
             taken.append(record)
             if len(taken) == self.first:
                 break
+        self._first.append(taken)
         return taken
 
     def rest(self) -> AsyncIterator[Mapping[str, Any]]:
