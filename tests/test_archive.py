@@ -574,7 +574,8 @@ async def test_fake_export_reads_as_typed_records_matching_the_api(
     await prolific_client.batches.setup(batch.id)
     fake_prolific.clock.advance(fake_prolific.world.batch_setup)
     study = await prolific_client.studies.create(pa.StudyCreate(
-        name="s", description="d", data_collection_id=batch.id, total_available_places=3))
+        name="s", description="d", data_collection_id=batch.id, total_available_places=3,
+        reward=100, estimated_completion_time=5))
     await prolific_client.studies.publish(study.id)
     fake_prolific.clock.advance(10 * fake_prolific.world.submission_interval)
     api = {(r.submission_id, r.task_id, r.response.instruction_id): r.value
@@ -655,6 +656,7 @@ async def test_fake_collection_export_reads_as_typed_records(
         ])])
     study = await prolific_client.studies.create(pa.StudyCreate(
         name="s", description="d", data_collection_id=col.id, total_available_places=2,
+        reward=100, estimated_completion_time=5,
         data_collection_method=pa.DataCollectionMethod.AI_TASK_BUILDER_COLLECTION))
     await prolific_client.studies.publish(study.id)
     fake_prolific.clock.advance(5)

@@ -445,7 +445,7 @@ class Pipeline:
         client's policy, emitting a transition (with the progress as its message) whenever
         the study's status or its count of submissions changes.
         """
-        seen: tuple[str, int] | None = None
+        seen: tuple[str, int | float] | None = None
         started = anyio.current_time()
         poll = self._pacer.policy()
         delay = poll.initial

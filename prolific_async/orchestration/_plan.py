@@ -124,17 +124,20 @@ class StudyPlan:
         """The `StudyCreate` for the batch ``batch_id`` of the plan ``plan_name``."""
         metadata = (pa.DataCollectionMetadata(annotators_per_task=self.annotators_per_task)
                     if self.annotators_per_task is not None else None)
-        return pa.StudyCreate(
+        body = pa.StudyCreate(
             name=self.title or plan_name, internal_name=plan_name,
             description=self.description, data_collection_id=batch_id,
             data_collection_metadata=metadata, reward=self.reward,
             total_available_places=self.places, estimated_completion_time=self.estimated_minutes,
             completion_codes=_listed(self.completion_codes), filters=_listed(self.filters),
-            prolific_id_option=self.prolific_id_option,
             device_compatibility=_listed(self.device_compatibility),
             maximum_allowed_time=self.maximum_allowed_time, project=self.project,
             extra=dict(self.extra),
         )
+        # None leaves StudyCreate's AI Task Builder default in place.
+        if self.prolific_id_option is None:
+            return body
+        return attrs.evolve(body, prolific_id_option=self.prolific_id_option)
 
 
 def _dataset(value: Any) -> Any:

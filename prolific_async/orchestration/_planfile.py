@@ -50,6 +50,7 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.strategies import configure_union_passthrough
 
 import prolific_async as pa
 
@@ -84,6 +85,7 @@ _ITEMS: dict[str, type[Any]] = {
                               pa.DatasetField)
 }
 _converter = cattrs.Converter(forbid_extra_keys=True)
+configure_union_passthrough(str | int | float | bool | None, _converter)
 
 
 def _structure_item(data: Any, _: Any) -> Any:

@@ -14,10 +14,17 @@ from typing import Any, Literal
 from ._api import Api
 from ._clock import FakeClock
 from ._server import Fault, Plumbing, RecordedRequest
+from ._spec import SpecValidator, available
 from ._state import World
 from ._storage import Storage
 
 __all__ = ["FakeProlific"]
+
+
+def _spec_validator(wanted: bool | None) -> SpecValidator | None:
+    if wanted is False or (wanted is None and not available()):
+        return None
+    return SpecValidator.load()  # True without the libraries: their ImportError says so
 
 
 class FakeProlific:
@@ -48,6 +55,9 @@ class FakeProlific:
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
     same host and a free port. ``export_padding_bytes=N`` adds a member of N zero bytes to
     every export archive, streamed without being built, to benchmark large downloads.
+    ``validate_spec`` checks request bodies against Prolific's OpenAPI document (400 for what
+    it refuses; see `prolific_async.testing._spec`): on when the ``test`` extra's
+    ``jsonschema`` and ``pyyaml`` are importable (None), required (True), or off (False).
     """
 
     def __init__(
@@ -69,6 +79,7 @@ class FakeProlific:
         export_padding_bytes: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        validate_spec: bool | None = None,
     ) -> None:
         self.token = token
         self._host, self._port = host, port
@@ -85,7 +96,8 @@ class FakeProlific:
                                 seed=seed, export_padding_bytes=export_padding_bytes)
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
-                        max_export_jobs=max_export_jobs)
+                        max_export_jobs=max_export_jobs,
+                        spec=_spec_validator(validate_spec))
         self.url = ""
         self.storage_url = ""
 
