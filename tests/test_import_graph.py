@@ -89,4 +89,6 @@ def test_orchestration_uses_only_the_public_face() -> None:
     for name in GRAPH:
         if name.startswith("prolific_async.orchestration"):
             core = {m for m in GRAPH[name] if not m.startswith("prolific_async.orchestration")}
-            assert core <= {"prolific_async"}, (name, core)
+            # _leftovers: the scratch folders' lock files (issue 16 lets orchestration import
+            # the private modules it needs).
+            assert core <= {"prolific_async", "prolific_async._leftovers"}, (name, core)
