@@ -13,6 +13,7 @@ script can branch on; ``--debug`` adds the traceback. The codes (also in ``--hel
     7    network: the API could not be reached, even after retries
     8    a job failed (ERROR / failed), or did not finish before its deadline
     130  interrupted (Ctrl-C)
+    141  the reader of stdout went away (``| head``): the command stops quietly
 """
 
 from __future__ import annotations
