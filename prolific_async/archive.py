@@ -197,11 +197,9 @@ class ExportArchive:
         limit = self.max_line_bytes
         try:
             with self._zip.open(member) as raw:
-                # Binary lines with a ceiling: a text reader would hold a 1 GiB line whole.
-                while line := raw.readline(limit + 1):
+                for line in _bounded_lines(raw, limit):
                     number += 1
-                    if len(line) > limit and not (len(line) == limit + 1
-                                                  and line.endswith(b"\n")):
+                    if line is None:
                         raise ArchiveError(
                             f"{member} line {number}: longer than {_size(limit)} "
                             "(max_line_bytes); not read", member=member, line=number)
@@ -409,6 +407,28 @@ def _loads(data: bytes) -> Any:
 
 def _reason(exc: BaseException) -> str:
     return "nested too deeply to read" if isinstance(exc, RecursionError) else str(exc)
+
+
+#: Lines are read in pieces of at most this size, so a long one is never held twice over.
+_PIECE = 1 << 20
+
+
+def _bounded_lines(raw: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of ``raw`` (binary, newline kept), or None for one longer than ``limit``
+    bytes, after which reading stops: at most ``limit`` bytes of a line are ever held (a text
+    reader would hold a 1 GiB line whole, and ``readline(limit)`` a copy besides)."""
+    while first := raw.readline(_PIECE):
+        pieces, size = [first], len(first)
+        while size <= limit and not pieces[-1].endswith(b"\n"):
+            piece = raw.readline(_PIECE)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        if size - pieces[-1].endswith(b"\n") > limit:
+            yield None
+            return
+        yield first if len(pieces) == 1 else b"".join(pieces)
 
 
 def _first_repeated(names: list[str]) -> str:
