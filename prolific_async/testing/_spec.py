@@ -29,7 +29,8 @@ exactly these, each with its reason, and nothing else:
 Example::
 
     validator = SpecValidator.load()
-    validator.errors("POST", "/api/v1/studies/", {"name": "n"})   # ["'description' is ..."]
+    validator.errors("POST", "/api/v1/studies/", {"name": "n"})
+    # ["body: 'description' is a required property", ...]
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class SpecValidator:
     Example::
 
         SpecValidator.load().errors("POST", "/api/v1/studies/{id}/transition/", {})
+        # ["body: 'action' is a required property"]
     """
 
     def __init__(self, spec: dict[str, Any],
