@@ -97,6 +97,7 @@ from ._models.studies import (
     CompletionActionType,
     CompletionCode,
     CompletionCodeType,
+    StudyCost,
     StudyFilter,
     SubmissionsConfig,
 )
@@ -126,11 +127,24 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
-# -- orchestration (imports the names above, so it comes last) --------------------------------
+# isort: split
+# V4 datasets: records as they come, schema migrations, a continuous feed into a live batch.
+from ._feed import BatchFeed
+from ._models.appends import (
+    AppendResult,
+    FeedResult,
+    MigrationStatus,
+    Rejection,
+    SchemaMigration,
+)
+
+# -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
+    DuplicateBatchesError,
     EventKind,
     ExistingDataset,
+    Feed,
     JournalInUseError,
     PipelineEvent,
     PlanCancelled,
@@ -183,4 +197,32 @@ __all__ += [
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+]
+
+__all__ += ["DuplicateBatchesError", "StudyCost"]
+
+# -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
+from ._errors import SignatureError  # noqa: E402
+from ._hooks import HookAnswer, HookReceiver, verify_signature  # noqa: E402
+from ._models.hooks import (  # noqa: E402
+    HookDelivery,
+    HookDeliveryStatus,
+    HookEvent,
+    HookEventType,
+    HookEventTypeInfo,
+    HookSecret,
+    HookSubscription,
+)
+from ._secret import Secret  # noqa: E402
+
+__all__ += [
+    "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+    "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+    "SignatureError", "verify_signature",
+]
+
+__all__ += [
+    # V4 datasets: records as they come, schema migrations, a continuous feed
+    "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
+    "Feed",
 ]

@@ -173,13 +173,15 @@ class Transport:
         json_body: Any = None,
         idempotent: bool = True,
         retry: bool = True,
+        content: tuple[str, bytes] | None = None,
     ) -> Response:
         """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted.
 
         ``idempotent=False`` (a request that creates something) is repeated only when the
         server provably did not act on it: the connection never opened, or it answered 429.
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
-        attempt (pollers retry on their own schedule).
+        attempt (pollers retry on their own schedule). ``content`` is a body that is not JSON,
+        as its content type and bytes (the NDJSON of a datapoints append).
         """
         headers = _Headers(self._headers)
         headers["Authorization"] = "Token " + self._token.reveal()
@@ -187,6 +189,8 @@ class Transport:
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
+        elif content is not None:
+            headers["Content-Type"], data = content
         if self._paused_until:
             await self._wait_for_pause()
         # The first attempt inline (the same steps as `_attempt`, without its coroutine):

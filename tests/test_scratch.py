@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prolific_async.orchestration._scratch import MARKER, Scratch
+from prolific_async._scratch import MARKER, Scratch
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 def killed_run(base: Path) -> Path:
     """A process that opens a scratch folder, writes rows in it, and is killed (SIGKILL)."""
     code = ("import sys, time, anyio; from pathlib import Path; "
-            "from prolific_async.orchestration._scratch import Scratch\n"
+            "from prolific_async._scratch import Scratch\n"
             "async def main():\n"
             "    s = await Scratch.open(sys.argv[1]); (s.path / 'rows.csv').write_text('a,b')\n"
             "    print(s.path, flush=True); await anyio.sleep(60)\n"

@@ -10,7 +10,8 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
-from .._errors import StorageError
+from .._errors import NotFoundError, RequestInfo, StorageError
+from .._feed import DEFAULT_BUFFER, DEFAULT_LINGER, BatchFeed, SyncMode
 from .._jobs import JobKind
 from .._models.batches import (
     Batch,
@@ -27,6 +28,7 @@ from .._models.instructions import Item
 from .._models.responses import TaskResponse
 from .._types import UNSET
 from .._watch import Watch, WatchSpec
+from ._appending import KEEP_REJECTIONS, MAX_RECORDS, MAX_REQUEST_BYTES
 from ._base import (
     DC,
     ITEM_MODEL,
@@ -176,14 +178,20 @@ class Batches(Exports):
     async def setup(
         self, batch_id: str, *, tasks_per_group: int = 1, dataset_id: str | None = None
     ) -> None:
-        """Start turning the dataset into tasks (202); watch or `wait_ready` for READY."""
+        """Start turning the dataset into tasks (202); watch or `wait_ready` for READY.
+
+        Not repeated after a lost answer (`OutcomeUnknownError`): on some servers a second
+        setup restarts processing, so read `status` first and send it again only while the
+        batch is UNINITIALISED.
+        """
         if isinstance(tasks_per_group, bool) or not isinstance(tasks_per_group, int) \
                 or tasks_per_group < 1:
             raise ValueError(f"tasks_per_group must be an integer >= 1, got {tasks_per_group!r}")
         body: dict[str, Any] = {"tasks_per_group": tasks_per_group}
         if dataset_id is not None:
             body["dataset_id"] = required("dataset_id", dataset_id)
-        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body)
+        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body,
+                         idempotent=False)
 
     def watch(
         self, batch_id: str, *, workspace_id: str | None = None,
@@ -219,8 +227,19 @@ class Batches(Exports):
             batches: list[Batch] = self._parse(response, Batch, rows=True)
             return {batch.id: batch for batch in batches}
 
+        seen = False
+
         def status(answer: dict[str, Batch]) -> str | None:
+            # Not listed yet is waited for; gone from the list once seen is deleted.
+            nonlocal seen
             batch = answer.get(batch_id)
+            if batch is None and seen:
+                url = f"{self._transport.base_url}{DC}/batches?workspace_id={workspace_id}"
+                raise NotFoundError(
+                    f"batch {batch_id} is no longer listed in workspace {workspace_id}: it "
+                    "was deleted", status_code=404, body=None, detail="batch not listed",
+                    request=RequestInfo("GET", url))
+            seen = seen or batch is not None
             return None if batch is None or batch.status is None else str(batch.status)
 
         return WatchSpec(job=BATCH, ids=(batch_id,), fetch=fetch, status_of=status,
@@ -300,6 +319,37 @@ class Batches(Exports):
         job: BatchSync = await self._call("POST", f"{self._root(batch_id)}/sync",
                                           BatchSync, idempotent=False)
         return job
+
+    def feed(
+        self, batch_id: str, *, dataset_id: str | None = None, sync: SyncMode = "auto",
+        journal: str | os.PathLike[str] | None = None, buffer: int = DEFAULT_BUFFER,
+        linger: float = DEFAULT_LINGER, max_request_records: int = MAX_RECORDS,
+        max_request_bytes: int = MAX_REQUEST_BYTES, keep_rejections: int = KEEP_REJECTIONS,
+        poll: PollPolicy | None = None,
+    ) -> BatchFeed:
+        """A continuous feed of records into this live batch (an async context manager).
+
+        Records sent to it from any number of tasks are appended to the batch's V4 dataset
+        (``dataset_id``, by default the batch's own) and turned into tasks by coalesced
+        syncs; leaving the block flushes, syncs and waits. See `BatchFeed` for ``sync``,
+        ``journal`` (resume after a crash without a record landing twice), ``buffer`` and
+        ``linger``; the request limits and ``keep_rejections`` are `Datasets.append`'s.
+
+        Example::
+
+            async with client.batches.feed(batch.id) as feed:
+                async for output in model.generate():
+                    await feed.send({"prompt": output.prompt, "response": output.text})
+            print(feed.result.accepted, feed.result.rejections)
+        """
+        segment("batch_id", batch_id)  # a bad id is refused here, not at `async with`
+        if dataset_id is not None:
+            segment("dataset_id", dataset_id)
+        return BatchFeed(context=self._context, batches=self, batch_id=batch_id,
+                         dataset_id=dataset_id, sync=sync, journal=journal, buffer=buffer,
+                         linger=linger, max_request_records=max_request_records,
+                         max_request_bytes=max_request_bytes, keep_rejections=keep_rejections,
+                         poll=poll)
 
     def _sync_path(self, batch_id: str, sync_id: str) -> str:
         return f"{self._root(batch_id)}/syncs/{segment('sync_id', sync_id)}"

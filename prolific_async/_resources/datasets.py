@@ -26,7 +26,8 @@ from .._models.datasets import (
     UploadURL,
 )
 from .._watch import Watch, WatchSpec
-from ._base import DC, Resource, poll_arg, required, segment, watches, with_extra
+from ._base import DC, poll_arg, required, segment, watches, with_extra
+from .datasets_v4 import V4Datasets
 
 __all__ = ["DATASET", "DATASET_IMPORT", "UPLOAD_SUFFIXES", "Datasets"]
 
@@ -87,8 +88,9 @@ def _sniff(path: Path, name: str) -> str | None:
     return None
 
 
-class Datasets(Resource):
-    """Datasets hold the data tasks are made from.
+class Datasets(V4Datasets):
+    """Datasets hold the data tasks are made from (V4 datasets also take records as they
+    come: `append`, `update`, `watch_migration`).
 
     Example::
 

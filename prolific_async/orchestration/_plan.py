@@ -16,7 +16,8 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
+from ._feeding import Feed
 
 __all__ = ["BatchPlan", "DatasetSource", "ExistingDataset", "StudyPlan", "fingerprint"]
 
@@ -38,8 +39,8 @@ class ExistingDataset:
             raise ValueError(f"ExistingDataset id must be a non-empty string, got {value!r}")
 
 
-#: A CSV or JSONL file, rows given in Python, or a dataset that already exists.
-DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingDataset
+#: A CSV or JSONL file, rows given in Python, a dataset that already exists, or a `Feed`.
+DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingDataset | Feed
 
 #: What `StudyPlan.extra` may not hold: it is for fields this SDK does not model.
 _STUDY_FIELDS = frozenset(a.name for a in attrs.fields(pa.StudyCreate)) - {"extra"}
@@ -204,7 +205,7 @@ def _folder(value: Any) -> Path | None:
 
 
 def _dataset(value: Any) -> Any:
-    if isinstance(value, ExistingDataset):
+    if isinstance(value, (ExistingDataset, Feed)):
         return value
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
@@ -218,11 +219,12 @@ class BatchPlan:
     """One batch, end to end: its data, layout, setup, optional study and export.
 
     ``dataset`` is a CSV path (a V3 dataset), a JSONL path (needs ``dataset_schema``: a V4
-    dataset), rows given in Python (sent as CSV, or as JSONL with ``dataset_schema``), or an
-    `ExistingDataset`. The layout is either ``instructions`` (the SDK's item models, sent as
-    one page of ``batch_items``) or a full ``layout``. The dataset, batch and study are named
-    after the plan, so ``name`` must be unique in its workspace. ``export_to`` is a folder the
-    batch's export ZIP is downloaded to.
+    dataset), rows given in Python (sent as CSV, or as JSONL with ``dataset_schema``), an
+    `ExistingDataset`, or a `Feed` of records that keep coming (a V4 dataset with the
+    feed's schema, fed to the live batch). The layout is either ``instructions`` (the SDK's
+    item models, sent as one page of ``batch_items``) or a full ``layout``. The dataset, batch
+    and study are named after the plan, so ``name`` must be unique in its workspace.
+    ``export_to`` is a folder the batch's export ZIP is downloaded to.
 
     Example::
 
@@ -279,9 +281,13 @@ class BatchPlan:
             if not source or not all(isinstance(row, dict) and row for row in source):
                 raise ValueError(f"plan {self.name!r}: dataset rows must be a non-empty list "
                                  "of non-empty dicts")
+        elif isinstance(source, Feed):
+            if self.dataset_schema is not None:
+                raise ValueError(f"plan {self.name!r}: a Feed carries its own schema: give it "
+                                 "as pa.Feed(records, schema=...), not dataset_schema")
         elif not isinstance(source, ExistingDataset):
-            raise TypeError(f"plan {self.name!r}: dataset must be a path, a list of rows or "
-                            f"pa.ExistingDataset, got {type(source).__name__}")
+            raise TypeError(f"plan {self.name!r}: dataset must be a path, a list of rows, "
+                            f"pa.ExistingDataset or pa.Feed, got {type(source).__name__}")
         if isinstance(source, ExistingDataset) and self.dataset_schema is not None:
             raise ValueError(f"plan {self.name!r}: dataset_schema applies to a new dataset, "
                              "not to an ExistingDataset")
@@ -289,7 +295,12 @@ class BatchPlan:
     @property
     def is_v4(self) -> bool:
         """A V4 dataset (a schema, import jobs) rather than V3 (a CSV, READY when done)."""
-        return self.dataset_schema is not None
+        return self.dataset_schema is not None or isinstance(self.dataset, Feed)
+
+    @property
+    def new_dataset_schema(self) -> pa.DatasetSchema | None:
+        """The schema the plan's dataset is created with (a feed's, or ``dataset_schema``)."""
+        return self.dataset.schema if isinstance(self.dataset, Feed) else self.dataset_schema
 
     def batch_items(self) -> list[pa.BatchPage]:
         """The layout sent with the batch: ``layout``, or the instructions on one page."""
@@ -337,6 +348,9 @@ def fingerprint(plan: BatchPlan) -> dict[str, str]:
         data = f"file:{_file_digest(source)}" if source.exists() else f"missing:{source}"
     elif isinstance(source, ExistingDataset):
         data = f"existing:{source.id}"
+    elif isinstance(source, Feed):
+        # Records that keep coming cannot be hashed; feeding them again is harmless.
+        data = f"feed:{_digest(source.schema)}"
     else:
         data = f"rows:{_digest(source)}"
     parts = {

@@ -54,8 +54,7 @@ import cattrs
 from cattrs.cols import is_sequence, list_structure_factory
 from cattrs.strategies import configure_union_passthrough
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
 
 if sys.version_info >= (3, 11):

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 from ._api import Api
 from ._clock import FakeClock
+from ._hooks import FakeHooks
 from ._server import Fault, Plumbing, RecordedRequest
 from ._spec import SpecValidator, available
 from ._state import World
 from ._storage import Storage
+from ._v4 import V4
 
 __all__ = ["FakeProlific"]
 
@@ -50,6 +52,10 @@ class FakeProlific:
     `fault_counts`, and ``world`` (what the server holds: ``world.batches_named(name)``,
     ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
     ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
+
+    Webhooks work as documented (secrets, subscriptions confirmed with ``X-Hook-Secret``,
+    the delivery log): the studies' status and progress changes are delivered, signed, to
+    loopback target URLs, with seeded faults; see `FakeHooks` (``fake.hooks``).
 
     Export archives follow the documented layout; storage downloads honour ``Range``.
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
@@ -98,6 +104,8 @@ class FakeProlific:
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs,
                         spec=_spec_validator(validate_spec))
+        #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
+        self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
         self.url = ""
         self.storage_url = ""
 
@@ -131,8 +139,9 @@ class FakeProlific:
         await self.close()
 
     async def start(self) -> None:
-        self.url = await self._plumbing.serve(self._api.app(self._plumbing), self._host,
-                                              self._port)
+        app = self._api.app(self._plumbing)
+        self.hooks.install(app)
+        self.url = await self._plumbing.serve(app, self._host, self._port)
         self.storage_url = self._storage.url = await self._plumbing.serve(
             self._storage.app(), self._host)
 
@@ -216,6 +225,13 @@ class FakeProlific:
         """The recorded requests whose method and path match these globs."""
         return [r for r in self.requests
                 if fnmatch.fnmatchcase(r.method, method) and fnmatch.fnmatchcase(r.path, path)]
+
+    @property
+    def v4(self) -> V4:
+        """The V4 dataset parts: ``append_sizes`` (records per append request), ``conflicts``
+        (409 answers to appends), ``overlapping_syncs`` (syncs asked for while another of
+        the same batch still ran) and ``syncs_of(batch_id)``."""
+        return self._api.v4
 
     def fail_export(self, owner_id: str, export_id: str) -> None:
         """Make a (generating) export job end ``failed``."""

@@ -25,6 +25,9 @@ exactly these, each with its reason, and nothing else:
   ``cli-docs-examples/standard-sample-aitaskbuilder.json``) carry no ``completion_codes``.
 - study ``study_labels``: the docs' AITB bodies use ``ai_annotation``, which the spec's enum
   lacks.
+- ``POST /hooks/subscriptions/{id}/`` (confirming a subscription): the spec reuses the
+  subscription's schema; the API takes ``{"secret": <X-Hook-Secret>}`` (REFERENCE §10, the
+  CLI's ``cmd/hook``).
 
 Example::
 
@@ -83,8 +86,16 @@ def _study_labels(spec: dict[str, Any]) -> None:
     labels["items"]["enum"].append("ai_annotation")
 
 
+def _confirm_subscription(spec: dict[str, Any]) -> None:
+    confirm = spec["paths"]["/api/v1/hooks/subscriptions/{subscription_id}/"]["post"]
+    confirm["requestBody"]["content"]["application/json"]["schema"] = {
+        "type": "object", "required": ["secret"],
+        "properties": {"secret": {"type": "string"}}}
+
+
 #: The corrections to the 2025 spec, by what they correct (the module docstring says why).
 STALE: dict[str, Callable[[dict[str, Any]], None]] = {
+    "ConfirmSubscription body is the subscription, not {secret}": _confirm_subscription,
     "instructions POST body and instruction types": _instructions_body,
     "CreateStudy requires external_study_url and completion_codes": _study_required,
     "study_labels lacks ai_annotation": _study_labels,

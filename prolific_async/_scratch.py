@@ -22,7 +22,7 @@ from typing import IO
 
 import anyio
 
-from .._leftovers import abandoned, hold
+from ._leftovers import abandoned, hold
 
 __all__ = ["MARKER", "PREFIX", "Scratch", "remove_abandoned_scratch"]
 
