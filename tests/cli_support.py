@@ -68,7 +68,10 @@ def command(*args: str) -> list[str]:
 
 
 def subprocess_env(served: Served | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROLIFIC_")}
+    # pytest-xdist's workers set COLUMNS=80 and LINES=24: a piped command would print its
+    # tables at 80 columns there only.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PROLIFIC_") and k not in ("COLUMNS", "LINES")}
     env.update(served.env if served else {}, **extra)
     return env
 
