@@ -52,3 +52,22 @@ async def test_a_rerun_removes_a_killed_runs_scratch_but_no_live_or_foreign_fold
             assert not dead.exists()
             assert live.path.is_dir() and foreign.is_dir()
             assert sorted(tmp_path.iterdir()) == sorted([foreign, live.path, rerun.path])
+
+
+async def test_orchestrate_removes_a_killed_runs_scratch_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from prolific_async.testing import FakeClock, FakeProlific
+
+    from .orchestration import client_for, plan
+    from .test_orchestrate import run_all
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where runs make their folders
+    dead = killed_run(tmp_path)
+    clock = FakeClock(speed=0, per_request=0.25)
+    async with FakeProlific(clock=clock) as fake, client_for(fake) as client:
+        results, _ = await run_all(client, [plan("rows-plan", fake.workspace_id, publish=False)])
+    assert results[0].error is None
+    assert not dead.exists()
+    assert list(tmp_path.iterdir()) == []  # and the run's own folder went when it ended
