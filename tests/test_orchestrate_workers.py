@@ -83,12 +83,6 @@ class Worker:
     def starts(self) -> int:
         return sum(line.startswith("started ") for line in self.lines)
 
-    async def until(self, starts: int) -> None:
-        """Wait until the worker has started ``starts`` stages."""
-        with anyio.fail_after(120):
-            while self.starts() < starts:
-                await self.news.event.wait()
-
 
 async def run_workers(fake: FakeProlific, journal: str, out: Path, *, count: int,
                       workers: int, concurrency: int, meddle: object = None) -> list[Worker]:
@@ -174,10 +168,17 @@ async def test_a_killed_workers_plans_are_taken_over_and_done_once(
 async def test_a_stopped_worker_does_not_act_on_the_plans_taken_from_it(
         fake: FakeProlific, tmp_path: Path, journal_url: str) -> None:
     posts_when_continued: list[int] = []
+    chosen: list[Worker] = []
 
     async def partition(workers: list[Worker]) -> None:
-        stopped, other = workers
-        await stopped.until(4)
+        # The worker that has started 4 stages first is stopped: a worker that started late
+        # may drive nothing at all (the other took every plan), and would never get there.
+        with anyio.fail_after(120):
+            while not any(w.starts() >= 4 for w in workers):
+                await workers[0].news.event.wait()
+        stopped = next(w for w in workers if w.starts() >= 4)
+        [other] = [w for w in workers if w is not stopped]
+        chosen.append(stopped)
         os.kill(stopped.process.pid, signal.SIGSTOP)
         try:
             # The other worker takes the stopped one's plans over and finishes everything.
@@ -189,7 +190,8 @@ async def test_a_stopped_worker_does_not_act_on_the_plans_taken_from_it(
 
     workers = await run_workers(fake, journal_url + LEASE, tmp_path / "out", count=4,
                                 workers=2, concurrency=2, meddle=partition)
-    stopped, other = workers
+    [stopped] = chosen
+    [other] = [w for w in workers if w is not stopped]
     assert [w.process.returncode for w in workers] == [0, 0]
     assert stopped.started() and other.started() >= stopped.started()
     # Back, the stopped worker found its leases gone and sent nothing more...
