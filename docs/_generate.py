@@ -244,8 +244,7 @@ def plan_fields() -> str:
     ]
     for cls in _item_classes():
         parts += [f"#### `type = \"{cls.TYPE}\"`: [`pa.{cls.__name__}`]"  # type: ignore[attr-defined]
-                  f"(../reference/{topic_of('prolific_async.' + cls.__name__).slug}.md"
-                  f"#prolific_async.{cls.__name__})", "",
+                  f"[prolific_async.{cls.__name__}]", "",
                   describe_fields(cls), ""]
     return "\n".join(parts)
 
