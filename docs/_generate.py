@@ -14,9 +14,10 @@ writes above constants and enum members) and, for the command line, ``click``.
 
 from __future__ import annotations
 
+import html
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -28,7 +29,7 @@ import prolific_async.testing
 
 __all__ = ["Topic", "cli_reference", "describe_fields", "docstring_of", "field_meanings",
            "module_map", "namespaces", "plan_fields", "public_names", "reference_pages",
-           "topic_of"]
+           "tolerant_nav", "topic_of"]
 
 
 @attrs.frozen
@@ -80,7 +81,7 @@ TOPICS = (
 @cache
 def _package() -> griffe.Module:
     loaded = griffe.load("prolific_async", extensions=griffe.load_extensions("griffe_sphinx"),
-                         docstring_parser=griffe.Parser.google, resolve_aliases=True,
+                         docstring_parser="google", resolve_aliases=True,
                          resolve_external=False)
     assert isinstance(loaded, griffe.Module)
     return loaded
@@ -94,7 +95,8 @@ def public_names() -> list[str]:
 
 
 def _object(path: str) -> griffe.Object | griffe.Alias:
-    return _package()[path.removeprefix("prolific_async.")]
+    found: griffe.Object | griffe.Alias = _package()[path.removeprefix("prolific_async.")]
+    return found
 
 
 def docstring_of(path: str) -> str:
@@ -201,8 +203,9 @@ def _default(field: attrs.Attribute[Any]) -> str:
     default = field.default
     if default is attrs.NOTHING:
         return "**required**"
-    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-        default = default.factory()
+    factory = getattr(default, "factory", None)  # attrs.Factory(...)
+    if factory is not None:
+        default = factory()
     if default is None:
         return "not set"
     return f"`{default!r}`"
@@ -215,8 +218,10 @@ def describe_fields(cls: type, *, key_prefix: str = "") -> str:
     for field in attrs.fields(cls):
         kind = field.type if isinstance(field.type, str) else getattr(
             field.type, "__name__", str(field.type))
-        kind = kind.replace("|", "\\|")  # a pipe would end the table cell, even in code
-        rows.append(f"| `{key_prefix}{field.name}` | `{kind}` | {_default(field)} | "
+        # A pipe would end the table cell, even inside backticks: an HTML code element with
+        # the pipe as an entity keeps it in the cell.
+        kind = html.escape(kind).replace("|", "&#124;")
+        rows.append(f"| `{key_prefix}{field.name}` | <code>{kind}</code> | {_default(field)} | "
                     f"{meanings.get(field.name, '')} |")
     return "\n".join(rows)
 
@@ -285,3 +290,47 @@ def module_map() -> str:
         summary = _first_line(module.__doc__ or "").replace("|", "\\|")
         rows.append(f"| `{info.name.removeprefix('prolific_async.')}` | {summary} |")
     return "\n".join(rows)
+
+
+def _prune(entries: list[Any], exists: Callable[[str], bool]) -> list[Any]:
+    kept: list[Any] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            if exists(entry):
+                kept.append(entry)
+            continue
+        [(title, value)] = entry.items()
+        if isinstance(value, list):
+            value = _prune(value, exists)
+            if value:
+                kept.append({title: value})
+        elif value.startswith(("http://", "https://")) or exists(value):
+            kept.append({title: value})
+    return kept
+
+
+def _named(entries: list[Any]) -> set[str]:
+    named: set[str] = set()
+    for entry in entries:
+        value = entry if isinstance(entry, str) else next(iter(entry.values()))
+        named |= _named(value) if isinstance(value, list) else {value}
+    return named
+
+
+def tolerant_nav(nav: list[Any], *, exists: Callable[[str], bool],
+                 guides: list[str]) -> list[Any]:
+    """The site's nav from ``mkdocs.yml``'s: the Reference expanded to its generated pages,
+    every file of ``guides`` the nav does not name appended to Guides, and every entry whose
+    file does not exist dropped (a guide still being written has its slot without a
+    placeholder page)."""
+    nav = [dict(entry) if isinstance(entry, dict) else entry for entry in nav]
+    for entry in nav:
+        if not isinstance(entry, dict):
+            continue
+        if "Reference" in entry:
+            entry["Reference"] = [{"Index": "reference/index.md"}] + [
+                {t.title: f"reference/{t.slug}.md"} for t in TOPICS]
+        if "Guides" in entry:
+            named = _named(entry["Guides"])
+            entry["Guides"] = entry["Guides"] + [g for g in guides if g not in named]
+    return _prune(nav, exists)

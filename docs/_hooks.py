@@ -16,7 +16,6 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
@@ -45,56 +44,14 @@ GENERATED = {
 _REFERENCE: dict[str, str] = {}
 
 
-def _exists(docs_dir: Path, path: str) -> bool:
-    return (docs_dir / path).is_file() or path in _REFERENCE
-
-
-def _prune(entries: list[Any], docs_dir: Path) -> list[Any]:
-    """The nav without the pages whose file is missing (and sections left empty)."""
-    kept: list[Any] = []
-    for entry in entries:
-        if isinstance(entry, str):
-            if _exists(docs_dir, entry):
-                kept.append(entry)
-            continue
-        [(title, value)] = entry.items()
-        if isinstance(value, list):
-            value = _prune(value, docs_dir)
-            if value:
-                kept.append({title: value})
-        elif value.startswith(("http://", "https://")) or _exists(docs_dir, value):
-            kept.append({title: value})
-    return kept
-
-
-def _named(entries: list[Any]) -> set[str]:
-    named: set[str] = set()
-    for entry in entries:
-        value = entry if isinstance(entry, str) else next(iter(entry.values()))
-        if isinstance(value, list):
-            named |= _named(value)
-        else:
-            named.add(value)
-    return named
-
-
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _REFERENCE.clear()
     _REFERENCE.update(generate.reference_pages())
     docs_dir = Path(config.docs_dir)
-    nav = config.nav or []
-    for entry in nav:
-        if isinstance(entry, dict) and "Reference" in entry:
-            titles = {f"reference/{t.slug}.md": t.title for t in generate.TOPICS}
-            entry["Reference"] = [{"Index": "reference/index.md"}] + [
-                {titles[path]: path} for path in titles if path in _REFERENCE]
-        if isinstance(entry, dict) and "Guides" in entry:
-            named = _named(entry["Guides"])
-            for guide in sorted((docs_dir / "guides").glob("*.md")):
-                path = f"guides/{guide.name}"
-                if path not in named:
-                    entry["Guides"].append(path)
-    config.nav = _prune(nav, docs_dir)
+    guides = [f"guides/{p.name}" for p in sorted((docs_dir / "guides").glob("*.md"))]
+    config.nav = generate.tolerant_nav(
+        config.nav or [], exists=lambda path: (docs_dir / path).is_file() or path in _REFERENCE,
+        guides=guides)
     return config
 
 

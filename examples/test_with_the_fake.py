@@ -7,6 +7,8 @@ still) and ``prolific_client`` (an open client on it, polling fast). Run this fi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import prolific_async as pa
@@ -31,14 +33,18 @@ async def create_rating_batch(client: pa.Prolific, workspace_id: str, dataset_id
     return ready.id
 
 
+@pytest.fixture
+def rows_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "rows.csv"
+    path.write_text("text\none\ntwo\nthree\nfour\n")
+    return path
+
+
 @pytest.mark.anyio
 async def test_the_batch_is_ready_with_a_task_per_row(
-        prolific_client: pa.Prolific, fake_prolific: FakeProlific, tmp_path: object) -> None:
+        prolific_client: pa.Prolific, fake_prolific: FakeProlific, rows_csv: Path) -> None:
     ds = await prolific_client.datasets.create(name="d", workspace_id=fake_prolific.workspace_id)
-    csv = f"{tmp_path}/rows.csv"
-    with open(csv, "w") as out:
-        out.write("text\none\ntwo\nthree\nfour\n")
-    await prolific_client.datasets.upload(ds.id, csv)
+    await prolific_client.datasets.upload(ds.id, rows_csv)
     fake_prolific.clock.per_request = 1.0          # each request moves the fake's clock on
     await prolific_client.datasets.wait_ready(ds.id)
 
