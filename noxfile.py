@@ -1,4 +1,4 @@
-"""Development tasks: ``nox -s tests lint typecheck bench soak``."""
+"""Development tasks: ``nox -s tests lint typecheck docs bench soak``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built strict into site/ (``-- serve`` to preview it live)."""
+    session.install("-e", ".[docs]")
+    command = session.posargs or ["build", "--strict"]
+    session.run("mkdocs", *command, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session
