@@ -14,7 +14,7 @@ Run it against the fake (no token, no money)::
 
     $ prolific-async fake-server > fake.env & sleep 1; . ./fake.env
     $ python examples/sse_backend.py            # serves on http://127.0.0.1:8080
-    $ curl -N -X POST localhost:8080/runs -d '{"batches": [{"name": "b1", "rows": [{"text": "hi"}]}]}'
+    $ curl -N localhost:8080/runs -d '{"batches": [{"name": "b1", "rows": [{"text": "hi"}]}]}'
 
 Against Prolific, set ``PROLIFIC_TOKEN`` and ``PROLIFIC_WORKSPACE`` instead. The example
 creates studies but never publishes them: publishing spends money.
@@ -49,11 +49,11 @@ def plans_from(body: Any, workspace_id: str) -> list[pa.BatchPlan]:
         raise ValueError('the body must be {"batches": [...]} with 1 to 100 batches')
     plans = []
     for index, batch in enumerate(batches):
-        if not isinstance(batch, Mapping):
-            raise ValueError(f"batches[{index}] must be an object with name and rows")
+        if not isinstance(batch, Mapping) or not isinstance(batch.get("name"), str):
+            raise ValueError(f"batches[{index}] must be an object with a name and rows")
         try:
             plans.append(pa.BatchPlan(
-                name=batch.get("name"), workspace_id=workspace_id, dataset=batch.get("rows"),
+                name=batch["name"], workspace_id=workspace_id, dataset=batch.get("rows"),
                 task_details=DETAILS, instructions=[QUESTION],
                 study=pa.StudyPlan(description="Label short texts", reward=20, places=1,
                                    estimated_minutes=1)))
