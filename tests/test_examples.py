@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import sys
@@ -110,3 +111,44 @@ def test_the_fixtures_example_passes_under_pytest(pytester: pytest.Pytester) -> 
     pytester.makepyfile(test_with_the_fake=(EXAMPLES / "test_with_the_fake.py").read_text())
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+merge_exports = _load("merge_exports")
+
+
+@pytest.mark.anyio
+async def test_the_merge_script_writes_every_answer_of_the_matching_batches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    async with FakeProlific(clock=FakeClock(speed=200)) as fake:
+        def plan(name: str, study: bool) -> pa.BatchPlan:
+            return pa.BatchPlan(
+                name=name, workspace_id=fake.workspace_id,
+                dataset=[{"text": "one"}, {"text": "two"}],
+                task_details=sse_backend.DETAILS, instructions=[sse_backend.QUESTION],
+                tasks_per_group=2,
+                study=pa.StudyPlan(description="Label", reward=20, places=2,
+                                   estimated_minutes=1, publish=True, wait_for="complete")
+                if study else None)
+
+        plans = [plan("compare-0", True), plan("compare-1", True), plan("other-0", True)]
+        async with pa.Prolific(fake.token, base_url=fake.url) as client:
+            async with pa.orchestrate(client, plans) as run:
+                async for _ in run:
+                    pass
+        assert all(result.ok for result in run.results)
+        wanted = {r.batch_id for r in run.results if r.plan.startswith("compare-")}
+
+        monkeypatch.setenv("PROLIFIC_TOKEN", fake.token)
+        monkeypatch.setenv("PROLIFIC_URL", fake.url)
+        dest = tmp_path / "answers.csv"
+        await merge_exports.main([str(dest), "--workspace", fake.workspace_id,
+                                  "--prefix", "compare-", "--keep", str(tmp_path / "zips")])
+
+    # Two participants each answered one question on both tasks of two batches.
+    assert capsys.readouterr().out == f"2 batches, 8 answers -> {dest}\n"
+    with dest.open(newline="") as table:
+        rows = list(csv.DictReader(table))
+    assert {row["batch_id"] for row in rows} == wanted
+    assert {row["value"] for row in rows} <= {"yes", "no"}
+    assert len(list((tmp_path / "zips").glob("*.zip"))) == 2
