@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -27,7 +28,8 @@ import griffe
 import prolific_async as pa
 import prolific_async.testing
 
-__all__ = ["Topic", "cli_reference", "describe_fields", "docstring_of", "field_meanings",
+__all__ = ["Topic", "cli_reference", "describe_fields", "docstring_of", "error_tree",
+           "field_meanings",
            "module_map", "namespaces", "plan_fields", "public_names", "reference_pages",
            "tolerant_nav", "topic_of"]
 
@@ -165,12 +167,37 @@ def reference_pages() -> dict[str, str]:
     pages.setdefault("testing", []).append(
         "## The pytest fixtures\n\n::: prolific_async.testing.pytest_plugin\n    options:\n"
         "      heading_level: 3\n      show_root_heading: false\n")
+    pages.setdefault("errors", []).insert(0, f"```text\n{error_tree()}\n```\n")
     out = {"reference/index.md": "\n".join(index) + "\n"}
     for topic in TOPICS:
         if topic.slug in pages:
             body = "\n".join(pages[topic.slug])
             out[f"reference/{topic.slug}.md"] = f"# {topic.title}\n\n{topic.intro}\n\n{body}"
     return out
+
+
+def error_tree() -> str:
+    """The public exceptions as a tree from `ProlificError`, each with its docstring's first
+    line, walked from the classes themselves (and a note of the builtins each also is)."""
+    public: set[object] = {getattr(pa, name) for name in pa.__all__}
+    rows: list[tuple[str, str]] = [("ProlificError", "")]
+
+    def walk(cls: type, prefix: str) -> None:
+        children: list[type] = sorted((c for c in cls.__subclasses__() if c in public),
+                                      key=lambda c: pa.__all__.index(c.__name__))
+        for number, child in enumerate(children):
+            last = number == len(children) - 1
+            also = [b.__name__ for b in child.__bases__
+                    if b.__module__ == "builtins" and b is not Exception]
+            label = child.__name__ + (f" ({', '.join(also)})" if also else "")
+            # The first sentence: a full stop followed by a capital starts the next one.
+            summary = re.split(r"\.\s+(?=[A-Z`])", _first_line(child.__doc__ or ""))[0]
+            rows.append((f"{prefix}{'└── ' if last else '├── '}{label}", summary.rstrip(".")))
+            walk(child, prefix + ("    " if last else "│   "))
+
+    walk(pa.ProlificError, "")
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join(f"{label:<{width}}{summary}".rstrip() for label, summary in rows)
 
 
 def _attributes_section(cls: type) -> dict[str, str]:

@@ -123,3 +123,14 @@ def test_example_blocks_become_highlighted_example_sections() -> None:
 
 def test_the_version_is_written_once() -> None:
     assert importlib.metadata.version("prolific-async") == pa.__version__
+
+
+def test_the_error_tree_shows_every_public_exception_under_its_parent() -> None:
+    tree = generate.error_tree()
+    errors = [n for n in pa.__all__
+              if isinstance(getattr(pa, n), type) and issubclass(getattr(pa, n), BaseException)]
+    for name in errors:
+        assert f"── {name}" in tree or name == "ProlificError", name
+    assert "│   ├── APITimeoutError" in tree  # nested under APIConnectionError
+    assert "└── PollTimeout (TimeoutError)" in tree
+    assert generate.reference_pages()["reference/errors.md"].count("```text\nProlificError") == 1
