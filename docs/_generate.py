@@ -183,8 +183,8 @@ def error_tree() -> str:
     rows: list[tuple[str, str]] = [("ProlificError", "")]
 
     def walk(cls: type, prefix: str) -> None:
-        children: list[type] = sorted((c for c in cls.__subclasses__() if c in public),
-                                      key=lambda c: pa.__all__.index(c.__name__))
+        children = [c for c in cls.__subclasses__() if c in public]
+        children.sort(key=lambda c: pa.__all__.index(c.__name__))
         for number, child in enumerate(children):
             last = number == len(children) - 1
             also = [b.__name__ for b in child.__bases__
