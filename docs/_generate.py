@@ -183,7 +183,7 @@ def error_tree() -> str:
     rows: list[tuple[str, str]] = [("ProlificError", "")]
 
     def walk(cls: type, prefix: str) -> None:
-        children = [c for c in cls.__subclasses__() if c in public]
+        children: list[type] = [c for c in type.__subclasses__(cls) if c in public]
         children.sort(key=lambda c: pa.__all__.index(c.__name__))
         for number, child in enumerate(children):
             last = number == len(children) - 1
