@@ -183,8 +183,9 @@ def error_tree() -> str:
     rows: list[tuple[str, str]] = [("ProlificError", "")]
 
     def walk(cls: type, prefix: str) -> None:
-        children: list[type] = [c for c in type.__subclasses__(cls) if c in public]
-        children.sort(key=lambda c: pa.__all__.index(c.__name__))
+        subclasses: list[type] = type.__subclasses__(cls)
+        children = sorted((sub for sub in subclasses if sub in public),
+                          key=lambda sub: pa.__all__.index(sub.__name__))
         for number, child in enumerate(children):
             last = number == len(children) - 1
             also = [b.__name__ for b in child.__bases__
