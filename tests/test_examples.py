@@ -1,4 +1,7 @@
-"""The programs under examples/ do what their docstrings say, against the fake server."""
+"""The programs under examples/ do what their docstrings say, against the fake server.
+
+(examples/test_with_the_fake.py is itself a test file: pytest collects it from examples/.)
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,6 @@ from aiohttp import web
 
 import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
-
-pytest_plugins = ["pytester"]
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -105,12 +106,6 @@ async def test_the_backend_refuses_a_bad_body_before_creating_anything() -> None
         assert status == 400
         assert text.startswith("batches[0]: plan 'x': dataset rows must be a non-empty list")
         assert fake.requests == []
-
-
-def test_the_fixtures_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_with_the_fake=(EXAMPLES / "test_with_the_fake.py").read_text())
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
 
 
 merge_exports = _load("merge_exports")
