@@ -69,6 +69,11 @@ TOPICS = (
           ("prolific_async._models.responses", "prolific_async._models.exports",
            "prolific_async._models.common", "prolific_async.archive", "prolific_async._download",
            "prolific_async._records")),
+    # Pages for areas being added: a topic without names makes no page.
+    Topic("money", "Submissions and bonuses", "Reviewing, approving and paying.",
+          ("prolific_async._models.submissions", "prolific_async._models.bonuses")),
+    Topic("webhooks", "Webhooks", "Prolific's events pushed to your server, verified.",
+          ("prolific_async._hooks", "prolific_async._models.hooks")),
     Topic("orchestration", "Orchestration", "Many batches end to end: plans, runs, events.",
           ("prolific_async.orchestration",)),
     Topic("errors", "Errors", "Every exception the SDK raises, one tree rooted at "
