@@ -1,8 +1,9 @@
 """Every complete program in the documentation runs, against the fake server.
 
-A program is a ```python block right after a marker saying what it prints::
+A program is a ```python block right after a marker saying what it prints (one or more
+texts, each in double quotes)::
 
-    <!-- run: prints "3 of 3 batches READY" -->
+    <!-- run: prints "3 of 3 batches READY" "resumed: PROCESSING -> READY" -->
 
 in any Markdown file under docs/ or in README.md. Each runs in a fresh folder of its own, as
 a user would run it pasted into a file, and must print that text. A marker that is not
@@ -18,7 +19,7 @@ import attrs
 import pytest
 
 ROOT = Path(__file__).parent.parent
-MARKER = re.compile(r'^<!-- run: prints "(?P<expected>[^"]+)" -->\n', re.MULTILINE)
+MARKER = re.compile(r'^<!-- run: prints (?P<expected>(?:"[^"]+" ?)+) ?-->\n', re.MULTILINE)
 FENCE = re.compile(r"```python\n(?P<code>.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -26,7 +27,7 @@ FENCE = re.compile(r"```python\n(?P<code>.*?)^```", re.DOTALL | re.MULTILINE)
 class Program:
     source: Path
     line: int
-    expected: str
+    expected: tuple[str, ...]
     code: str
 
     @property
@@ -44,7 +45,8 @@ def programs_in(path: Path) -> list[Program]:
         if fence is None:
             raise AssertionError(f"{path}:{line}: a run marker must be followed by a "
                                  "```python block")
-        found.append(Program(path, line, marker["expected"], fence["code"]))
+        expected = tuple(re.findall(r'"([^"]+)"', marker["expected"]))
+        found.append(Program(path, line, expected, fence["code"]))
     return found
 
 
@@ -59,6 +61,14 @@ PROGRAMS = all_programs()
 def test_the_docs_have_runnable_programs() -> None:
     # Guards the extraction itself: a broken pattern must not turn this file into no tests.
     assert len(PROGRAMS) >= 5, [p.id for p in PROGRAMS]
+
+
+def test_a_marker_may_name_several_texts(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text('<!-- run: prints "a b" "c" -->\n```python\nprint("a b c")\n```\n')
+    [program] = programs_in(page)
+    assert program.expected == ("a b", "c")
+    assert program.code == 'print("a b c")\n'
 
 
 def test_a_marker_without_a_program_is_an_error(tmp_path: Path) -> None:
@@ -76,4 +86,6 @@ def test_program_runs_and_prints_what_the_docs_say(
     for name in ("PROLIFIC_TOKEN", "PROLIFIC_URL", "PROLIFIC_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
     exec(compile(program.code, program.id, "exec"), {"__name__": "__main__"})
-    assert program.expected in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for text in program.expected:
+        assert text in out
