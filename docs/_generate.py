@@ -295,8 +295,8 @@ def cli_reference() -> str:
     parts: list[str] = []
 
     def walk(command: click.Command, name: str, parent: click.Context | None) -> None:
-        settings = {**command.context_settings, "terminal_width": 100,
-                    "max_content_width": 100}
+        settings = {**command.context_settings, "terminal_width": 80,
+                    "max_content_width": 80}
         context = click.Context(command, info_name=name, parent=parent, **settings)
         parts.extend([f"### `{context.command_path}`", "", "```text",
                       command.get_help(context), "```", ""])
