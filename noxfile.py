@@ -37,7 +37,8 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", "requests")  # requests: the baseline of orchestrate.py
-    for script in ("overhead.py", "structure.py", "polling.py", "archive.py", "orchestrate.py"):
+    for script in ("overhead.py", "structure.py", "polling.py", "archive.py", "orchestrate.py",
+                   "hooks.py"):
         session.run("python", f"benchmarks/{script}")
 
 

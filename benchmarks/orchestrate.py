@@ -12,7 +12,9 @@ export generation and time between participants' submissions) serves, one after 
 Each side runs in a fresh process, so its peak memory (max RSS) is its own. It prints wall
 time, requests sent (API and storage), peak memory, the ratios, and the status-poll
 requests per second in the busiest second; then (a) again with 100 plans, to show that
-figure stays flat as plans grow.
+figure stays flat as plans grow. Last, the finished run (a) is run again, with its journal
+and with none: the requests per plan a rerun costs (the server is looked at first, so
+nothing is created again either way).
 
     python benchmarks/orchestrate.py [--plans 1000] [--quick]    # --quick: 200 plans
 
@@ -104,7 +106,8 @@ def finish(queue: Any, started: float, meter: PollMeter, done: int, extra: dict[
 
 
 def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans: int,
-                     folder: str, poll_rate: float | None = None) -> None:
+                     folder: str, poll_rate: float | None = None, prefix: str = "bench",
+                     reruns: bool = False) -> None:
     async def main() -> None:
         meter = PollMeter()
 
@@ -119,7 +122,7 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
                                  task_introduction=DETAILS["task_introduction"],
                                  task_steps=DETAILS["task_steps"])
         todo = [pa.BatchPlan(
-            name=f"bench-{n}", workspace_id=workspace_id, dataset=csv,
+            name=f"{prefix}-{n}", workspace_id=workspace_id, dataset=csv,
             task_details=details, instructions=[pa.FreeText(description="Why?")],
             study=pa.StudyPlan(description="Rate", reward=10, places=1, estimated_minutes=1,
                                publish=True, wait_for="complete"),
@@ -130,13 +133,27 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
         started = time.monotonic()
         meter.started = started
         async with session, pa.Prolific(token, base_url=url, session=session) as client:
-            rate = {} if poll_rate is None else {"poll_rate": poll_rate}
+            rate: dict[str, Any] = {} if poll_rate is None else {"poll_rate": poll_rate}
             async with pa.orchestrate(client, todo, concurrency=plans,
                                       journal=Path(folder) / "run.db", **rate) as run:
                 results = await run.wait()
+            seconds, first = time.monotonic() - started, meter.requests
+            again: dict[str, Any] = {}
+            # A finished run, run again: with its journal, then with none (the server is
+            # the truth: the lookups find everything, nothing is created again).
+            for label, journal in (("journal", Path(folder) / "run.db"), ("none", None)):
+                if reruns:
+                    before = meter.requests
+                    async with pa.orchestrate(client, todo, concurrency=plans,
+                                              journal=journal, **rate) as rerun:
+                        redone = await rerun.wait()
+                    again[f"rerun_{label}"] = meter.requests - before
+                    again[f"rerun_{label}_failed"] = sum(not r.ok for r in redone)
         failed = [r for r in results if not r.ok]
+        meter.requests = first
         finish(queue, started, meter, len(results) - len(failed),
-               {"errors": [repr(r.error) for r in failed[:3]]})
+               {"errors": [repr(r.error) for r in failed[:3]], **again})
+        queue.put(seconds)
 
     anyio.run(main)
 
@@ -257,6 +274,8 @@ def run_side(target: Any, url: str, token: str, workspace_id: str, plans: int,
                                                      folder, *extra))
         process.start()
         result: dict[str, Any] = queue.get()
+        if target is side_orchestrate:
+            result["seconds"] = queue.get()  # the first run alone, not the reruns
         process.join()
     return result
 
@@ -277,8 +296,11 @@ def main() -> None:
     server.start()
     try:
         url, token, workspace_id = queue.get(timeout=60)
-        small = run_side(side_orchestrate, url, token, workspace_id, 100, args.poll_rate)
-        ours = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate)
+        # Distinct names: a plan's name is its batch's key in the workspace.
+        small = run_side(side_orchestrate, url, token, workspace_id, 100, args.poll_rate,
+                         "small")
+        ours = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate,
+                        "bench", True)
         docs = run_side(side_docs, url, token, workspace_id, plans)
     finally:
         stop.set()
@@ -299,6 +321,11 @@ def main() -> None:
         print("  orchestrate errors:", ours["errors"])
     print(f"  speed-up: {docs['seconds'] / ours['seconds']:.1f}x (goal >= 25x); requests per "
           f"plan: {ours['requests'] / docs['requests']:.2f} of the docs' way (goal < 1)")
+    print(f"  requests per plan when the finished run is run again: "
+          f"{ours['rerun_journal'] / plans:.1f} with its journal, "
+          f"{ours['rerun_none'] / plans:.1f} with none (first run: "
+          f"{ours['requests'] / plans:.1f}); plans failed: {ours['rerun_journal_failed']}, "
+          f"{ours['rerun_none_failed']}")
     print(f"  status polls/s at the peak: orchestrate {small['peak_polls']} with 100 plans "
           f"({small['peak_kinds']}), {ours['peak_polls']} with {plans} ({ours['peak_kinds']}) "
           f"(goal: about flat); docs' way {docs['peak_polls']} with {plans}")

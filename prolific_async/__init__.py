@@ -97,6 +97,7 @@ from ._models.studies import (
     CompletionActionType,
     CompletionCode,
     CompletionCodeType,
+    StudyCost,
     StudyFilter,
     SubmissionsConfig,
 )
@@ -126,9 +127,10 @@ from ._models.responses import (
 )
 from .archive import ArchiveError, ExportArchive
 
-# -- orchestration (imports the names above, so it comes last) --------------------------------
+# -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
     BatchPlan,
+    DuplicateBatchesError,
     EventKind,
     ExistingDataset,
     JournalInUseError,
@@ -183,4 +185,26 @@ __all__ += [
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+]
+
+__all__ += ["DuplicateBatchesError", "StudyCost"]
+
+# -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
+from ._errors import SignatureError  # noqa: E402
+from ._hooks import HookAnswer, HookReceiver, verify_signature  # noqa: E402
+from ._models.hooks import (  # noqa: E402
+    HookDelivery,
+    HookDeliveryStatus,
+    HookEvent,
+    HookEventType,
+    HookEventTypeInfo,
+    HookSecret,
+    HookSubscription,
+)
+from ._secret import Secret  # noqa: E402
+
+__all__ += [
+    "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+    "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+    "SignatureError", "verify_signature",
 ]

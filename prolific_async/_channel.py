@@ -57,6 +57,8 @@ class Channel:
         self.busy = False
         self.changed = anyio.Event()
         self.subscribers = 0
+        #: A webhook said the job changed while a fetch was in flight (see `wake`).
+        self.woken = False
 
     async def poll(
         self,
@@ -79,11 +81,21 @@ class Channel:
             with anyio.move_on_after(wait_until - now):
                 await self.changed.wait()
 
+    def wake(self) -> None:
+        """A webhook event says the job changed: poll now. A fetch in flight may have been
+        answered before the change, so it is followed by another at once."""
+        self.woken = True
+        if not self.busy:
+            self.next_at = 0.0
+        self.changed.set()
+        self.changed = anyio.Event()
+
     async def _fetch(
         self, fetch: Callable[[], Awaitable[Any]], delay_after: Callable[[Any], float],
         deadline_at: float,
     ) -> None:
         self.busy = True
+        self.woken = False
         outcome: Any
         try:
             gate = self._gate()
@@ -103,6 +115,8 @@ class Channel:
             finished = anyio.current_time()
             due = max(started + delay_after(outcome), finished + MIN_DELAY)
             self.next_at = min(due, max(deadline_at, finished + MIN_DELAY))
+            if self.woken:
+                self.next_at = finished + MIN_DELAY
         finally:
             # Also on cancellation: waiters wake and one of them takes over the polling.
             self.busy = False

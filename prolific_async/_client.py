@@ -15,7 +15,7 @@ from ._config import PollPolicy, RetryPolicy, Timeouts, poll_arg
 from ._context import Context
 from ._errors import ConfigurationError
 from ._poll_loop import ResumeToken
-from ._resources import Batches, Collections, Datasets, Instructions, Studies
+from ._resources import Batches, Collections, Datasets, Hooks, Instructions, Studies
 from ._secret import Secret
 from ._stats import ClientStats
 from ._transport import MAX_RESPONSE_BODY, Transport
@@ -107,6 +107,8 @@ class Prolific:
         self.instructions = Instructions(self._context)
         self.collections = Collections(self._context)
         self.studies = Studies(self._context)
+        #: Webhook secrets and subscriptions; receive the events with `HookReceiver`.
+        self.hooks = Hooks(self._context)
         self._resources = (self.datasets, self.batches, self.instructions, self.collections,
                            self.studies)
 

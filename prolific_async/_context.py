@@ -7,13 +7,16 @@ poll channels, retry budget and random numbers.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._channel import Channels
 from ._config import PollPolicy
 from ._errors import ClientClosedError
 from ._transport import Transport
 from ._watch import Watch, WatchEnv, WatchSpec, transitions
+
+if TYPE_CHECKING:
+    from ._hooks import HookReceiver
 
 __all__ = ["Context"]
 
@@ -63,9 +66,13 @@ class Context:
     def watch(
         self, spec: WatchSpec[Any], poll: PollPolicy | None = None, *,
         previous: str | None = None, attempt: int = 0, expect_started: bool = False,
+        events: HookReceiver | None = None,
     ) -> Watch[Any]:
-        """A `Watch` of ``spec``; fails at once when the client is not open."""
+        """A `Watch` of ``spec``; fails at once when the client is not open. With ``events``
+        (webhooks) and no ``poll``, it polls only as the receiver's safety net."""
         self.transport  # noqa: B018 - raises ClientClosedError before any watch exists
+        if poll is None and events is not None:
+            poll = events.poll_policy(self.poll)
         return Watch(spec, transitions(spec, poll or self.poll, self.watch_env,
                                        previous=previous, attempt=attempt,
-                                       expect_started=expect_started))
+                                       expect_started=expect_started, events=events))

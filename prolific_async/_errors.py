@@ -19,6 +19,7 @@
     ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model
     ├── StorageError                    a presigned upload/download URL answered with an error
     ├── ArchiveError                    an export ZIP is damaged or unsafe to extract
+    ├── SignatureError                  a webhook delivery is unsigned, badly signed or stale
     └── PollError
         ├── ResourceFailed              the job ended in ERROR / failed
         ├── JobNotStarted               the job was never started (no upload, no setup)
@@ -57,6 +58,7 @@ __all__ = [
     "RateLimitError",
     "RequestInfo",
     "ResourceFailed",
+    "SignatureError",
     "StorageError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -78,6 +80,19 @@ class ConfigurationError(ProlificError, ValueError):
 
 class ClientClosedError(ProlificError, RuntimeError):
     """A request was made while the client was not open."""
+
+
+class SignatureError(ProlificError, ValueError):
+    """A webhook delivery failed verification: a signature or timestamp header is missing,
+    the signature does not match the body, or the timestamp is outside the tolerance.
+
+    Example::
+
+        try:
+            pa.verify_signature(body, timestamp, signature, secret)
+        except pa.SignatureError as exc:
+            return 401, str(exc)
+    """
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import attrs
@@ -17,6 +17,9 @@ from ._config import PollPolicy
 from ._errors import ResourceFailed
 from ._jobs import Category, JobKind
 from ._poll_loop import PollLoop
+
+if TYPE_CHECKING:
+    from ._hooks import HookReceiver
 
 __all__ = ["Transition", "Watch", "WatchSpec", "transitions"]
 
@@ -148,11 +151,13 @@ class WatchEnv:
 async def transitions(
     spec: WatchSpec[S], policy: PollPolicy, env: WatchEnv, *,
     previous: str | None = None, attempt: int = 0, expect_started: bool = False,
+    events: HookReceiver | None = None,
 ) -> AsyncGenerator[Transition[S], None]:
     """Yield a `Transition` for the first status and each change; end after a terminal one.
 
     ``previous``/``attempt`` continue a watch from a resume token; ``expect_started`` makes
-    a job found never started on the first poll a `JobNotStarted`.
+    a job found never started on the first poll a `JobNotStarted`; each ``events`` webhook
+    about the job makes the channel poll at once.
     """
     loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy, started_at=anyio.current_time(),
                     previous=previous, attempt=attempt,
@@ -166,6 +171,7 @@ async def transitions(
 
     key = spec.key
     channel = env.channels.join(key)
+    stop_listening = events.listen(spec.resource_id, channel.wake) if events else None
     seen = 0
     try:
         while True:
@@ -206,3 +212,5 @@ async def transitions(
                 return
     finally:
         env.channels.leave(key, channel)
+        if stop_listening is not None:
+            stop_listening()

@@ -38,12 +38,16 @@ def test_public_names() -> None:
         # orchestration
         "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
         "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError",
-        "PlanChangedError", "PlanFileError", "PlanCancelled",
+        "PlanChangedError", "PlanFileError", "PlanCancelled", "DuplicateBatchesError", "StudyCost",
         # getting the data out
         "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
         "FreeTextWithUnitValue", "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue",
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+        # webhooks
+        "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
+        "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
+        "SignatureError", "verify_signature",
     }
     assert set(pa.__all__) == expected
 

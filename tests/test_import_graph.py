@@ -32,7 +32,10 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
                 target = f"{base}.{node.module}" if node.module else base
             else:
                 target = node.module or ""
-            candidates = [target] + [f"{target}.{alias.name}" for alias in node.names]
+            submodules = [f"{target}.{alias.name}" for alias in node.names]
+            # `from . import _module` imports the module, not the package's __init__.
+            candidates = submodules if node.module is None and all(
+                m in known for m in submodules) else [target, *submodules]
         elif isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         else:
@@ -42,9 +45,6 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
 
 
 GRAPH = {name: imports_of(name, path, set(modules())) for name, path in modules().items()}
-# The orchestration layer is built on the public face (as the CLI is) and the root re-exports
-# it, importing it last: that re-export is the one edge against the flow, so it is left out.
-GRAPH["prolific_async"].discard("prolific_async.orchestration")
 
 
 def reachable(start: str) -> set[str]:
@@ -85,8 +85,22 @@ def test_models_and_the_transport_import_no_resource() -> None:
             assert not any(m.startswith("prolific_async._resources") for m in reachable(name))
 
 
-def test_orchestration_uses_only_the_public_face() -> None:
+def test_orchestration_never_imports_the_package_face() -> None:
+    # The package re-exports orchestration: importing the face back would be a circle
+    # that only import order keeps working.
     for name in GRAPH:
         if name.startswith("prolific_async.orchestration"):
-            core = {m for m in GRAPH[name] if not m.startswith("prolific_async.orchestration")}
-            assert core <= {"prolific_async"}, (name, core)
+            assert "prolific_async" not in GRAPH[name], name
+    assert "prolific_async" not in reachable("prolific_async.orchestration._run")
+
+
+def test_every_sdk_name_orchestration_uses_is_public() -> None:
+    # Orchestration is written against the public API, as a user's program would be.
+    from prolific_async.orchestration import _sdk
+
+    for name in _sdk.__all__:
+        assert name in prolific_async.__all__, name
+        assert getattr(prolific_async, name) is getattr(_sdk, name), name
+    sdk_modules = {m for name in GRAPH if name.startswith("prolific_async.orchestration.")
+                   for m in GRAPH[name] if not m.startswith("prolific_async.orchestration")}
+    assert sdk_modules == GRAPH["prolific_async.orchestration._sdk"], sdk_modules

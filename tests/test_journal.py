@@ -42,7 +42,8 @@ async def test_ids_and_stages_are_recorded(fake: FakeProlific, tmp_path: Path) -
     ids = dict(read(journal, "SELECT key, value FROM ids WHERE plan='kept'"))
     assert ids == {"dataset_id": result.dataset_id, "batch_id": result.batch_id,
                    "study_id": result.study_id, "export_id": ids["export_id"],
-                   "export_path": str(result.export_path), "responses": str(result.responses)}
+                   "export_path": str(result.export_path), "responses": str(result.responses),
+                   "wait_for": "complete"}
     stages = dict(read(journal, "SELECT stage, state FROM stages WHERE plan='kept'"))
     assert stages == {stage.value: "done" for stage in pa.Stage}
     assert fake.token.encode() not in journal.read_bytes()

@@ -117,11 +117,8 @@ AFTER = {
 }
 
 
-@pytest.mark.parametrize("seed", [*range(1, 9), *AFTER])
-async def test_a_killed_run_resumes_without_duplicates(fake: FakeProlific, tmp_path: Path,
-                                                       seed: int | str) -> None:
-    point = attrs.evolve(AFTER[seed]) if isinstance(seed, str) else kill_point(seed)
-    journal, out = tmp_path / "run.db", tmp_path / "out"
+async def run_child_until_killed(fake: FakeProlific, point: KillPoint, journal: Path,
+                                 out: Path) -> None:
     async with aiohttp.ClientSession() as session:
         runner = await start_proxy(fake, session, point)
         try:
@@ -136,6 +133,18 @@ async def test_a_killed_run_resumes_without_duplicates(fake: FakeProlific, tmp_p
     assert point.killed is not None, f"the run ended before its kill point {point}"
     assert code == -signal.SIGKILL
 
+
+@pytest.mark.parametrize("seed", [*range(1, 9), *AFTER])
+async def test_a_killed_run_resumes_without_duplicates(fake: FakeProlific, tmp_path: Path,
+                                                       seed: int | str) -> None:
+    point = attrs.evolve(AFTER[seed]) if isinstance(seed, str) else kill_point(seed)
+    journal, out = tmp_path / "run.db", tmp_path / "out"
+    await run_child_until_killed(fake, point, journal, out)
+    await rerun_finds_everything_once(fake, point, journal, out)
+
+
+async def rerun_finds_everything_once(fake: FakeProlific, point: KillPoint, journal: Path,
+                                      out: Path) -> None:
     async with client_for(fake) as client:
         async with pa.orchestrate(client, plans(fake.workspace_id, out, PLANS),
                                   journal=journal) as run:
@@ -146,3 +155,15 @@ async def test_a_killed_run_resumes_without_duplicates(fake: FakeProlific, tmp_p
         assert studies_of(fake, result.batch_id or "") == [result.study_id], point.killed
         assert publishes_of(fake, result.study_id or "") == 1, point.killed
         assert result.export_path is not None and submissions_in(result.export_path) == 2
+
+
+async def test_a_journal_copied_without_its_wal_after_a_kill_creates_nothing_twice(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    """As a backup of ``run.db`` alone would be: the WAL holds every write since the open."""
+    point = KillPoint("POST", 2, before=False, path="*/transition/")
+    journal, out = tmp_path / "run.db", tmp_path / "out"
+    await run_child_until_killed(fake, point, journal, out)
+    assert (tmp_path / "run.db-wal").stat().st_size > 0
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(journal.read_bytes())
+    await rerun_finds_everything_once(fake, point, copy, out)

@@ -25,6 +25,7 @@ __all__ = [
     "DataCollectionMethod",
     "Study",
     "StudyAction",
+    "StudyCost",
     "StudyCreate",
     "StudyFilter",
     "StudyStatus",
@@ -298,3 +299,11 @@ class Study:
     project: str | None = None
     date_created: datetime | None = None
     published_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StudyCost:
+    """What a study would cost, from Prolific's calculator: ``total_cost`` in cents of your
+    account's currency, with your account's fees and VAT (``studies.cost``)."""
+
+    total_cost: float

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote, urljoin
 
 from .._config import PollPolicy, poll_arg
@@ -17,6 +17,9 @@ from .._jobs import JobKind
 from .._models.common import TaskDetails
 from .._transport import Response, Transport
 from .._watch import Watch, WatchSpec
+
+if TYPE_CHECKING:
+    from .._hooks import HookReceiver
 
 __all__ = ["DC", "ITEM_MODEL", "Resource", "models", "poll_arg", "required", "rows_of",
            "segment", "status_of", "structure", "task_details_body", "watches", "with_extra"]
@@ -165,8 +168,9 @@ class Resource:
         return spec
 
     def _watch(self, spec: WatchSpec[S], poll: PollPolicy | None, *,
-               expect_started: bool = False) -> Watch[S]:
-        watch: Watch[S] = self._context.watch(spec, poll, expect_started=expect_started)
+               expect_started: bool = False, events: HookReceiver | None = None) -> Watch[S]:
+        watch: Watch[S] = self._context.watch(spec, poll, expect_started=expect_started,
+                                              events=events)
         return watch
 
     async def _request(

@@ -10,7 +10,7 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
-from .._errors import StorageError
+from .._errors import NotFoundError, RequestInfo, StorageError
 from .._jobs import JobKind
 from .._models.batches import (
     Batch,
@@ -176,14 +176,20 @@ class Batches(Exports):
     async def setup(
         self, batch_id: str, *, tasks_per_group: int = 1, dataset_id: str | None = None
     ) -> None:
-        """Start turning the dataset into tasks (202); watch or `wait_ready` for READY."""
+        """Start turning the dataset into tasks (202); watch or `wait_ready` for READY.
+
+        Not repeated after a lost answer (`OutcomeUnknownError`): on some servers a second
+        setup restarts processing, so read `status` first and send it again only while the
+        batch is UNINITIALISED.
+        """
         if isinstance(tasks_per_group, bool) or not isinstance(tasks_per_group, int) \
                 or tasks_per_group < 1:
             raise ValueError(f"tasks_per_group must be an integer >= 1, got {tasks_per_group!r}")
         body: dict[str, Any] = {"tasks_per_group": tasks_per_group}
         if dataset_id is not None:
             body["dataset_id"] = required("dataset_id", dataset_id)
-        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body)
+        await self._call("POST", f"{self._root(batch_id)}/setup", json_body=body,
+                         idempotent=False)
 
     def watch(
         self, batch_id: str, *, workspace_id: str | None = None,
@@ -219,8 +225,19 @@ class Batches(Exports):
             batches: list[Batch] = self._parse(response, Batch, rows=True)
             return {batch.id: batch for batch in batches}
 
+        seen = False
+
         def status(answer: dict[str, Batch]) -> str | None:
+            # Not listed yet is waited for; gone from the list once seen is deleted.
+            nonlocal seen
             batch = answer.get(batch_id)
+            if batch is None and seen:
+                url = f"{self._transport.base_url}{DC}/batches?workspace_id={workspace_id}"
+                raise NotFoundError(
+                    f"batch {batch_id} is no longer listed in workspace {workspace_id}: it "
+                    "was deleted", status_code=404, body=None, detail="batch not listed",
+                    request=RequestInfo("GET", url))
+            seen = seen or batch is not None
             return None if batch is None or batch.status is None else str(batch.status)
 
         return WatchSpec(job=BATCH, ids=(batch_id,), fetch=fetch, status_of=status,

@@ -17,6 +17,7 @@ from ._dataset import dataset
 from ._demo import demo
 from ._errors import EXIT_CODES, INTERRUPTED, describe
 from ._fake_server import fake_server
+from ._hooks import hooks
 from ._instructions import instructions
 from ._output import Output
 from ._run import run
@@ -87,5 +88,6 @@ def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | 
     ctx.obj = App(base_url=base_url, debug=debug, as_json=as_json, retries=retries)
 
 
-for command in (demo, run, batch, dataset, instructions, collection, study, fake_server):
+for command in (demo, run, batch, dataset, instructions, collection, study, fake_server,
+                hooks):
     cli.add_command(command)

@@ -12,6 +12,7 @@ script can branch on; ``--debug`` adds the traceback. The codes (also in ``--hel
     6    input: a file that does not exist or cannot be read; an invalid plan or JSON file
     7    network: the API could not be reached, even after retries
     8    a job failed (ERROR / failed), or did not finish before its deadline
+    9    declined: a run that would publish on the real API was not confirmed (--yes)
     130  interrupted (Ctrl-C)
 """
 
@@ -27,7 +28,7 @@ __all__ = ["EXIT_CODES", "CommandError", "describe"]
 #: The table above, for ``--help``.
 EXIT_CODES = textwrap.dedent(__doc__.split("::", 1)[1]).strip("\n") if __doc__ else ""
 
-OK, FAILURE, USAGE, CONFIG, AUTH, NOT_FOUND, INPUT, NETWORK, JOB_FAILED = range(9)
+OK, FAILURE, USAGE, CONFIG, AUTH, NOT_FOUND, INPUT, NETWORK, JOB_FAILED, DECLINED = range(10)
 INTERRUPTED = 130
 
 

@@ -91,6 +91,10 @@ class RunView:
             line = f"{event.transition.previous or '-'} -> {event.transition.current}"
         elif event.kind is pa.EventKind.STARTED:
             row.status, row.style = "…", "yellow"
+        elif event.kind is pa.EventKind.WARNING:
+            # Printed even over the live table: it may change what the user wants to run.
+            self._output.note(f"{event.plan}  warning: {event.message}")
+            return
         elif event.kind is pa.EventKind.FAILED:
             row.status, row.style, row.done = f"failed: {event.error}", "red", True
             line = f"failed: {type(event.error).__name__}: {event.error}"

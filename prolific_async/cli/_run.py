@@ -1,15 +1,28 @@
-"""``prolific-async run PLAN.toml``: the plans of a file, driven together, resumable."""
+"""``prolific-async run PLAN.toml``: the plans of a file, driven together, resumable.
+
+Publishing spends money, so on an API that is not this machine (the real one) a run whose
+plans publish asks first, showing how many studies and what they cost (a dry run: reads and
+Prolific's cost calculator); without a terminal it refuses unless ``--yes``. Declining ends
+with its own exit code (9). ``--dry-run`` only shows what would be done.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import anyio
 import click
 
 import prolific_async as pa
 
+from .._urls import is_loopback
 from ._context import App, pass_app
+from ._errors import DECLINED, CommandError
 from ._live import Outcome, check, drive, summary
+from ._output import Output
 
 __all__ = ["run"]
 
@@ -17,21 +30,37 @@ __all__ = ["run"]
 @click.command()
 @click.argument("plan_file", metavar="PLAN.toml", type=click.Path(path_type=Path))
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file that records progress: rerun with it to resume.")
+              help="SQLite file that records progress: a rerun with it sends fewer requests.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=50,
               show_default=True, help="How many plans may be in flight together.")
+@click.option("--dry-run", is_flag=True,
+              help="Only read: show what exists, what would be created, and what publishing "
+                   "would cost. Nothing is created or changed.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Publish on the real API without asking (needed without a terminal).")
 @pass_app
-def run(app: App, plan_file: Path, journal: Path | None, concurrency: int) -> None:
+def run(app: App, plan_file: Path, journal: Path | None, concurrency: int, dry_run: bool,
+        yes: bool) -> None:
     """Run every plan of a TOML plan file: dataset to export, live.
 
-    With --journal, an interrupted or failed run resumes where it stopped when the same
-    command runs again; nothing is created or published twice.
+    A rerun (with or without --journal) finds on the server what an earlier run made, by
+    each plan's name, and goes on from there: nothing is created or published twice. On the
+    real API, plans that publish are confirmed first (--yes skips the question; exit code 9
+    when declined).
     """
     plans = pa.load_plans(plan_file)
+    if dry_run:
+        results = app.run(lambda client: _dry_run(client, plans, concurrency))
+        _show_dry_run(app.output, results)
+        return
     if journal is None:
-        app.output.note("no --journal: an interrupted run cannot resume")
+        app.output.note("no --journal: a rerun finds what this run made on the server, with "
+                        "a few more requests")
 
     async def work(client: pa.Prolific) -> Outcome:
+        if not yes and _spends_money(client.base_url) and any(
+                plan.study is not None and plan.study.publish for plan in plans):
+            await _confirm(app.output, client, plans, concurrency)
         return await drive(app.output, client, plans, concurrency=concurrency,
                            journal=str(journal) if journal else None)
 
@@ -43,3 +72,69 @@ def run(app: App, plan_file: Path, journal: Path | None, concurrency: int) -> No
         raise
     summary(app.output, outcome)
     check(outcome, hint=f" (rerun with --journal {journal} to resume)" if journal else "")
+
+
+def _spends_money(base_url: str) -> bool:
+    """Whether the API is elsewhere than this machine (the fake server is on loopback)."""
+    return not is_loopback(urlsplit(base_url).hostname)
+
+
+def _on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+async def _dry_run(client: pa.Prolific, plans: Sequence[pa.BatchPlan], concurrency: int
+                   ) -> list[tuple[pa.PlanResult, list[pa.PipelineEvent]]]:
+    shown: dict[str, list[pa.PipelineEvent]] = {plan.name: [] for plan in plans}
+    async with pa.orchestrate(client, plans, concurrency=concurrency, dry_run=True) as run:
+        async for event in run:
+            shown[event.plan].append(event)
+    return [(result, shown[result.plan]) for result in run.results]
+
+
+def _cost_line(results: Sequence[pa.PlanResult]) -> tuple[int, str]:
+    priced = [r.publish_cost for r in results if r.publish_cost is not None]
+    if not priced:
+        return 0, "no study would be published"
+    return len(priced), (f"{len(priced)} {'study' if len(priced) == 1 else 'studies'} would "
+                         f"be published: {sum(priced) / 100:,.2f} in total, fees and VAT "
+                         "included (in your account's currency)")
+
+
+def _show_dry_run(output: Output,
+                  found: list[tuple[pa.PlanResult, list[pa.PipelineEvent]]]) -> None:
+    results = [result for result, _ in found]
+    if output.as_json:
+        output.json({"plans": [{"plan": r.plan, "batch_id": r.batch_id,
+                                "study_id": r.study_id, "publish_cost": r.publish_cost,
+                                "error": str(r.error) if r.error else None,
+                                "stages": {str(e.stage): e.message for e in events
+                                           if e.kind is pa.EventKind.PLANNED},
+                                "warnings": [e.message for e in events
+                                             if e.kind is pa.EventKind.WARNING]}
+                               for r, events in found]})
+    else:
+        for _, events in found:
+            for event in events:
+                if event.kind in (pa.EventKind.PLANNED, pa.EventKind.WARNING):
+                    kind = "warning: " if event.kind is pa.EventKind.WARNING else ""
+                    output.line(f"{event.plan}  {event.stage}  {kind}{event.message}")
+        output.line(_cost_line(results)[1])
+    check(Outcome(results=results, tasks={}, requests=0, retries=0, wall=0.0, exports=[]))
+
+
+async def _confirm(output: Output, client: pa.Prolific, plans: Sequence[pa.BatchPlan],
+                   concurrency: int) -> None:
+    """Ask before a run that publishes on the real API; refuse without a terminal."""
+    if not _on_terminal():
+        raise CommandError(
+            f"plans would publish studies on {client.base_url}, which spends money: see what "
+            "and how much with --dry-run, then run again with --yes", DECLINED)
+    found = await _dry_run(client, plans, concurrency)
+    count, line = _cost_line([result for result, _ in found])
+    if count == 0:
+        return
+    output.note(line)
+    if not await anyio.to_thread.run_sync(
+            lambda: click.confirm("Publish them?", default=False, err=True)):
+        raise CommandError("declined: nothing was created", DECLINED)

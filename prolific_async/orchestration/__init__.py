@@ -1,8 +1,10 @@
 """Orchestration: many `BatchPlan` s driven through their whole lifecycle at once.
 
-`orchestrate` runs the plans (`_run`), each through the stages of `_pipeline` (whose
-docstring says what each stage can leave behind after a crash, and why), optionally with a
-`_journal` that makes a rerun resume. `load_plans` reads plans from a TOML file (`_planfile`).
+`orchestrate` runs the plans (`_run`), each through the table of stages in `_stages` (what
+each creates, how it is found on the server, what it can leave behind) driven by the runner
+in `_pipeline`, looking first at what the server holds (`_survey`, `_reconcile`), optionally
+with a `_journal` that saves requests on a rerun. `load_plans` reads plans from a TOML file
+(`_planfile`).
 """
 
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
@@ -11,9 +13,11 @@ from ._pipeline import PlanCancelled
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
 from ._planfile import PlanFileError, load_plans
 from ._run import Run, orchestrate
+from ._survey import DuplicateBatchesError
 
 __all__ = [
-    "BatchPlan", "EventKind", "ExistingDataset", "JournalInUseError", "PipelineEvent",
+    "BatchPlan", "DuplicateBatchesError", "EventKind", "ExistingDataset", "JournalInUseError",
+    "PipelineEvent",
     "PlanCancelled", "PlanChangedError", "PlanFileError", "PlanResult", "Run", "Stage",
     "StudyPlan", "load_plans", "orchestrate",
 ]

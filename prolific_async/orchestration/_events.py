@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["EventKind", "PipelineEvent", "PlanResult", "Stage"]
 
@@ -43,6 +43,10 @@ class EventKind(str, enum.Enum):
     #: Nothing to do: done by an earlier run (resumed), or not asked for by the plan.
     SKIPPED = "skipped"
     FAILED = "failed"
+    #: Something the plan will do that may surprise (an export made before responses).
+    WARNING = "warning"
+    #: A dry run's report of one stage: what exists already, or what would be done.
+    PLANNED = "planned"
 
     def __str__(self) -> str:
         return self.value
@@ -88,7 +92,8 @@ class PlanResult:
 
     ``stage`` is the last stage reached (finished, or failed when ``error`` is set);
     ``responses`` counts task responses when the plan waited for them; ``timings`` gives the
-    seconds each stage run in this process took.
+    seconds each stage run in this process took. After a dry run, ``publish_cost`` is what
+    publishing its study would cost (cents, fees and VAT included; None: nothing to publish).
 
     Example::
 
@@ -105,6 +110,7 @@ class PlanResult:
     responses: int | None = None
     error: Exception | None = None
     timings: Mapping[Stage, float] = attrs.field(factory=dict)
+    publish_cost: float | None = None
 
     @property
     def ok(self) -> bool:

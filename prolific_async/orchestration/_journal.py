@@ -12,6 +12,7 @@ so a second run on the same journal, in this process or another, is refused.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sqlite3
@@ -24,9 +25,9 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
 
-__all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord"]
+__all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord", "StageState"]
 
 T = TypeVar("T")
 
@@ -60,13 +61,19 @@ class PlanChangedError(pa.ProlificError, ValueError):
         self.changed = changed
 
 
+class StageState(str, enum.Enum):
+    """Where the journal saw a stage last: its request may have been sent, or it is done."""
+
+    BEGUN = "begun"
+    DONE = "done"
+
+
 @attrs.define
 class PlanRecord:
     """What the journal knows of one plan."""
 
     ids: dict[str, str] = attrs.Factory(dict)
-    #: stage name → "begun" | "done"
-    stages: dict[str, str] = attrs.Factory(dict)
+    stages: dict[str, StageState] = attrs.Factory(dict)
     seconds: dict[str, float] = attrs.Factory(dict)
 
 
@@ -168,7 +175,9 @@ class Journal:
         if changed:
             raise PlanChangedError(
                 f"plan {plan!r} changed since the journal recorded it ({', '.join(changed)}); "
-                "its resources may already exist: rename the plan or use a new journal",
+                "what it created from the old inputs exists on the server and a rerun (with "
+                "this journal, a new one or none) finds it by the plan's name: rename the plan "
+                "to create anew, or delete its batch first",
                 plan=plan, changed=changed)
         if recorded.keys() != fingerprint.keys():
             db.execute("UPDATE plans SET fingerprint=? WHERE name=?",
@@ -178,19 +187,19 @@ class Journal:
             record.ids[key] = value
         for stage, state, seconds in db.execute(
                 "SELECT stage, state, seconds FROM stages WHERE plan=?", (plan,)):
-            record.stages[stage] = state
+            record.stages[stage] = StageState(state)
             if seconds is not None:
                 record.seconds[stage] = seconds
         return record
 
     async def begin(self, plan: str, stage: str) -> None:
         """Mark ``stage`` begun: what it creates may exist on the server from now on."""
-        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, 'begun', "
-                        "NULL)", (plan, stage))
+        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, NULL)",
+                        (plan, stage, StageState.BEGUN.value))
 
     async def finish(self, plan: str, stage: str, seconds: float) -> None:
-        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, 'done', ?)",
-                        (plan, stage, seconds))
+        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
+                        (plan, stage, StageState.DONE.value, seconds))
 
     async def set_id(self, plan: str, key: str, value: str) -> None:
         await self._run(self._execute, "INSERT OR REPLACE INTO ids VALUES (?, ?, ?)",

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["Pacer"]
 

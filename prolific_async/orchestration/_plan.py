@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import attrs
 
-import prolific_async as pa
+from . import _sdk as pa
 
 __all__ = ["BatchPlan", "DatasetSource", "ExistingDataset", "StudyPlan", "fingerprint"]
 

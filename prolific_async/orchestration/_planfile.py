@@ -51,8 +51,7 @@ from typing import Any
 import attrs
 import cattrs
 
-import prolific_async as pa
-
+from . import _sdk as pa
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
 
 if sys.version_info >= (3, 11):

@@ -14,13 +14,14 @@ from pathlib import Path
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-import prolific_async as pa
-
+from . import _sdk as pa
+from ._dry import dry_run as plan_dry_run
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import Journal, PlanRecord
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
+from ._survey import Survey
 
 __all__ = ["Run", "orchestrate"]
 
@@ -72,6 +73,8 @@ async def orchestrate(
     concurrency: int = 50,
     journal: str | os.PathLike[str] | None = None,
     poll_rate: float = 300.0,
+    dry_run: bool = False,
+    events: pa.HookReceiver | None = None,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
@@ -86,8 +89,23 @@ async def orchestrate(
     One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
     SQLite file), a rerun with the same plans resumes: done stages are skipped and created
     resources reused, and nothing that may already exist is created twice (see
-    `prolific_async.orchestration._pipeline`). Leaving the block early, or cancelling it, stops
-    every pipeline at once; the journal stays consistent.
+    `prolific_async.orchestration._stages`). Without a journal (or with a new one) a rerun
+    still finds on the server what an earlier run made, by the plan's name in its workspace:
+    the journal only saves requests. Leaving the block early, or cancelling it, stops every
+    pipeline at once; the journal stays consistent.
+
+    With ``dry_run=True`` nothing is created or changed: each plan is checked, the server
+    read, and a ``PLANNED`` event per stage says what exists and what would be done; each
+    result's ``publish_cost`` is what publishing its study would cost (Prolific's cost
+    calculator). The journal is not opened.
+
+    With ``events`` (a `HookReceiver` subscribed to ``study.status.change`` and, for a
+    ``wait_for`` count, ``study.progress.change``) every wait on a study is woken by its
+    webhooks and polls only as the receiver's safety net; batches, datasets and exports have
+    no events and stay polled.
+
+    A plan that publishes and exports without ``wait_for`` gets a ``WARNING`` event first:
+    its export holds only the responses that arrived by then.
 
     Example::
 
@@ -110,8 +128,9 @@ async def orchestrate(
         names.add(plan.name)
 
     pacer = Pacer(client.poll, poll_rate)
+    survey = Survey(client)
     states = [PipelineState(plan=plan.name) for plan in plans]
-    opened = await Journal.open(journal) if journal is not None else None
+    opened = await Journal.open(journal) if journal is not None and not dry_run else None
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
@@ -125,7 +144,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer)
+                                     limiter, scratch, pacer, survey, dry_run, events)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -141,7 +160,8 @@ async def orchestrate(
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
-    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer,
+    limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
+    dry_run: bool, hooks: pa.HookReceiver | None,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -150,16 +170,30 @@ async def _drive(
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             events.send_nowait(event)
 
+    study = plan.study
+    if study is not None and study.publish and plan.export_to and not study.wait_for:
+        emit(PipelineEvent(
+            plan=plan.name, stage=Stage.EXPORT, kind=EventKind.WARNING, elapsed=0.0,
+            message="publishes and exports without wait_for: the export holds only the "
+                    "responses that have arrived by then (set StudyPlan.wait_for)"))
     with events:
         try:
             async with limiter:
+                if dry_run:
+                    def started(stage: Stage) -> None:
+                        state.stage = stage
+
+                    state.publish_cost = await plan_dry_run(client, plan, survey, emit=emit,
+                                                            started=started)
+                    return
                 with pacer.running():
                     record = PlanRecord()
                     if journal is not None:
                         parts = await anyio.to_thread.run_sync(fingerprint, plan)
                         record = await journal.enter(plan.name, parts)
                     await Pipeline(client, plan, state, emit=emit, journal=journal,
-                                   record=record, scratch=scratch, pacer=pacer).run()
+                                   record=record, scratch=scratch, pacer=pacer,
+                                   survey=survey, hooks=hooks).run()
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "

@@ -103,6 +103,7 @@ class Api:
             ("POST", "/api/v1/studies", self._create_study),
             ("GET", "/api/v1/studies/{study_id}", self._get_study),
             ("POST", "/api/v1/studies/{study_id}/transition", self._transition_study),
+            ("POST", "/api/v1/study-cost-calculator", self._study_cost),
         ]
         for method, path, handler in full:
             # The API accepts paths with and without the trailing slash.
@@ -507,6 +508,17 @@ class Api:
                          created_at=self.clock.now())
         self.world.add_study(study)
         return web.json_response(self.world.study_json(study), status=201)
+
+    async def _study_cost(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        self._require(data, "reward", "total_available_places")
+        reward, places = data["reward"], data["total_available_places"]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                   for v in (reward, places)):
+            raise _bad_request({"reward": ["A valid number is required."]})
+        # The fake's account: a 33.3% service fee, then 20% VAT on the fee.
+        fee = reward * places / 3
+        return web.json_response({"total_cost": round(reward * places + fee * 1.2, 2)})
 
     async def _list_studies(self, request: web.Request) -> web.Response:
         # `state` is one status or several as a regex-like group: `(UNPUBLISHED|ACTIVE)`.

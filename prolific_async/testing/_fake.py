@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ._api import Api
 from ._clock import FakeClock
+from ._hooks import FakeHooks
 from ._server import Fault, Plumbing, RecordedRequest
 from ._state import World
 from ._storage import Storage
@@ -43,6 +44,10 @@ class FakeProlific:
     `fault_counts`, and ``world`` (what the server holds: ``world.batches_named(name)``,
     ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
     ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
+
+    Webhooks work as documented (secrets, subscriptions confirmed with ``X-Hook-Secret``,
+    the delivery log): the studies' status and progress changes are delivered, signed, to
+    loopback target URLs, with seeded faults; see `FakeHooks` (``fake.hooks``).
 
     Export archives follow the documented layout; storage downloads honour ``Range``.
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
@@ -86,6 +91,8 @@ class FakeProlific:
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
+        #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
+        self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
         self.url = ""
         self.storage_url = ""
 
@@ -119,8 +126,9 @@ class FakeProlific:
         await self.close()
 
     async def start(self) -> None:
-        self.url = await self._plumbing.serve(self._api.app(self._plumbing), self._host,
-                                              self._port)
+        app = self._api.app(self._plumbing)
+        self.hooks.install(app)
+        self.url = await self._plumbing.serve(app, self._host, self._port)
         self.storage_url = self._storage.url = await self._plumbing.serve(
             self._storage.app(), self._host)
 

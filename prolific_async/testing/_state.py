@@ -183,6 +183,12 @@ class World:
         batch.body["name"] = name
         self._batch_names.setdefault(name, []).append(batch)
 
+    def remove_batch(self, batch_id: str) -> None:
+        """Delete a batch, as a teammate in Prolific's app would: gone from lists, 404 after."""
+        batch = self.owners.pop(batch_id)
+        del self._by_kind["batch"][batch_id]
+        self._batch_names[batch.body["name"]].remove(batch)
+
     def add_study(self, study: StudyRec) -> None:
         self.studies[study.id] = study
         self._studies_by_owner.setdefault(study.owner_id, []).append(study)
