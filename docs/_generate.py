@@ -49,6 +49,7 @@ class Topic:
 TOPICS = (
     Topic("client", "The client", "The client, its settings, and JSON helpers.",
           ("prolific_async._client", "prolific_async._config", "prolific_async._stats",
+           "prolific_async._secret",
            "prolific_async._types", "prolific_async._json", "prolific_async._version")),
     Topic("resources", "Resources", "What a client's namespaces do: one coroutine, watch or "
           "async iterator per API call or job. Reach them as attributes of an open client: "
