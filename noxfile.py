@@ -1,10 +1,10 @@
-"""Development tasks: ``nox -s tests lint typecheck docs bench soak``."""
+"""Development tasks: ``nox -s tests lint typecheck verifytypes docs bench soak``."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "verifytypes"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -27,6 +27,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def verifytypes(session: nox.Session) -> None:
+    """Every public name's type is known to users' type checkers (pyright: 100 %)."""
+    session.install("-e", ".[dev]")
+    session.run("pyright", "--verifytypes", "prolific_async", "--ignoreexternal")
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site, built strict into site/ (``-- serve`` to preview it live)."""
     session.install("-e", ".[docs]")
@@ -38,7 +45,7 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", "requests")  # requests: the baseline of orchestrate.py
     for script in ("overhead.py", "structure.py", "polling.py", "archive.py", "orchestrate.py",
-                   "hooks.py"):
+                   "hooks.py", "journal.py"):
         session.run("python", f"benchmarks/{script}")
 
 

@@ -12,14 +12,22 @@ export generation and time between participants' submissions) serves, one after 
 Each side runs in a fresh process, so its peak memory (max RSS) is its own. It prints wall
 time, requests sent (API and storage), peak memory, the ratios, and the status-poll
 requests per second in the busiest second; then (a) again with 100 plans, to show that
-figure stays flat as plans grow. Last, the finished run (a) is run again, with its journal
+figure stays flat as plans grow. The finished run (a) is run again, with its journal
 and with none: the requests per plan a rerun costs (the server is looked at first, so
-nothing is created again either way).
+nothing is created again either way). Last, (a) runs against a fake that answers 429 beyond
+``--rate-limit`` requests a second (150), where the client's adaptive poll rate must keep
+the 429s rare and still finish every plan.
 
     python benchmarks/orchestrate.py [--plans 1000] [--quick]    # --quick: 200 plans
 
-Goals: (a) at least 25x faster than (b) with fewer requests per plan; under 300 MB peak for
-1,000 plans; status polls per second at the peak about the same for 100 and 1,000 plans.
+With ``--journal postgresql://… [--workers 1,2,4]`` it answers another question instead: the
+same plans run by one process on the SQLite journal, then by 1, 2 and 4 worker processes
+sharing the PostgreSQL journal (each in a new database of that server): wall time, requests
+and database round trips per plan.
+
+Goals: (a) at least 30x faster than (b) with fewer requests per plan; under 300 MB peak for
+1,000 plans; status polls per second at the peak about the same for 100 and 1,000 plans;
+under the rate limit every plan done with at most 5 % of requests answered 429.
 """
 
 from __future__ import annotations
@@ -28,15 +36,18 @@ import argparse
 import collections
 import json
 import multiprocessing
+import os
 import re
 import resource
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import anyio
@@ -52,11 +63,12 @@ QUESTION = {"type": "free_text", "description": "Why?"}
 POLL_SECONDS = 3.0
 
 
-def serve(queue: Any, stop: Any) -> None:
+def serve(queue: Any, stop: Any, rate_limit: float | None = None) -> None:
     async def main() -> None:
         async with FakeProlific(clock=FakeClock(speed=1.0), dataset_processing=1.0,
                                 batch_setup=1.0, export_generating=1.0,
-                                submission_interval=1.0, record=False) as fake:
+                                submission_interval=1.0, record=False,
+                                rate_limit=rate_limit) as fake:
             queue.put((fake.url, fake.token, fake.workspace_id))
             await anyio.to_thread.run_sync(stop.wait)
 
@@ -107,7 +119,8 @@ def finish(queue: Any, started: float, meter: PollMeter, done: int, extra: dict[
 
 def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans: int,
                      folder: str, poll_rate: float | None = None, prefix: str = "bench",
-                     reruns: bool = False) -> None:
+                     reruns: bool = False, shared: str | None = None, go: Any = None
+                     ) -> None:
     async def main() -> None:
         meter = PollMeter()
 
@@ -130,12 +143,15 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
         # The client's own session, with a request counter attached (same pool as the default).
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100),
                                         trace_configs=[trace])
+        if go is not None:  # workers sharing a journal start together
+            await anyio.to_thread.run_sync(go.wait)
         started = time.monotonic()
         meter.started = started
         async with session, pa.Prolific(token, base_url=url, session=session) as client:
             rate: dict[str, Any] = {} if poll_rate is None else {"poll_rate": poll_rate}
             async with pa.orchestrate(client, todo, concurrency=plans,
-                                      journal=Path(folder) / "run.db", **rate) as run:
+                                      journal=shared or Path(folder) / "run.db",
+                                      **rate) as run:
                 results = await run.wait()
             seconds, first = time.monotonic() - started, meter.requests
             again: dict[str, Any] = {}
@@ -152,7 +168,8 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
         failed = [r for r in results if not r.ok]
         meter.requests = first
         finish(queue, started, meter, len(results) - len(failed),
-               {"errors": [repr(r.error) for r in failed[:3]], **again})
+               {"errors": [repr(r.error) for r in failed[:3]],
+                "rate_limited": client.stats.rate_limited, **again})
         queue.put(seconds)
 
     anyio.run(main)
@@ -280,33 +297,114 @@ def run_side(target: Any, url: str, token: str, workspace_id: str, plans: int,
     return result
 
 
+def run_workers(url: str, token: str, workspace_id: str, plans: int, prefix: str,
+                journal: str, workers: int) -> dict[str, Any]:
+    """``workers`` processes running the same plans on one shared journal, started together:
+    the wall time of the slowest, the requests of all, the plans each reported done."""
+    spawn = multiprocessing.get_context("spawn")
+    queue, go = spawn.Queue(), spawn.Event()
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as folder:
+        processes = [spawn.Process(target=side_orchestrate, args=(
+            queue, url, token, workspace_id, plans, str(Path(folder) / str(n)), None, prefix,
+            False, journal, go)) for n in range(workers)]
+        for n, process in enumerate(processes):
+            (Path(folder) / str(n)).mkdir()
+            process.start()
+        go.set()
+        # Each side answers its figures, then its first run's seconds: keep the figures.
+        answers = [queue.get() for _ in range(2 * len(processes))]
+        results = [answer for answer in answers if isinstance(answer, dict)]
+        for process in processes:
+            process.join()
+    return {"seconds": max(r["seconds"] for r in results),
+            "requests": sum(r["requests"] for r in results),
+            "done": min(r["done"] for r in results)}
+
+
+def database_commits(url: str) -> int:
+    """Transactions the journal's database committed so far: its round trips (autocommit)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT xact_commit FROM pg_stat_database "
+                           "WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def workers_main(args: argparse.Namespace) -> None:
+    """``--journal URL --workers 1,2,4``: the SQLite journal's one process against 1, 2, 4
+    worker processes sharing a PostgreSQL journal, on the same fake."""
+    import psycopg
+    from psycopg import sql
+
+    plans = 200 if args.quick else args.plans
+    spawn = multiprocessing.get_context("spawn")
+    queue, stop = spawn.Queue(), spawn.Event()
+    server = spawn.Process(target=serve, args=(queue, stop), daemon=True)
+    server.start()
+    rows: list[tuple[str, dict[str, Any], int | None]] = []
+    try:
+        url, token, workspace_id = queue.get(timeout=60)
+        base = run_side(side_orchestrate, url, token, workspace_id, plans, None, "sqlite")
+        rows.append(("sqlite journal, 1 process", base, None))
+        for workers in [int(n) for n in args.workers.split(",")]:
+            database = f"bench_workers_{workers}_{os.getpid()}"
+            with psycopg.connect(args.journal, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(
+                    sql.Identifier(database)))
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+            journal = urlunsplit(urlsplit(args.journal)._replace(path=f"/{database}"))
+            before = database_commits(journal)
+            figures = run_workers(url, token, workspace_id, plans, f"pg{workers}", journal,
+                                  workers)
+            # Counted by the server: each worker's journal statement is one transaction.
+            trips = database_commits(journal) - before
+            rows.append((f"postgresql journal, {workers} worker(s)", figures, trips))
+            with psycopg.connect(args.journal, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                    sql.Identifier(database)))
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.terminate()
+    print(f"{plans} plans, each worker given all of them (concurrency = plans), against a "
+          "fake with 1 s jobs")
+    for label, figures, counted in rows:
+        per_plan = f"{counted / plans:5.1f} db round trips/plan" if counted is not None else ""
+        ratio = figures["seconds"] / base["seconds"]
+        print(f"  {label:<30} {figures['seconds']:7.1f} s (x{ratio:.2f})  "
+              f"{figures['requests'] / plans:5.1f} requests/plan  {figures['done']}/{plans} "
+              f"done  {per_plan}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plans", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="200 plans")
     parser.add_argument("--poll-rate", type=float, default=None,
                         help="orchestrate's poll_rate (default: its own default)")
+    parser.add_argument("--rate-limit", type=float, default=150.0,
+                        help="the rate-limited fake's requests per second")
+    parser.add_argument("--journal", help="a postgresql:// URL: compare worker processes "
+                        "sharing it (--workers) with the SQLite journal, instead")
+    parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
+    if args.journal:
+        workers_main(args)
+        return
     plans = 200 if args.quick else args.plans
 
-    spawn = multiprocessing.get_context("spawn")
-    queue = spawn.Queue()
-    stop = spawn.Event()
-    server = spawn.Process(target=serve, args=(queue, stop), daemon=True)
-    server.start()
-    try:
-        url, token, workspace_id = queue.get(timeout=60)
+    with fake_server() as (url, token, workspace_id):
         # Distinct names: a plan's name is its batch's key in the workspace.
         small = run_side(side_orchestrate, url, token, workspace_id, 100, args.poll_rate,
                          "small")
         ours = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate,
                         "bench", True)
         docs = run_side(side_docs, url, token, workspace_id, plans)
-    finally:
-        stop.set()
-        server.join(timeout=10)
-        if server.is_alive():  # still closing connections: not worth waiting for
-            server.terminate()
+    with fake_server(args.rate_limit) as (url, token, workspace_id):
+        limited = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate)
 
     rate = f"poll_rate={args.poll_rate:g}" if args.poll_rate else "default poll_rate"
     print(f"{plans} plans: dataset -> batch -> study (1 place, published, waited for) -> "
@@ -319,7 +417,7 @@ def main() -> None:
               f"{figures['done']}/{plans} done")
     if ours.get("errors"):
         print("  orchestrate errors:", ours["errors"])
-    print(f"  speed-up: {docs['seconds'] / ours['seconds']:.1f}x (goal >= 25x); requests per "
+    print(f"  speed-up: {docs['seconds'] / ours['seconds']:.1f}x (goal >= 30x); requests per "
           f"plan: {ours['requests'] / docs['requests']:.2f} of the docs' way (goal < 1)")
     print(f"  requests per plan when the finished run is run again: "
           f"{ours['rerun_journal'] / plans:.1f} with its journal, "
@@ -329,6 +427,30 @@ def main() -> None:
     print(f"  status polls/s at the peak: orchestrate {small['peak_polls']} with 100 plans "
           f"({small['peak_kinds']}), {ours['peak_polls']} with {plans} ({ours['peak_kinds']}) "
           f"(goal: about flat); docs' way {docs['peak_polls']} with {plans}")
+    share = limited["rate_limited"] / max(1, limited["requests"])
+    print(f"  under a {args.rate_limit:g} requests/s limit: {limited['seconds']:.1f} s, "
+          f"{limited['done']}/{plans} done, {limited['rate_limited']} of "
+          f"{limited['requests']} requests answered 429 ({share:.1%}; goal <= 5 %), "
+          f"peak {limited['peak_polls']} status polls/s ({limited['peak_kinds']})")
+    if limited.get("errors"):
+        print("  rate-limited errors:", limited["errors"])
+
+
+@contextmanager
+def fake_server(rate_limit: float | None = None) -> Iterator[tuple[str, str, str]]:
+    """A fake in its own process: (url, token, workspace id)."""
+    spawn = multiprocessing.get_context("spawn")
+    queue = spawn.Queue()
+    stop = spawn.Event()
+    server = spawn.Process(target=serve, args=(queue, stop, rate_limit), daemon=True)
+    server.start()
+    try:
+        yield queue.get(timeout=60)
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():  # still closing connections: not worth waiting for
+            server.terminate()
 
 
 if __name__ == "__main__":

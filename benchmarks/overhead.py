@@ -10,9 +10,12 @@ the same machine noise; the figures are medians.
 The figure that matters is client **CPU** (``time.process_time`` of this process): on
 loopback the server is the bottleneck, so wall time hides the client's own work.
 
-    python benchmarks/overhead.py [--calls 2000] [--concurrency 50] [--rounds 9]
+    python benchmarks/overhead.py [--calls 10000] [--concurrency 50] [--rounds 9]
 
-Goal: SDK CPU / bare CPU <= 1.2 (the median of the per-round ratios), aiming at 1.1.
+Rounds of 2,000 calls scatter from 0.86 to 1.90 on a loaded machine; rounds of at least
+10,000 calls are needed for a stable median, and the spread is printed with it.
+
+Goal: SDK CPU / bare CPU <= 1.1 (the median of the per-round ratios).
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ async def make_batch(url: str, token: str, workspace_id: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
@@ -138,7 +141,7 @@ def main() -> None:
         print(f"  {what}: bare aiohttp {bare_t * 1e6 / args.calls:6.0f} us/call, "
               f"prolific_async {sdk_t * 1e6 / args.calls:6.0f} us/call; ratio SDK/bare "
               f"median {statistics.median(ratios):.3f} (range {ratios[0]:.2f}-{ratios[-1]:.2f})"
-              + ("; goal <= 1.2" if index == 1 else ""))
+              + ("; goal <= 1.1" if index == 1 else ""))
     alone = statistics.median(t[1] for t in transport)
     ratios = sorted(t[1] / b[1] for t, b in zip(transport, bare, strict=True))
     print(f"  of which the request path alone (no model): {alone * 1e6 / args.calls:6.0f} "

@@ -1,7 +1,7 @@
 """How fast does a watch see a job finish, and how many requests does it cost?
 
 Jobs lasting 2 s, 30 s, 5 min and 30 min are simulated through the sans-IO core
-(``prolific_async._backoff.next_delay``) on a virtual clock, so a 30-minute job takes
+(``prolific_async._polling.next_delay``) on a virtual clock, so a 30-minute job takes
 microseconds and the figures do not depend on this machine's load. Each poll costs
 ``--latency`` seconds of round trip and reads the job's state when it reaches the server,
 half-way; the delay shown runs from the job finishing to the poll that sees it reaching the
@@ -26,7 +26,7 @@ import statistics
 from collections.abc import Callable
 
 import prolific_async as pa
-from prolific_async._backoff import next_delay
+from prolific_async._polling import next_delay
 
 JOBS = {"2 s": 2.0, "30 s": 30.0, "5 min": 300.0, "30 min": 1800.0}
 

@@ -8,36 +8,34 @@ Example::
         batch = await client.batches.wait_ready(batch_id)
 """
 
-from ._client import DEFAULT_BASE_URL, Prolific
-from ._config import PollPolicy, RetryPolicy, Timeouts
-from ._errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    BatchItemIssue,
-    ClientClosedError,
-    ConfigurationError,
-    ConflictError,
-    InternalServerError,
-    JobNotStarted,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    PollError,
-    PollTimeout,
-    ProlificError,
-    RateLimitError,
-    RequestInfo,
-    ResourceFailed,
-    StorageError,
-    UnexpectedResponseError,
-    UnprocessableEntityError,
+# The core: each module's ``__all__`` is its public part, re-exported whole (as httpx does), so
+# a public name is declared once, where it is defined.
+from . import (
+    _client,
+    _config,
+    _errors,
+    _fanin,
+    _jobs,
+    _json,
+    _observe,
+    _stats,
+    _types,
+    _version,
+    _watch,
 )
-from ._fanin import WatchFailure, watch_many
-from ._jobs import Category
-from ._json import from_json, to_json
+from ._client import *
+from ._config import *
+from ._errors import *
+from ._fanin import *
+from ._jobs import *
+from ._json import *
+from ._observe import *
+from ._stats import *
+from ._types import *
+from ._version import *
+from ._watch import *
+
+# isort: split
 from ._models import (
     Answer,
     Batch,
@@ -101,10 +99,6 @@ from ._models.studies import (
     StudyFilter,
     SubmissionsConfig,
 )
-from ._stats import ClientStats
-from ._types import UNSET
-from ._version import __version__
-from ._watch import Transition, Watch
 
 # isort: split
 # Getting the data out: typed answers, export archives, download progress.
@@ -125,7 +119,30 @@ from ._models.responses import (
     UnknownValue,
     UploadedFile,
 )
-from .archive import ArchiveError, ExportArchive
+from .archive import ExportArchive
+
+# isort: split
+# Reviewing and paying: submissions, approvals, bonuses (amounts in minor units).
+from ._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
+from ._models.submissions import (
+    Approve,
+    BulkApproval,
+    Reject,
+    RejectionCategory,
+    Submission,
+    SubmissionStatus,
+)
+
+# isort: split
+# V4 datasets: records as they come, schema migrations, a continuous feed into a live batch.
+from ._feed import BatchFeed
+from ._models.appends import (
+    AppendResult,
+    FeedResult,
+    MigrationStatus,
+    Rejection,
+    SchemaMigration,
+)
 
 # -- orchestration (built on the private modules directly; see orchestration/_sdk.py) ----------
 from .orchestration import (
@@ -133,33 +150,40 @@ from .orchestration import (
     DuplicateBatchesError,
     EventKind,
     ExistingDataset,
+    Feed,
     JournalInUseError,
+    JournalStatus,
+    LeaseLostError,
     PipelineEvent,
     PlanCancelled,
     PlanChangedError,
     PlanFileError,
+    PlanLeasedError,
     PlanResult,
+    PlanStatus,
     Run,
     Stage,
     StudyPlan,
+    WorkerStatus,
+    journal_status,
     load_plans,
     orchestrate,
 )
 
-__all__ = [
-    # the client and its configuration
-    "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
-    "ClientStats", "to_json", "from_json",
-    "__version__",
-    # watching jobs
-    "Transition", "Category", "StatusSnapshot", "Watch", "WatchFailure", "watch_many",
-    # errors
-    "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
-    "APITimeoutError", "OutcomeUnknownError", "APIStatusError", "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
-    "RateLimitError", "InternalServerError", "StorageError", "PollError", "ResourceFailed",
-    "JobNotStarted", "PollTimeout", "BatchItemIssue", "RequestInfo", "UnexpectedResponseError",
+__all__: list[str] = []
+__all__ += _client.__all__
+__all__ += _config.__all__
+__all__ += _errors.__all__
+__all__ += _fanin.__all__
+__all__ += _jobs.__all__
+__all__ += _json.__all__
+__all__ += _observe.__all__
+__all__ += _stats.__all__
+__all__ += _types.__all__
+__all__ += _version.__all__
+__all__ += _watch.__all__
+__all__ += [
+    "StatusSnapshot",
     # models
     "Answer", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow", "BatchStatus",
     "BatchSync", "Collection", "CollectionPage", "ContentFormat", "DataCollectionMetadata",
@@ -181,7 +205,7 @@ __all__ = [
 
 __all__ += [
     # getting the data out: typed answers, export archives, download progress
-    "ExportArchive", "ArchiveError", "ExportInfo", "ExportInstruction", "SubmissionRecord",
+    "ExportArchive", "ExportInfo", "ExportInstruction", "SubmissionRecord",
     "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue", "FreeTextWithUnitValue",
     "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue", "ExplainedChoice",
     "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
@@ -189,8 +213,13 @@ __all__ += [
 
 __all__ += ["DuplicateBatchesError", "StudyCost"]
 
+__all__ += [
+    # reviewing and paying
+    "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+    "Approve", "Reject", "DEFAULT_MAX_BONUS",
+]
+
 # -- webhooks: verified, deduplicated deliveries that wake the study watches ------------------
-from ._errors import SignatureError  # noqa: E402
 from ._hooks import HookAnswer, HookReceiver, verify_signature  # noqa: E402
 from ._models.hooks import (  # noqa: E402
     HookDelivery,
@@ -206,5 +235,17 @@ from ._secret import Secret  # noqa: E402
 __all__ += [
     "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
     "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
-    "SignatureError", "verify_signature",
+    "verify_signature",  # SignatureError comes with the _errors module's names
+]
+
+__all__ += [
+    # V4 datasets: records as they come, schema migrations, a continuous feed
+    "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection", "SchemaMigration",
+    "Feed",
+]
+
+__all__ += [
+    # many workers sharing a run through a PostgreSQL journal
+    "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+    "journal_status",
 ]

@@ -1,8 +1,10 @@
-"""One poll shared by every watcher of the same resource.
+"""One poll shared by every watcher of the same resource, through the client's rate gate.
 
 Two watchers of one batch cost one request per tick: whichever is due first polls, the others
 take its answer. A channel is keyed by what is fetched, so watches of many batches that read
-one ``batches.list`` answer share that one request too.
+one ``batches.list`` answer share that one request too. When to poll, and for how long a poll
+may run, is the fetching watcher's `PollLoop`'s to say; how many polls a second the client
+sends, its `AdaptiveRate`'s.
 """
 
 from __future__ import annotations
@@ -11,73 +13,65 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import anyio
-import attrs
 
-from ._backoff import MIN_DELAY
+from ._polling import MIN_DELAY, AdaptiveRate, Failure, PollLoop
 
-__all__ = ["Channel", "Channels", "Failure", "RateGate"]
+__all__: list[str] = []  # nothing public here
 
 
 class RateGate:
-    """At most ``rate`` polls a second across every channel of a client, spaced evenly.
+    """At most ``rate.rate`` polls a second across every channel of a client.
 
-    Each poll takes the next free slot (``1 / rate`` after the previous one) and waits for
-    it, so however many jobs are watched, the polls they send together stay flat.
+    A GCRA (the cell-rate rule of ATM switches): each poll is due ``1 / rate`` after the
+    previous one, and may go up to ``BURST`` seconds early, so a few watches poll at once
+    while a thousand are spaced evenly and the polls they send together stay flat.
     """
 
-    def __init__(self, rate: float) -> None:
-        if not rate > 0:
-            raise ValueError(f"max_poll_rate must be > 0, got {rate!r}")
+    #: How far ahead of its slot a poll may go: bursts of ``rate * BURST`` (5 at 500/s).
+    BURST = 0.01
+
+    def __init__(self, rate: AdaptiveRate) -> None:
         self.rate = rate
-        self._next = 0.0
+        self._due = 0.0
 
     async def wait(self) -> None:
+        """Wait for this poll's slot."""
         now = anyio.current_time()
-        slot = max(now, self._next)
-        self._next = slot + 1 / self.rate
-        if slot > now:
-            await anyio.sleep(slot - now)
-
-
-@attrs.define
-class Failure:
-    """A fetch that raised: handed to every watcher, which decides what it means."""
-
-    error: Exception
+        due = max(self._due, now)
+        self._due = due + 1 / self.rate.rate
+        if due - now > self.BURST:
+            await anyio.sleep(due - now - self.BURST)
 
 
 class Channel:
     """The shared poll schedule and latest answer for one key."""
 
-    def __init__(self, gate: Callable[[], RateGate | None]) -> None:
+    def __init__(self, gate: RateGate) -> None:
         self._gate = gate
-        self.version = 0
+        self.version: int = 0
         self.outcome: Any = None
-        self.next_at = 0.0
-        self.busy = False
-        self.changed = anyio.Event()
-        self.subscribers = 0
+        self.next_at: float = 0.0
+        self.busy: bool = False
+        self.changed: anyio.Event = anyio.Event()
+        self.subscribers: int = 0
         #: A webhook said the job changed while a fetch was in flight (see `wake`).
-        self.woken = False
+        self.woken: bool = False
 
-    async def poll(
-        self,
-        seen: int,
-        fetch: Callable[[], Awaitable[Any]],
-        delay_after: Callable[[Any], float],
-        deadline_at: float,
-    ) -> tuple[int, Any] | None:
-        """The first answer newer than version ``seen``; None when ``deadline_at`` came first."""
+    async def poll(self, seen: int, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
+                   draw: Callable[[], float]) -> tuple[int, Any] | None:
+        """The first answer newer than version ``seen``; None when ``loop``'s deadline came
+        first."""
         while True:
             if self.version > seen:
                 return self.version, self.outcome
             now = anyio.current_time()
             if not self.busy and now >= self.next_at:
-                await self._fetch(fetch, delay_after, deadline_at)
+                if not await self._fetch(fetch, loop, draw):
+                    return None  # cut at the deadline
                 continue
-            if now >= deadline_at:
+            if now >= loop.deadline_at:
                 return None
-            wait_until = deadline_at if self.busy else min(self.next_at, deadline_at)
+            wait_until = loop.deadline_at if self.busy else min(self.next_at, loop.deadline_at)
             with anyio.move_on_after(wait_until - now):
                 await self.changed.wait()
 
@@ -90,33 +84,33 @@ class Channel:
         self.changed.set()
         self.changed = anyio.Event()
 
-    async def _fetch(
-        self, fetch: Callable[[], Awaitable[Any]], delay_after: Callable[[Any], float],
-        deadline_at: float,
-    ) -> None:
+    async def _fetch(self, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
+                     draw: Callable[[], float]) -> bool:
+        """One poll for every watcher; False when the fetching watch's deadline cut it."""
         self.busy = True
         self.woken = False
-        outcome: Any
         try:
-            gate = self._gate()
-            if gate is not None:
-                await gate.wait()
+            await self._gate.wait()
             started = anyio.current_time()
-            try:
-                outcome = await fetch()
-            except Exception as exc:  # handed to every watcher, which decides what it means
-                outcome = Failure(exc)
-            self.version += 1
-            self.outcome = outcome
-            # Polls are spaced start to start, so a slow answer does not stretch the cadence
-            # (and the gap between two looks at the job never exceeds the delay); a request
-            # slower than the delay is followed at once, so the rate never exceeds 1/delay.
-            # A final poll lands on the deadline rather than after it.
-            finished = anyio.current_time()
-            due = max(started + delay_after(outcome), finished + MIN_DELAY)
-            self.next_at = min(due, max(deadline_at, finished + MIN_DELAY))
-            if self.woken:
-                self.next_at = finished + MIN_DELAY
+            # The watch's deadline bounds the request in flight too (a trickling server).
+            with anyio.move_on_after(loop.cutoff(started) - started):
+                outcome: Any
+                try:
+                    outcome = await fetch()
+                except Exception as exc:  # handed to every watcher, which decides
+                    outcome = Failure(exc)
+                finished = anyio.current_time()
+                self.next_at = loop.next_poll_at(
+                    started, finished, spread=draw(),
+                    error=outcome.error if isinstance(outcome, Failure) else None)
+                if self.woken:
+                    self.next_at = finished + MIN_DELAY
+                self.version += 1
+                self.outcome = outcome
+                if not isinstance(outcome, Failure):
+                    self._gate.rate.answered(finished)
+                return True
+            return False
         finally:
             # Also on cancellation: waiters wake and one of them takes over the polling.
             self.busy = False
@@ -125,17 +119,17 @@ class Channel:
 
 
 class Channels:
-    """The channels of one client, by key; a channel lives while someone watches it."""
+    """The channels of one client, by key, and the gate they all pass; a channel lives
+    while someone watches it."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: AdaptiveRate) -> None:
         self._channels: dict[Hashable, Channel] = {}
-        #: Spaces the polls of every channel (``Prolific(max_poll_rate=...)``), or None.
-        self.gate: RateGate | None = None
+        self.gate: RateGate = RateGate(rate)
 
     def join(self, key: Hashable) -> Channel:
         channel = self._channels.get(key)
         if channel is None:
-            channel = self._channels[key] = Channel(lambda: self.gate)
+            channel = self._channels[key] = Channel(self.gate)
         channel.subscribers += 1
         return channel
 

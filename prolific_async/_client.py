@@ -10,12 +10,21 @@ from typing import Any, NoReturn
 import aiohttp
 import anyio
 
-from ._channel import RateGate
-from ._config import PollPolicy, RetryPolicy, Timeouts, poll_arg
+from ._config import PollPolicy, RetryPolicy, Timeouts
 from ._context import Context
 from ._errors import ConfigurationError
-from ._poll_loop import ResumeToken
-from ._resources import Batches, Collections, Datasets, Hooks, Instructions, Studies
+from ._observe import RequestHook, hooks_of
+from ._polling import ResumeToken
+from ._resources import (
+    Batches,
+    Bonuses,
+    Collections,
+    Datasets,
+    Hooks,
+    Instructions,
+    Studies,
+    Submissions,
+)
 from ._secret import Secret
 from ._stats import ClientStats
 from ._transport import MAX_RESPONSE_BODY, Transport
@@ -44,9 +53,17 @@ class Prolific:
     Pass ``session`` to use your own `aiohttp.ClientSession` (it is then yours to close), and
     ``seed`` to make retry and poll jitter repeatable. An API answer larger than
     ``max_response_bytes`` (64 MiB) is refused with `UnexpectedResponseError` without being
-    read whole, so a broken proxy or server cannot exhaust memory. ``max_poll_rate`` caps the
-    status polls of all this client's watches together (polls a second, evenly spaced; None:
-    no cap), so watching a thousand jobs loads the API no more than watching a few hundred.
+    read whole, so a broken proxy or server cannot exhaust memory.
+
+    The status polls of all this client's watches together pass one evenly spaced gate whose
+    rate adapts: it starts high, halves on a 429 (every watch slows together) and grows back
+    while none come; ``max_poll_rate`` (polls a second; None: no explicit cap) is its ceiling,
+    so watching a thousand jobs loads the API no more than watching a few hundred.
+
+    ``on_request`` and ``on_response`` are called once per attempt of every request with a
+    `RequestEvent` (method, path without query, attempt, status, elapsed, retry reason);
+    ``prolific_async.otel.spans()`` turns them into OpenTelemetry spans.
+    `with_options` gives a view with other timeouts or retries over the same session.
 
     The base URL is the API's origin only (no path: the SDK adds ``/api/v1/``), over https
     (plain http only on this machine). Whitespace around the token (a newline read from a
@@ -70,6 +87,8 @@ class Prolific:
         max_response_bytes: int = MAX_RESPONSE_BODY,
         max_poll_rate: float | None = None,
         seed: int | None = None,
+        on_request: RequestHook | None = None,
+        on_response: RequestHook | None = None,
     ) -> None:
         secret, problem = _checked_token(token if token is not None
                                          else os.environ.get("PROLIFIC_TOKEN"))
@@ -88,29 +107,34 @@ class Prolific:
                 f"max_response_bytes must be >= 1, got {max_response_bytes!r}")
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be >= 1, got {max_connections!r}")
-        self.base_url = base_url.rstrip("/")
-        self.timeouts = timeouts or Timeouts()
-        self.retry = retry or RetryPolicy()
-        self.poll = poll or PollPolicy()
+        self.base_url: str = base_url.rstrip("/")
+        self.timeouts: Timeouts = timeouts or Timeouts()
+        self.retry: RetryPolicy = retry or RetryPolicy()
+        self.poll: PollPolicy = poll or PollPolicy()
         self.user_agent = f"prolific-async/{__version__}"
         #: What this client has sent so far: requests, retries, 429s.
-        self.stats = ClientStats()
+        self.stats: ClientStats = ClientStats()
         self._max_connections = max_connections
         self._max_response_bytes = max_response_bytes
         self._user_session = session
         self._rng = random.Random(seed)
+        self._hooks = hooks_of(on_request, on_response)
         self._context = Context(poll=self.poll, rng=self._rng)
         self.max_poll_rate = max_poll_rate
+        self._bind()
 
-        self.datasets = Datasets(self._context)
-        self.batches = Batches(self._context)
-        self.instructions = Instructions(self._context)
-        self.collections = Collections(self._context)
-        self.studies = Studies(self._context)
+    def _bind(self) -> None:
+        self.datasets: Datasets = Datasets(self._context)
+        self.batches: Batches = Batches(self._context)
+        self.instructions: Instructions = Instructions(self._context)
+        self.collections: Collections = Collections(self._context)
+        self.studies: Studies = Studies(self._context)
+        self.submissions: Submissions = Submissions(self._context)
+        self.bonuses: Bonuses = Bonuses(self._context, self.submissions)
         #: Webhook secrets and subscriptions; receive the events with `HookReceiver`.
-        self.hooks = Hooks(self._context)
+        self.hooks: Hooks = Hooks(self._context)
         self._resources = (self.datasets, self.batches, self.instructions, self.collections,
-                           self.studies)
+                           self.studies, self.submissions, self.bonuses)
 
     def __repr__(self) -> str:
         # Also called on a half-built client (a traceback with locals, from __init__).
@@ -131,12 +155,44 @@ class Prolific:
                 ttl_dns_cache=300,
             )
             session = aiohttp.ClientSession(connector=connector)
-        self._context.open(Transport(
+        transport = Transport(
             session=session, base_url=self.base_url, token=self._token,
             user_agent=self.user_agent, timeouts=self.timeouts, retry=self.retry,
             stats=self.stats, rng=self._rng, max_body=self._max_response_bytes,
-        ))
+            hooks=self._hooks,
+        )
+        transport.shared.throttled = self._context.throttled
+        self._context.open(transport)
         return self
+
+    def with_options(self, *, timeouts: Timeouts | None = None,
+                     retry: RetryPolicy | None = None,
+                     poll: PollPolicy | None = None) -> Prolific:
+        """A light view of this client with other ``timeouts``, ``retry`` or ``poll``
+        settings: it shares the session, the retry budget, the poll rate, the stats and the
+        hooks, and is open while this client is. Closing it does nothing: close this client.
+
+        Example::
+
+            async with pa.Prolific() as client:
+                patient = client.with_options(timeouts=pa.Timeouts(total=300),
+                                              retry=pa.RetryPolicy(attempts=10))
+                batch = await patient.batches.get(batch_id)
+        """
+        for name, value, kind in (("timeouts", timeouts, Timeouts), ("retry", retry, RetryPolicy),
+                                  ("poll", poll, PollPolicy)):
+            if value is not None and not isinstance(value, kind):
+                raise ConfigurationError(
+                    f"with_options: {name} must be a {kind.__name__}, got {value!r}")
+        view = object.__new__(Prolific)  # not copy.copy: a client refuses to be reduced
+        view.__dict__.update(self.__dict__)
+        view.timeouts = timeouts or self.timeouts
+        view.retry = retry or self.retry
+        view.poll = poll or self.poll
+        view._context = self._context.derive(
+            view.poll, lambda base: base.with_options(timeouts=timeouts, retry=retry))
+        view._bind()
+        return view
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -145,7 +201,10 @@ class Prolific:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP session (unless it was passed in). Safe to call twice."""
+        """Close the HTTP session (unless it was passed in). Safe to call twice. A
+        `with_options` view has nothing of its own to close."""
+        if self._context.is_view:
+            return
         transport = self._context.close()
         if transport is not None and self._user_session is None:
             with anyio.CancelScope(shield=True):
@@ -157,19 +216,17 @@ class Prolific:
 
         Settable at any time; `prolific_async.orchestrate` sets it for its run.
         """
-        gate = self._context.watch_env.channels.gate
-        return None if gate is None else gate.rate
+        return self._context.rate.ceiling
 
     @max_poll_rate.setter
     def max_poll_rate(self, rate: float | None) -> None:
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
                                  or not rate > 0):
             raise ConfigurationError(f"max_poll_rate must be a number > 0 or None, got {rate!r}")
-        self._context.watch_env.channels.gate = None if rate is None else RateGate(rate)
+        self._context.rate.cap(None if rate is None else float(rate))
 
     def resume(
         self, token: dict[str, Any], *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[Any]:
         """Continue a watch that ended in `PollTimeout`, from its ``resume_token``.
 
@@ -190,7 +247,7 @@ class Prolific:
         for resource in self._resources:
             spec = resource.spec_for(saved.kind, saved.ids)
             if spec is not None:
-                return self._context.watch(spec, poll_arg(poll, policy), previous=saved.status,
+                return self._context.watch(spec, poll, previous=saved.status,
                                            attempt=saved.attempt)
         raise ValueError(f"resume token of an unknown kind of job: {saved.kind!r}")
 

@@ -6,21 +6,31 @@ what they change: ``RetryPolicy(attempts=3)``, ``PollPolicy(deadline=60)``.
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
-__all__ = ["PollPolicy", "RetryPolicy", "Timeouts", "poll_arg"]
+from ._errors import ConfigurationError
+
+__all__ = ["PollPolicy", "RetryPolicy", "Timeouts"]
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+# Every bad setting is a ConfigurationError (a ValueError too) naming the class and field.
+def _check(ok: Callable[[float], bool], rule: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+            raise ConfigurationError(
+                f"{type(instance).__name__}.{attribute.name} must be {rule}, got {value!r}")
+    return check
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+_positive = _check(lambda v: v > 0, "a number > 0")
+_non_negative = _check(lambda v: v >= 0, "a number >= 0")
+_at_least_one = _check(lambda v: v >= 1 and v == int(v), "a whole number >= 1")
+_whole = _check(lambda v: v >= 0 and v == int(v), "a whole number >= 0")
+_growth = _check(lambda v: v >= 1, "a number >= 1")
+_fraction = _check(lambda v: 0 <= v <= 0.5, "a number from 0 to 0.5")
 
 
 @attrs.frozen(kw_only=True)
@@ -29,13 +39,20 @@ class Timeouts:
 
     ``connect`` bounds opening a socket to the API, ``read`` the wait for the server's next
     bytes; neither counts time spent queued for a free connection, so a thousand concurrent
-    calls on a 100-connection pool do not time out on a healthy server. ``transfer`` bounds a
-    whole upload or download to a presigned URL, which may be large. Each retry gets fresh
-    timeouts.
+    calls on a 100-connection pool do not time out on a healthy server. ``total`` bounds a
+    whole API call attempt, from asking for a connection to the last byte of the answer: a
+    server that trickles a byte at a time resets ``read`` on every byte, never ``total``.
+    ``transfer`` is the total of a whole upload or download to a presigned URL, which may be
+    large. Each retry gets fresh timeouts; a watch's deadline also cuts a poll in flight.
+
+    Example::
+
+        Prolific(timeouts=Timeouts(total=20))
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
     read: float = attrs.field(default=30.0, validator=_positive)
+    total: float = attrs.field(default=60.0, validator=_positive)
     transfer: float = attrs.field(default=600.0, validator=_positive)
 
 
@@ -58,7 +75,7 @@ class RetryPolicy:
         Prolific(retry=RetryPolicy.disabled())
     """
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    attempts: int = attrs.field(default=5, validator=_at_least_one)
     wait_initial: float = attrs.field(default=0.5, validator=_non_negative)
     wait_max: float = attrs.field(default=20.0, validator=_non_negative)
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
@@ -89,25 +106,13 @@ class PollPolicy:
     """
 
     initial: float = attrs.field(default=0.25, validator=_positive)
-    multiplier: float = attrs.field(default=1.3, validator=attrs.validators.ge(1.0))
+    multiplier: float = attrs.field(default=1.3, validator=_growth)
     ceiling: float = attrs.field(default=15.0, validator=_positive)
-    jitter: float = attrs.field(
-        default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.le(0.5)]
-    )
+    jitter: float = attrs.field(default=0.1, validator=_fraction)
     deadline: float = attrs.field(default=15 * 60.0, validator=_positive)
-    max_poll_errors: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    max_poll_errors: int = attrs.field(default=5, validator=_whole)
 
     def __attrs_post_init__(self) -> None:
         if self.ceiling < self.initial:
-            raise ValueError(f"ceiling ({self.ceiling}) must be >= initial ({self.initial})")
-
-
-def poll_arg(poll: PollPolicy | None, policy: PollPolicy | None) -> PollPolicy | None:
-    """``poll=`` is the one name of the poll policy; ``policy=`` still works for a release."""
-    if policy is None:
-        return poll
-    warnings.warn("policy= is deprecated and will be removed in 0.3: use poll= (the same "
-                  "name as Prolific(poll=...))", DeprecationWarning, stacklevel=3)
-    if poll is not None:
-        raise TypeError("pass the poll policy once, as poll=")
-    return policy
+            raise ConfigurationError(
+                f"PollPolicy.ceiling ({self.ceiling}) must be >= initial ({self.initial})")

@@ -16,14 +16,25 @@
     │   ├── UnprocessableEntityError    422 (``issues`` holds INVALID_BATCH_ITEMS entries)
     │   ├── RateLimitError              429
     │   └── InternalServerError         5xx
-    ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model
+    ├── UnexpectedResponseError         a 2xx answer whose body does not fit the model, is
+    │                                   too large, or is nested too deeply
     ├── StorageError                    a presigned upload/download URL answered with an error
+    │                                   (or is not https)
+    ├── NotDownloadableError            an export or report has no id or URL to follow yet
     ├── ArchiveError                    an export ZIP is damaged or unsafe to extract
     ├── SignatureError                  a webhook delivery is unsigned, badly signed or stale
-    └── PollError
-        ├── ResourceFailed              the job ended in ERROR / failed
-        ├── JobNotStarted               the job was never started (no upload, no setup)
-        └── PollTimeout                 the deadline passed; carries a resume token
+    ├── PollError
+    │   ├── ResourceFailed              the job ended in ERROR / failed
+    │   ├── JobNotStarted               the job was never started (no upload, no setup)
+    │   └── PollTimeout                 the deadline passed; carries a resume token
+    └── (orchestration, prolific_async.orchestration)
+        ├── PlanFileError               a plan file cannot be read (names the file, plan, field)
+        ├── PlanChangedError            a journal's plan differs from the plan given now
+        ├── JournalInUseError           another run holds the journal
+        └── PlanCancelled               the plan stopped because its run was cancelled
+
+Timeouts are `APITimeoutError` (one attempt ran past ``Timeouts``) or `PollTimeout` (a
+watch's deadline); a retried call raises the error of its last attempt.
 
 Every message is one readable line. Bodies are kept whole on ``.body`` but truncated in messages.
 """
@@ -49,6 +60,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "JobNotStarted",
+    "NotDownloadableError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -62,8 +74,6 @@ __all__ = [
     "StorageError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
-    "error_for_status",
-    "is_transient",
 ]
 
 #: The CLI cuts error details at 500 characters (DCT-285); we do the same in messages.
@@ -196,7 +206,10 @@ class APIStatusError(ProlificError):
         self.body = body
         self.detail = detail
         self.request = request
-        self.headers = headers or {}
+        self.headers: dict[str, str] = headers or {}
+
+    #: The server's ``Retry-After``, in seconds, when it sent one.
+    retry_after: float | None = None
 
 
 class BadRequestError(APIStatusError):
@@ -230,8 +243,6 @@ class UnprocessableEntityError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429; ``retry_after`` is the server's hint in seconds, when it gave one."""
 
-    retry_after: float | None = None
-
 
 class InternalServerError(APIStatusError):
     """5xx: the server failed; retried for you when that is safe."""
@@ -250,11 +261,28 @@ class UnexpectedResponseError(ProlificError):
 
 
 class StorageError(ProlificError):
-    """A presigned storage URL (upload, export, report) answered with an error."""
+    """A presigned storage URL (upload, export, report) answered with an error, or was
+    refused before sending (not https). ``retry_after`` is the storage host's hint."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class NotDownloadableError(ProlificError):
+    """There is nothing to download yet: an export job with no id to follow or no URL, an
+    export not complete, a batch with no report. Not a storage answer: nothing was sent to
+    storage.
+
+    Example::
+
+        try:
+            await client.batches.download_export(batch_id, export_id, "out/")
+        except pa.NotDownloadableError:
+            await client.batches.wait_export(batch_id, export_id)
+    """
 
 
 class ArchiveError(ProlificError):
@@ -337,13 +365,16 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether asking again later may succeed: no answer at all, 429, or a failing server.
+    """Whether asking again later may succeed: no answer at all, 429, or a failing server
+    (the API's or storage's). A lost answer to a create (`OutcomeUnknownError`) is not:
+    asking again could create twice.
 
-    The one definition the transport's retries and the pollers' tolerance both use.
+    The one definition the retries of API calls and transfers and the pollers' tolerance use.
     """
     if isinstance(error, APIConnectionError):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code in TRANSIENT_STATUSES
+        return not isinstance(error, OutcomeUnknownError)
+    return (isinstance(error, (APIStatusError, StorageError))
+            and error.status_code in TRANSIENT_STATUSES)
 
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)

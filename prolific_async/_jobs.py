@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["KINDS", "Category", "JobKind", "categorize"]
+__all__ = ["Category"]  # the public part; the rest is the resources'
 
 
 class Category(enum.Enum):

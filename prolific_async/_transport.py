@@ -1,39 +1,33 @@
-"""The one request path every API call takes.
+"""The one request path every API call takes, and the one to presigned storage URLs.
 
-It adds the ``Authorization`` and ``User-Agent`` headers, applies timeouts, retries with
-exponential backoff and full jitter (honouring ``Retry-After``), spends the client-wide retry
-budget, maps error answers to exceptions and decodes JSON. Presigned storage URLs (uploads,
-exports, reports) go through `Transport.transfer`, which never adds the token.
+`Transport.request` sends an API call: ``User-Agent`` and ``Accept`` headers, the token added
+at the last moment (`_Authorize`), a total timeout per attempt, 2xx bodies read within a cap
+and decoded as JSON, error answers mapped to exceptions. `Transport.transfer` uploads to and
+downloads from presigned storage URLs, which never get the token. Both are retried by the one
+loop of `_retrying`, which also spends the client-wide retry budget and obeys ``Retry-After``.
 
-The success path is kept lean on purpose: one attempt inline, no closure, no extra coroutine,
-and the objects an error message needs (`RequestInfo`) built only when an error happens. The
-retry loop starts only once the first attempt has failed.
+The success path stays lean: one partial, the loop's ``try``, and the objects an error message
+needs (`RequestInfo`) built only when an error happens.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
-import logging
 import random
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Literal
 
 import aiohttp
-import anyio
+import attrs
+from aiohttp.client_middlewares import ClientHandlerType
 
 from ._config import RetryPolicy, Timeouts
 from ._errors import (
-    TRANSIENT_STATUSES,
-    APIConnectionError,
     APIStatusError,
-    APITimeoutError,
-    OutcomeUnknownError,
-    RateLimitError,
     RequestInfo,
     StorageError,
     UnexpectedResponseError,
@@ -41,13 +35,13 @@ from ._errors import (
     error_for_status,
     truncate,
 )
+from ._observe import Hooks
+from ._retrying import API, STORAGE, Attempts, Pause, RetryBudget, attempts
 from ._secret import Secret
 from ._stats import ClientStats
 from ._urls import storage_url_problem
 
-__all__ = ["MAX_RESPONSE_BODY", "Response", "RetryBudget", "Transport", "parse_retry_after"]
-
-logger = logging.getLogger("prolific_async")
+__all__: list[str] = []  # nothing public here
 
 #: Error bodies beyond this are not read whole: a message needs 500 characters of them.
 MAX_ERROR_BODY = 64 * 1024
@@ -56,11 +50,6 @@ MAX_RESPONSE_BODY = 64 * 1024 * 1024
 #: Storage bodies are large: with aiohttp's 64 KiB read buffer the socket stalled while the
 #: download wrote its last MiB to disk, halving throughput (benchmarks/archive.py).
 TRANSFER_READ_BUFFER = 1 << 20
-#: A 429 without a usable Retry-After pauses the whole client this long.
-DEFAULT_RATE_PAUSE = 1.0
-
-#: Connection failures that provably sent nothing: the socket never opened.
-_UNSENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 class Response:
@@ -102,27 +91,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
-class RetryBudget:
-    """A token bucket shared by every request of one client: each retry spends a token."""
-
-    def __init__(self, capacity: float, refill_per_second: float) -> None:
-        self._capacity = capacity
-        self._refill = refill_per_second
-        self._tokens = capacity
-        self._stamp = time.monotonic()
-
-    def try_spend(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._refill)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-
 class Transport:
-    """Sends requests for one client. ``request`` talks to the API, ``transfer`` to storage."""
+    """Sends requests for one client. ``request`` talks to the API, ``transfer`` to storage.
+
+    Both go through the one attempts loop of `_retrying`, with their own `HostRules`.
+    """
 
     def __init__(
         self,
@@ -136,27 +109,51 @@ class Transport:
         stats: ClientStats,
         rng: random.Random | None = None,
         max_body: int = MAX_RESPONSE_BODY,
+        hooks: Hooks | None = None,
     ) -> None:
         self.session = session
-        self.base_url = base_url.rstrip("/")
+        self.base_url: str = base_url.rstrip("/")
         self._user_agent = user_agent
-        # The token stays a Secret here; the header is built from it at send time only.
-        self._token = token
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
-        self.timeouts = timeouts
-        self.retry = retry
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.stats = stats
         self.max_body = max_body
-        self.budget = RetryBudget(retry.budget, retry.budget_refill_per_second)
-        self._rng = rng or random.Random()
-        #: When the server asked (429 + Retry-After) that nobody calls before then.
-        self._paused_until = 0.0
+        self.shared: Attempts = Attempts(policy=retry, budget=RetryBudget(
+            retry.budget, retry.budget_refill_per_second), stats=stats,
+            draw=(rng or random.Random()).random, hooks=hooks)
+        self._api_pause = Pause()
+        self._storage_pause = Pause()
+        # The token is added below aiohttp's request frame (see `_Authorize`), and a user
+        # session's own middlewares still run around it.
+        self._api_middlewares = (*getattr(session, "_middlewares", ()), _Authorize(token))
+        self._set(timeouts, retry)
+
+    def _set(self, timeouts: Timeouts, retry: RetryPolicy) -> None:
+        self.timeouts = timeouts
+        self.retry = retry
+        self._once = attrs.evolve(retry, attempts=1)
+        # ``total`` bounds one attempt from connecting to its last byte: a server trickling
+        # bytes resets the read timeout on each one, never the total.
         self._api_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
+            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
         self._transfer_timeout = aiohttp.ClientTimeout(
             total=timeouts.transfer, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
+
+    def with_options(self, *, timeouts: Timeouts | None = None,
+                     retry: RetryPolicy | None = None) -> Transport:
+        """A transport sharing this one's session, budget, pauses, stats and hooks, with
+        other timeouts or retry policy."""
+        view = object.__new__(Transport)  # not copy.copy: a transport refuses to be reduced
+        view.__dict__.update(self.__dict__)
+        view.shared = attrs.evolve(self.shared, policy=retry or self.retry)
+        view._set(timeouts or self.timeouts, retry or self.retry)
+        return view
+
+    @property
+    def budget(self) -> RetryBudget:
+        return self.shared.budget
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -173,137 +170,46 @@ class Transport:
         json_body: Any = None,
         idempotent: bool = True,
         retry: bool = True,
+        content: tuple[str, bytes] | None = None,
     ) -> Response:
         """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted.
 
         ``idempotent=False`` (a request that creates something) is repeated only when the
         server provably did not act on it: the connection never opened, or it answered 429.
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
-        attempt (pollers retry on their own schedule).
+        attempt (pollers retry on their own schedule). ``content`` is a body that is not JSON,
+        as its content type and bytes (the NDJSON of a datapoints append).
         """
-        headers = _Headers(self._headers)
-        headers["Authorization"] = "Token " + self._token.reveal()
         data: bytes | None = None
+        headers = self._headers
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/json"
-        if self._paused_until:
-            await self._wait_for_pause()
-        # The first attempt inline (the same steps as `_attempt`, without its coroutine):
-        # most calls succeed and should pay for nothing else.
-        started = time.monotonic()
-        self.stats.requests += 1
-        outcome: APIStatusError | aiohttp.ClientError | asyncio.TimeoutError
-        try:
-            async with self.session.request(
-                method, self.base_url + path, params=params, data=data, headers=headers,
-                timeout=self._api_timeout, allow_redirects=False,
-            ) as resp:
-                if resp.status < 300:
-                    raw = (await resp.read() if _fits(resp, self.max_body)
-                           else await _read_within(resp, method, path, self.max_body))
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug("%s %s -> %d in %.1f ms", method, path, resp.status,
-                                     (time.monotonic() - started) * 1000)
-                    return Response(resp.status, resp.headers,
-                                    _json_answer(raw, resp, method, path), method, path)
-                outcome = await _status_error(resp, RequestInfo(method, path))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            outcome = exc
-        return await self._retry(method, path, params, data, headers, outcome, json_body,
-                                 idempotent=idempotent, attempts=1 if not retry else None)
+            headers = self._json_headers
+        elif content is not None:
+            headers = {**self._headers, "Content-Type": content[0]}
+            data = content[1]
+        send = partial(self._send, method, path, params, data, headers)
+        return await attempts(send, self.shared, self._api_pause, method=method, url=path,
+                              rules=API, idempotent=idempotent, unsafe=not idempotent,
+                              policy=None if retry else self._once, body=json_body)
 
-    async def _attempt(
+    async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None,
-        data: bytes | None, headers: dict[str, str],
-    ) -> Response | APIStatusError:
+        data: bytes | None, headers: Mapping[str, str],
+    ) -> Response:
         # Redirects are not followed, so the token reaches no URL but the one built here;
         # a 3xx is then an error like any other.
         async with self.session.request(
             method, self.base_url + path, params=params, data=data, headers=headers,
             timeout=self._api_timeout, allow_redirects=False,
+            middlewares=self._api_middlewares,
         ) as resp:
             if resp.status >= 300:
-                return await _status_error(resp, RequestInfo(method, path))
+                raise await _status_error(resp, RequestInfo(method, path))
             raw = (await resp.read() if _fits(resp, self.max_body)
                    else await _read_within(resp, method, path, self.max_body))
             return Response(resp.status, resp.headers, _json_answer(raw, resp, method, path),
                             method, path)
-
-    async def _retry(
-        self, method: str, path: str, params: Mapping[str, str | int] | None,
-        data: bytes | None, headers: dict[str, str], first: BaseException | APIStatusError,
-        json_body: Any, *, idempotent: bool, attempts: int | None,
-    ) -> Response:
-        policy = self.retry
-        total = attempts or policy.attempts
-        request = RequestInfo(method, path)
-        outcome: Response | BaseException = first
-        number = 1
-        while True:
-            assert not isinstance(outcome, Response)
-            logger.debug("%s -> %s (attempt %d)", request,
-                         outcome.status_code if isinstance(outcome, APIStatusError)
-                         else type(outcome).__name__, number)
-            error, hint = self._classify(outcome, request, json_body, idempotent=idempotent)
-            if number >= total or not self.budget.try_spend():
-                raise error from _cause(outcome, error)
-            delay = hint if hint is not None else self._backoff(number)
-            logger.debug("%s: retrying in %.3f s", request, delay)
-            await anyio.sleep(delay)
-            if self._paused_until:
-                await self._wait_for_pause()
-            number += 1
-            self.stats.requests += 1
-            self.stats.retries += 1
-            try:
-                outcome = await self._attempt(method, path, params, data, headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                outcome = exc
-            if isinstance(outcome, Response):
-                logger.debug("%s -> ok (attempt %d)", request, number)
-                return outcome
-
-    def _classify(
-        self, outcome: BaseException, request: RequestInfo, json_body: Any, *, idempotent: bool,
-    ) -> tuple[Exception, float | None]:
-        """The error to raise for ``outcome``, and the server's wait hint when it may be
-        retried. An error that must not be retried is raised from here."""
-        if isinstance(outcome, APIStatusError):
-            hint = parse_retry_after(outcome.headers.get("Retry-After"))
-            if isinstance(outcome, RateLimitError):
-                outcome.retry_after = hint
-                self.stats.rate_limited += 1
-                self._pause(hint)
-            retryable = outcome.status_code == 429 or (
-                idempotent and outcome.status_code in TRANSIENT_STATUSES
-            )
-            if not retryable or (hint is not None and hint > self.retry.max_retry_after):
-                raise outcome
-            return outcome, hint
-        wrapped = _connection_error(outcome, request)
-        if not idempotent and not isinstance(outcome, _UNSENT):
-            # The request may have reached the server: repeating it could create twice.
-            raise OutcomeUnknownError(
-                f"the answer to {request} was lost ({_reason(outcome)}); the server may have "
-                "carried it out: check before trying again (e.g. find the batch by name, the "
-                "study by its batch)",
-                request=request, body_summary=_summary(json_body),
-            ) from _cause(outcome, None)
-        return wrapped, None
-
-    def _pause(self, hint: float | None) -> None:
-        # A 429 seen by one caller slows every caller of this client: they share one quota.
-        pause = DEFAULT_RATE_PAUSE if hint is None else min(hint, self.retry.max_retry_after)
-        self._paused_until = max(self._paused_until, time.monotonic() + pause)
-
-    async def _wait_for_pause(self) -> None:
-        wait = self._paused_until - time.monotonic()
-        if wait > 0:
-            self.stats.paused += wait
-            await anyio.sleep(wait)
-        else:
-            self._paused_until = 0.0
 
     async def transfer(
         self,
@@ -321,73 +227,75 @@ class Transport:
         different ``Range`` each time). An upload is sent again after an error answer or a
         connection that never opened, but not after its answer was lost
         (`OutcomeUnknownError`). A URL that is not https (plain http is accepted on this
-        machine only) is refused before anything is sent.
+        machine only) is refused before anything is sent. A user's ``session=`` adds none of
+        its default headers (nor any ``Authorization``) to these requests.
         """
         request = RequestInfo(method, _redact_query(url))
         problem = storage_url_problem(url)
         if problem is not None:
             raise StorageError(f"refused to {method} {request.url}: {problem}")
-        policy = self.retry
-        for number in range(1, policy.attempts + 1):
-            self.stats.requests += 1
-            if number > 1:
-                self.stats.retries += 1
+
+        async def send() -> None:
             extra = headers() if callable(headers) else headers
-            send_headers = {"User-Agent": self._user_agent, **(extra or {})}
-            send_headers.pop("Authorization", None)
-            error: Exception
-            try:
-                async with (body() if body else nullcontext()) as data, self.session.request(
-                    method, url, data=data, headers=send_headers,
-                    timeout=self._transfer_timeout, allow_redirects=False,
-                    read_bufsize=TRANSFER_READ_BUFFER,
-                ) as resp:
-                    if resp.status < 300:
-                        if sink is not None:
-                            await sink(resp)
-                        return
+            asked = {"User-Agent": self._user_agent, **(extra or {})}
+            asked.pop("Authorization", None)
+            async with (body() if body else nullcontext()) as data, self.session.request(
+                method, url, data=data, headers=asked, timeout=self._transfer_timeout,
+                allow_redirects=False, read_bufsize=TRANSFER_READ_BUFFER,
+                middlewares=(_OnlyAsked(self.session.headers, asked),),
+            ) as resp:
+                if resp.status >= 300:
                     status = await _status_error(resp, request)
-                    if status.status_code not in TRANSIENT_STATUSES:
-                        raise StorageError(
-                            f"storage answered {status.status_code}: {status.detail} "
-                            f"({request})",
-                            status_code=status.status_code,
-                        )
-                    error = status
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                if body is not None and not isinstance(exc, _UNSENT):
-                    # The file may have been stored, and storing it again may process it
-                    # again (its rows twice): like a lost create, the caller looks first.
-                    raise OutcomeUnknownError(
-                        f"the answer to {request} was lost ({_reason(exc)}); storage may have "
-                        "kept the file: check the dataset's status before uploading again",
-                        request=request) from exc.with_traceback(None)
-                error = _connection_error(exc, request)
-                error.__cause__ = exc.with_traceback(None)
-            logger.debug("%s -> %s (attempt %d)", request, error, number)
-            if number == policy.attempts or not self.budget.try_spend():
-                raise error
-            await anyio.sleep(self._backoff(number))
+                    raise StorageError(
+                        f"storage answered {status.status_code}: {status.detail} ({request})",
+                        status_code=status.status_code,
+                        retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+                if sink is not None:
+                    await sink(resp)
 
-    def _backoff(self, attempt: int) -> float:
-        cap = min(self.retry.wait_max, self.retry.wait_initial * 2 ** (attempt - 1))
-        return self._rng.uniform(0, cap)
+        await attempts(send, self.shared, self._storage_pause, method=method, url=request.url,
+                       rules=STORAGE, idempotent=True, unsafe=body is not None)
 
 
-class _Headers(dict[str, str]):
-    """Request headers that never show the token (tracebacks with locals print reprs)."""
+class _Authorize:
+    """Adds the token at the last moment, below aiohttp's request frame.
+
+    aiohttp's ``ClientSession._request`` keeps the request headers in a local; a traceback
+    printed with its locals (``capture_locals``, rich's ``show_locals``, error reporters)
+    after a cancellation would show them. Added here, the token lives only on the request
+    object, whose repr shows no headers.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: Secret) -> None:
+        self._token = token
 
     def __repr__(self) -> str:
-        return repr({k: "***" if k == "Authorization" else v for k, v in self.items()})
+        return "<Authorize token='***'>"
+
+    async def __call__(self, request: aiohttp.ClientRequest,
+                       handler: ClientHandlerType) -> aiohttp.ClientResponse:
+        request.headers["Authorization"] = "Token " + self._token.reveal()
+        return await handler(request)
 
 
-def _cause(outcome: BaseException, error: BaseException | None) -> BaseException | None:
-    """What to chain an error to. A connection error's own traceback runs through aiohttp's
-    frames, whose locals hold the request headers: keep its type and message, not its
-    frames."""
-    if error is outcome:
-        return outcome.__cause__
-    return outcome.with_traceback(None)
+class _OnlyAsked:
+    """Drops a user session's default headers (and any ``Authorization``, e.g. from its
+    ``auth=``) from a storage request: the presigned URL is the whole credential, and a
+    storage host refuses, or worse logs, anything else."""
+
+    __slots__ = ("_drop",)
+
+    def __init__(self, defaults: Mapping[str, str], asked: Mapping[str, str]) -> None:
+        kept = {name.lower() for name in asked}
+        self._drop = [name for name in defaults if name.lower() not in kept] + ["Authorization"]
+
+    async def __call__(self, request: aiohttp.ClientRequest,
+                       handler: ClientHandlerType) -> aiohttp.ClientResponse:
+        for name in self._drop:
+            request.headers.popall(name, None)
+        return await handler(request)
 
 
 def _fits(resp: aiohttp.ClientResponse, cap: int) -> bool:
@@ -405,6 +313,11 @@ def _json_answer(raw: bytes, resp: aiohttp.ClientResponse, method: str, path: st
         return None
     try:
         return json.loads(raw)
+    except RecursionError:
+        request = RequestInfo(method, path)
+        raise UnexpectedResponseError(
+            f"{request} answered {resp.status} with JSON nested too deeply to read "
+            f"({len(raw)} bytes)", body=None, request=request) from None
     except ValueError:
         request = RequestInfo(method, path)
         text = raw[:MAX_ERROR_BODY].decode("utf-8", "replace")
@@ -445,7 +358,7 @@ def _decode(raw: bytes) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # an error body is shown as text, however odd
         return raw.decode("utf-8", "replace")
 
 
@@ -454,30 +367,11 @@ async def _status_error(resp: aiohttp.ClientResponse, request: RequestInfo) -> A
     body = _decode(raw)
     if isinstance(body, str) and len(raw) == MAX_ERROR_BODY:
         body = body + "…"
-    return error_for_status(
+    error = error_for_status(
         resp.status, resp.reason or "", body, request, headers=dict(resp.headers)
     )
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    return truncate(str(exc) or type(exc).__name__, 200)
-
-
-def _connection_error(exc: BaseException, request: RequestInfo) -> APIConnectionError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return APITimeoutError(f"request timed out ({request})", request=request)
-    return APIConnectionError(f"connection failed: {_reason(exc)} ({request})", request=request)
-
-
-def _summary(body: Any) -> str:
-    """What was sent, short enough for a message: the keys and the name, never whole bodies."""
-    if not isinstance(body, dict):
-        return ""
-    name = body.get("name")
-    keys = ", ".join(sorted(body))
-    return truncate(f"name={name!r}; fields: {keys}" if name else f"fields: {keys}", 200)
+    error.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+    return error
 
 
 def _redact_query(url: str) -> str:

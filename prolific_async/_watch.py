@@ -1,4 +1,5 @@
-"""`Watch`: an async iterator of `Transition`, driving a `PollLoop` over a shared `Channel`."""
+"""`Watch`: an async iterator of `Transition`, a thin driver of a `PollLoop` over a shared
+`Channel`: it carries out what the loop decides and yields what changed."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import anyio
 import attrs
 
-from ._channel import Channels, Failure
+from ._channel import Channels
 from ._config import PollPolicy
 from ._errors import ResourceFailed
 from ._jobs import Category, JobKind
-from ._poll_loop import PollLoop
+from ._polling import Failure, PollLoop
 
 if TYPE_CHECKING:
     from ._hooks import HookReceiver
 
-__all__ = ["Transition", "Watch", "WatchSpec", "transitions"]
+__all__ = ["Transition", "Watch"]
 
 logger = logging.getLogger("prolific_async.polling")
 
@@ -97,9 +98,9 @@ class Watch(Generic[S]):
     """
 
     def __init__(self, spec: WatchSpec[S], generator: AsyncGenerator[Transition[S], None]):
-        self.kind = spec.kind
-        self.ids = spec.ids
-        self.resource_id = spec.resource_id
+        self.kind: str = spec.kind
+        self.ids: tuple[str, ...] = spec.ids
+        self.resource_id: str = spec.resource_id
         self._generator = generator
 
     def __repr__(self) -> str:
@@ -139,12 +140,14 @@ class Watch(Generic[S]):
 @attrs.define
 class WatchEnv:
     """What every watch of one client shares: its channels, its retry budget, its random
-    numbers, the unknown statuses already warned about, and a hint for timeout messages."""
+    numbers, the unknown statuses already warned about, the shortest wait seen by kind of
+    job, and a hint for timeout messages."""
 
     channels: Channels
     spend_retry: Callable[[], bool]
     rng: random.Random
     warned: set[tuple[str, str]] = attrs.Factory(set)
+    shortest: dict[str, float] = attrs.Factory(dict)
     timeout_hint: str = ""
 
 
@@ -162,20 +165,15 @@ async def transitions(
     loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy, started_at=anyio.current_time(),
                     previous=previous, attempt=attempt,
                     expect_started=expect_started and previous is None,
-                    timeout_hint=env.timeout_hint)
-    draw = env.rng.random
-
-    def delay_after(outcome: Any) -> float:
-        error = outcome.error if isinstance(outcome, Failure) else None
-        return loop.delay(spread=draw(), hint=loop.hint_of(error))
-
+                    timeout_hint=env.timeout_hint, shortest=env.shortest,
+                    learn=expect_started)
     key = spec.key
     channel = env.channels.join(key)
     stop_listening = events.listen(spec.resource_id, channel.wake) if events else None
     seen = 0
     try:
         while True:
-            answer = await channel.poll(seen, spec.fetch, delay_after, loop.deadline_at)
+            answer = await channel.poll(seen, spec.fetch, loop, env.rng.random)
             if answer is None:
                 raise loop.timeout()
             seen, outcome = answer

@@ -68,7 +68,10 @@ def command(*args: str) -> list[str]:
 
 
 def subprocess_env(served: Served | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROLIFIC_")}
+    # COLUMNS/LINES from the runner (pytest-xdist sets COLUMNS=80) would change the command's
+    # table layout; a test that wants a width passes it.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PROLIFIC_") and k not in ("COLUMNS", "LINES")}
     env.update(served.env if served else {}, **extra)
     return env
 

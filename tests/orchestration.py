@@ -5,6 +5,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import attrs
+
 import prolific_async as pa
 from prolific_async.testing import FakeProlific
 
@@ -13,6 +15,10 @@ from .helpers import DETAILS, QUESTIONS
 #: Fast polling against a fake whose clock moves with each request.
 FAST = pa.PollPolicy(initial=0.005, multiplier=1.5, ceiling=0.02, deadline=60)
 PLACES = 2
+#: The stages that review and pay: skipped by plans that do not ask for them.
+MONEY = (pa.Stage.REVIEW, pa.Stage.APPROVE, pa.Stage.BONUS_SETUP, pa.Stage.BONUS_PAY)
+#: The stages a plan without review or bonuses runs.
+UNPAID = [stage for stage in pa.Stage if stage not in MONEY]
 
 
 def rows(n: int, tag: str = "") -> list[dict[str, str]]:
@@ -31,6 +37,18 @@ def plan(name: str, workspace_id: str, export_to: Path | None = None, *, publish
     }
     fields.update(changes)
     return pa.BatchPlan(**fields)  # type: ignore[arg-type]
+
+
+async def ten_each(submission: pa.Submission, responses: list[pa.TaskResponse]) -> int:
+    """A bonus of 10 (0.10) for every approved submission."""
+    return 10
+
+
+def paying_plan(name: str, workspace_id: str, export_to: Path | None = None) -> pa.BatchPlan:
+    """`plan`, reviewed (``approve="all"``) and with a bonus of 10 per submission."""
+    base = plan(name, workspace_id, export_to)
+    assert base.study is not None
+    return attrs.evolve(base, study=attrs.evolve(base.study, approve="all", bonus=ten_each))
 
 
 def client_for(fake: FakeProlific, **options: object) -> pa.Prolific:

@@ -22,6 +22,9 @@ def test_demo_runs_every_batch_to_its_export(tmp_path: Path) -> None:
     assert lines[4].startswith("3 of 3 batches done; ")
     assert "requests sent" in lines[4] and "wall time" in lines[4]
     assert "nothing created twice" in result.stdout
+    # Every submission approved (4 a study) and paid its bonus, each once.
+    assert "money: 12 submissions approved and 12 bonuses of 0.25 paid, each once" in (
+        result.stdout)
     assert lines[-1] == f"exports in {(tmp_path / 'exports').resolve()}"
 
     zips = sorted((tmp_path / "exports").glob("*-export-*.zip"))

@@ -54,7 +54,7 @@ async def test_download_a_followed_export_without_asking_for_another(
     batch = await ready_batch(prolific_client, fake_prolific)
     job = await prolific_client.batches.request_export(batch.id)
     assert job.export_id is not None
-    with pytest.raises(pa.StorageError, match="not complete: wait for it first"):
+    with pytest.raises(pa.NotDownloadableError, match="not complete: wait for it first"):
         await prolific_client.batches.download_export(batch.id, job.export_id, tmp_path)
     fake_prolific.clock.advance(fake_prolific.world.export_generating)
     done = await prolific_client.batches.wait_export(batch.id, job.export_id)

@@ -32,6 +32,7 @@ def test_public_names() -> None:
         "SchemaField", "Study", "StudyAction", "StudyCreate", "StudyStatus", "SyncStatus",
         "TaskDetails", "TaskResponse", "UnitOption", "UnknownItem", "UploadURL", "Validation",
         # the foundation fixes
+        "RequestEvent", "RequestHook", "NotDownloadableError",
         "ClientStats", "OutcomeUnknownError", "JobNotStarted", "to_json", "from_json",
         "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
         "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
@@ -44,10 +45,19 @@ def test_public_names() -> None:
         "TaskRecord", "TaskSubmission", "ResponseValue", "FreeTextValue",
         "FreeTextWithUnitValue", "MultipleChoiceValue", "MultipleChoiceWithFreeTextValue",
         "ExplainedChoice", "FileUploadValue", "UploadedFile", "UnknownValue", "ProgressCallback",
+        # reviewing and paying
+        "Submission", "SubmissionStatus", "RejectionCategory", "BulkApproval", "BonusPayment",
+        "Approve", "Reject", "DEFAULT_MAX_BONUS",
         # webhooks
         "HookAnswer", "HookDelivery", "HookDeliveryStatus", "HookEvent", "HookEventType",
         "HookEventTypeInfo", "HookReceiver", "HookSecret", "HookSubscription", "Secret",
         "SignatureError", "verify_signature",
+        # V4 datasets and feeds
+        "AppendResult", "BatchFeed", "FeedResult", "MigrationStatus", "Rejection",
+        "SchemaMigration", "Feed",
+        # many workers
+        "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
+        "journal_status",
     }
     assert set(pa.__all__) == expected
 

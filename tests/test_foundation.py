@@ -148,17 +148,6 @@ async def test_wait_ready_on_a_dataset_never_uploaded(prolific_client: pa.Prolif
 
 # -- one name for the poll policy -------------------------------------------------------------
 
-async def test_policy_keyword_still_works_with_a_deprecation_warning(
-    prolific_client: pa.Prolific, fake_prolific: FakeProlific,
-) -> None:
-    batch = await ready_batch(prolific_client, fake_prolific)
-    with pytest.warns(DeprecationWarning, match="use poll="):
-        await prolific_client.batches.wait_ready(batch.id, policy=pa.PollPolicy(deadline=5))
-    with pytest.raises(TypeError, match="once"), \
-            pytest.warns(DeprecationWarning, match="use poll="):
-        prolific_client.batches.watch(batch.id, poll=pa.PollPolicy(), policy=pa.PollPolicy())
-
-
 # -- the token is a secret everywhere ---------------------------------------------------------
 
 SECRET = "tok-3f9a1c77d2e84b5b"

@@ -14,8 +14,10 @@ import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
 
 from .orchestration import (
+    MONEY,
     PLACES,
     QUESTIONS,
+    UNPAID,
     batches_named,
     client_for,
     plan,
@@ -26,7 +28,10 @@ from .orchestration import (
 
 pytestmark = pytest.mark.anyio
 
-ALL_STAGES = [stage.value for stage in pa.Stage]
+ALL_STAGES = [stage.value for stage in UNPAID]
+#: What a plan whose dataset is not a `pa.Feed` reports for each stage (the money aside).
+NOT_FED = [(s, k) for s in ALL_STAGES
+           for k in (("skipped",) if s == pa.Stage.FEED else ("started", "finished"))]
 
 
 @pytest.fixture
@@ -69,7 +74,7 @@ async def test_fifty_plans_finish_with_ids_responses_and_exports(
         assert result.responses == PLACES * len(QUESTIONS)
         assert result.export_path is not None and result.export_path.parent == tmp_path / "out"
         assert submissions_in(result.export_path) == PLACES
-        assert set(result.timings) == set(pa.Stage)
+        assert set(result.timings) == set(UNPAID) - {pa.Stage.FEED}
     assert len({r.batch_id for r in results}) == 50
 
     # Every plan reports every stage, started then finished, in pipeline order.
@@ -78,8 +83,8 @@ async def test_fifty_plans_finish_with_ids_responses_and_exports(
         by_plan[event.plan].append(event)
     for name, seen in by_plan.items():
         steps = [(e.stage.value, e.kind.value) for e in seen
-                 if e.kind is not pa.EventKind.TRANSITION]
-        assert steps == [(s, k) for s in ALL_STAGES for k in ("started", "finished")], name
+                 if e.kind is not pa.EventKind.TRANSITION and e.stage not in MONEY]
+        assert steps == NOT_FED, name
         ready = [e.transition.current for e in seen
                  if e.stage is pa.Stage.BATCH_READY and e.transition is not None]
         assert ready[-1] == "READY"
@@ -115,13 +120,18 @@ async def test_optional_stages_are_skipped_with_a_reason(fake: FakeProlific) -> 
     assert skipped == {
         ("no-study", "study_create"): "no study in the plan",
         ("no-study", "study_publish"): "publish=False",
+        ("no-study", "feed"): "not a feed",
         ("no-study", "responses"): "no wait_for",
         ("no-study", "export"): "no export_to",
         ("no-study", "download"): "no export_to",
         ("unpublished", "study_publish"): "publish=False",
+        ("unpublished", "feed"): "not a feed",
         ("unpublished", "responses"): "no wait_for",
         ("unpublished", "export"): "no export_to",
         ("unpublished", "download"): "no export_to",
+        **{(name, stage.value): reason for name in ("no-study", "unpublished")
+           for stage, reason in zip(MONEY, ["approve=None: left for a person"] * 2
+                                    + ["no bonus in the plan"] * 2, strict=True)},
     }
     no_study, unpublished = results
     assert no_study.study_id is None and no_study.responses is None
@@ -272,11 +282,12 @@ async def test_a_finished_run_rerun_skips_everything(fake: FakeProlific, tmp_pat
         posts = len(fake.requests_to("POST"))
         second, events = await run_all(client, plans, journal=tmp_path / "j.db")
     assert len(fake.requests_to("POST")) == posts
-    assert {(e.kind.value, e.message) for e in events} == {("skipped", "done in an earlier run")}
+    assert {(e.kind.value, e.message) for e in events if e.stage not in MONEY} == {
+        ("skipped", "done in an earlier run"), ("skipped", "not a feed")}
     [a], [b] = first, second
     assert (a.dataset_id, a.batch_id, a.study_id, a.export_path, a.responses) == (
         b.dataset_id, b.batch_id, b.study_id, b.export_path, b.responses)
-    assert b.ok and set(b.timings) == set(pa.Stage)
+    assert b.ok and set(b.timings) == set(UNPAID) - {pa.Stage.FEED}
 
 
 async def test_events_print_readably(fake: FakeProlific) -> None:

@@ -118,13 +118,15 @@ AFTER = {
 
 
 async def run_child_until_killed(fake: FakeProlific, point: KillPoint, journal: Path,
-                                 out: Path) -> None:
+                                 out: Path, *, count: int = PLANS, paying: bool = False
+                                 ) -> None:
     async with aiohttp.ClientSession() as session:
         runner = await start_proxy(fake, session, point)
         try:
             url = f"http://127.0.0.1:{runner.addresses[0][1]}"
             command = [sys.executable, "-m", "tests.orch_child", url, fake.token,
-                       fake.workspace_id, str(journal), str(out), str(PLANS)]
+                       fake.workspace_id, str(journal), str(out), str(count),
+                       *(["paying"] if paying else [])]
             async with await anyio.open_process(command, cwd=ROOT) as child:
                 point.child = child
                 code = await child.wait()

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import prolific_async as pa
 from prolific_async._jobs import KINDS, Category
-from prolific_async._poll_loop import PollLoop, ResumeToken
+from prolific_async._polling import PollLoop, ResumeToken
 
 POLICY = pa.PollPolicy(initial=1, ceiling=10, deadline=100, max_poll_errors=2)
 REQUEST = pa.RequestInfo("GET", "/x")
@@ -87,8 +87,8 @@ def test_a_429_hint_stretches_the_delay() -> None:
     state = loop()
     limited = pa.RateLimitError("429", status_code=429, body=None, detail="", request=REQUEST)
     limited.retry_after = 7
-    assert state.delay(spread=0.5, hint=state.hint_of(limited)) == 7
-    assert state.delay(spread=0.5, hint=state.hint_of(status_error(503))) == 1
+    assert state.next_poll_at(10, 10.1, spread=0.5, error=limited) == 17
+    assert state.next_poll_at(10, 10.1, spread=0.5, error=status_error(503)) == 11
 
 
 @given(kind=st.sampled_from(sorted(KINDS)), ids=st.lists(st.text(min_size=1), min_size=1,

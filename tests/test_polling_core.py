@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import prolific_async as pa
-from prolific_async._backoff import HINT_CEILINGS, MIN_DELAY, next_delay
 from prolific_async._jobs import KINDS, Category, categorize
+from prolific_async._polling import HINT_CEILINGS, MIN_DELAY, next_delay
 
 EXPECTED = {
     "dataset": ({"UNINITIALISED", "PROCESSING"}, {"READY"}, {"ERROR"}),
@@ -20,6 +20,9 @@ EXPECTED = {
     "batch_sync": ({"queued", "processing"}, {"complete"}, {"failed"}),
     "study": ({"UNPUBLISHED", "SCHEDULED", "ACTIVE", "PAUSED"},
               {"AWAITING REVIEW", "COMPLETED"}, set()),
+    "bulk_approval": ({"APPROVING"}, {"APPROVED", "PARTLY APPROVED"}, set()),
+    "bonus_pay": ({"UNSEEN", "PARTLY SEEN"}, {"PAID"}, set()),
+    "schema_migration": ({"queued", "processing"}, {"complete", "partial"}, {"failed"}),
 }
 
 
@@ -42,6 +45,7 @@ def test_every_status_of_every_kind(kind: str) -> None:
     (pa.DatasetStatus, "dataset"), (pa.BatchStatus, "batch"),
     (pa.ImportStatus, "dataset_import"), (pa.ExportStatus, "batch_export"),
     (pa.SyncStatus, "batch_sync"), (pa.StudyStatus, "study"),
+    (pa.MigrationStatus, "schema_migration"),
 ])
 def test_every_enum_member_has_a_category(enum: type[pa.DatasetStatus], kind: str) -> None:
     for member in enum:

@@ -12,6 +12,7 @@ from .batches import (
     SyncStatus,
     one_page,
 )
+from .bonuses import BonusPayment
 from .collections import Collection, CollectionPage
 from .common import OpenEnum, StatusSnapshot, TaskDetails
 from .datasets import (
@@ -60,6 +61,7 @@ from .studies import (
     StudyStatus,
     SubmissionsConfig,
 )
+from .submissions import BulkApproval, RejectionCategory, Submission, SubmissionStatus
 
 __all__ = [
     "Answer", "AnswerValue", "Batch", "BatchColumn", "BatchDatasetRef", "BatchPage", "BatchRow",
@@ -74,4 +76,5 @@ __all__ = [
     "UnitOption", "UnknownItem", "UploadURL", "Validation",
     "AccessDetail", "CompletionAction", "CompletionActionType", "CompletionCode",
     "CompletionCodeType", "StudyFilter", "SubmissionsConfig", "one_page",
+    "BonusPayment", "BulkApproval", "RejectionCategory", "Submission", "SubmissionStatus",
 ]

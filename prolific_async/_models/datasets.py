@@ -132,6 +132,8 @@ class Dataset:
     has_predetermined_grouping_id: bool | None = None
     schema: DatasetSchema | None = None
     imports: list[DatasetImport] | None = None
+    #: Set by ``datasets.update`` when a schema change started a migration job.
+    migration_job_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote, urljoin
 
-from .._config import PollPolicy, poll_arg
+from .._config import PollPolicy
 from .._context import Context
 from .._converter import converter, structure_fn
 from .._errors import UnexpectedResponseError, truncate
@@ -21,7 +21,7 @@ from .._watch import Watch, WatchSpec
 if TYPE_CHECKING:
     from .._hooks import HookReceiver
 
-__all__ = ["DC", "ITEM_MODEL", "Resource", "models", "poll_arg", "required", "rows_of",
+__all__ = ["DC", "ITEM_MODEL", "Resource", "models", "required", "rows_of",
            "segment", "status_of", "structure", "task_details_body", "watches", "with_extra"]
 
 T = TypeVar("T")

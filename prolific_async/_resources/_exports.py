@@ -12,11 +12,11 @@ import attrs
 
 from .._config import PollPolicy
 from .._download import ProgressCallback, download
-from .._errors import StorageError
+from .._errors import NotDownloadableError
 from .._jobs import JobKind
 from .._models.exports import ExportJob, ExportStatus
 from .._watch import Watch, WatchSpec
-from ._base import Resource, poll_arg, segment
+from ._base import Resource, segment
 
 __all__ = ["Exports", "export_job"]
 
@@ -90,10 +90,9 @@ class Exports(Resource):
 
     def watch_export(
         self, owner_id: str, export_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[ExportJob]:
         """Stream the export job's status changes; ends at ``complete``, raises on ``failed``."""
-        return self._watch(self._export_spec(owner_id, export_id), poll_arg(poll, policy))
+        return self._watch(self._export_spec(owner_id, export_id), poll)
 
     def _export_spec(self, owner_id: str, export_id: str) -> WatchSpec[ExportJob]:
         return self._spec(self._export_job, (owner_id, export_id),
@@ -101,15 +100,14 @@ class Exports(Resource):
 
     async def wait_export(
         self, owner_id: str, export_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> ExportJob:
         """Wait for a complete export (`ResourceFailed` if it failed, `PollTimeout` at the
         deadline)."""
-        return await self.watch_export(owner_id, export_id, poll=poll_arg(poll, policy)).wait()
+        return await self.watch_export(owner_id, export_id, poll=poll).wait()
 
     async def export(
         self, owner_id: str, dest: str | os.PathLike[str] = ".", *,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
         study_id: str | None = None, from_: datetime | None = None, to: datetime | None = None,
         progress: ProgressCallback | None = None,
     ) -> Path:
@@ -123,8 +121,9 @@ class Exports(Resource):
         job = await self.request_export(owner_id, study_id=study_id, from_=from_, to=to)
         if job.status != ExportStatus.COMPLETE:
             if job.export_id is None:
-                raise StorageError(f"export of {owner_id} answered {job.status} with no export_id")
-            job = await self.wait_export(owner_id, job.export_id, poll=poll_arg(poll, policy))
+                raise NotDownloadableError(
+                    f"export of {owner_id} answered {job.status} with no export_id")
+            job = await self.wait_export(owner_id, job.export_id, poll=poll)
 
         async def again() -> ExportJob:
             # The 200 contract gives no job id; asking again returns the reused export's URL.
@@ -155,7 +154,7 @@ class Exports(Resource):
             if job.export_id is None:
                 job = attrs.evolve(job, export_id=export)
         if job.status != ExportStatus.COMPLETE:
-            raise StorageError(f"export {job.export_id} of {owner_id} is {job.status}, not "
+            raise NotDownloadableError(f"export {job.export_id} of {owner_id} is {job.status}, not "
                                "complete: wait for it first (wait_export)")
 
         async def again() -> ExportJob:
@@ -173,7 +172,7 @@ class Exports(Resource):
                 job = await (self.export_status(owner_id, job.export_id)
                              if job.export_id is not None else again())
             if job.url is None:
-                raise StorageError(f"export of {owner_id} is complete but has no url")
+                raise NotDownloadableError(f"export of {owner_id} is complete but has no url")
             return job.url
 
         return await download(self._transport, export_url, dest, stem=f"{owner_id}-export",

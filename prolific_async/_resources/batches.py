@@ -10,7 +10,8 @@ from typing import Any
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
-from .._errors import NotFoundError, RequestInfo, StorageError
+from .._errors import NotDownloadableError, NotFoundError, RequestInfo
+from .._feed import DEFAULT_BUFFER, DEFAULT_LINGER, BatchFeed, SyncMode
 from .._jobs import JobKind
 from .._models.batches import (
     Batch,
@@ -27,11 +28,11 @@ from .._models.instructions import Item
 from .._models.responses import TaskResponse
 from .._types import UNSET
 from .._watch import Watch, WatchSpec
+from ._appending import KEEP_REJECTIONS, MAX_RECORDS, MAX_REQUEST_BYTES
 from ._base import (
     DC,
     ITEM_MODEL,
     models,
-    poll_arg,
     required,
     segment,
     task_details_body,
@@ -193,7 +194,7 @@ class Batches(Exports):
 
     def watch(
         self, batch_id: str, *, workspace_id: str | None = None,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
     ) -> Watch[StatusSnapshot]:
         """Stream the batch's status changes until READY (`ResourceFailed` on ERROR).
 
@@ -209,7 +210,7 @@ class Batches(Exports):
         """
         spec = (self._status_spec(batch_id) if workspace_id is None
                 else self._listed_spec(batch_id, workspace_id))
-        return self._watch(spec, poll_arg(poll, policy))
+        return self._watch(spec, poll)
 
     @watches(BATCH)
     def _status_spec(self, batch_id: str) -> WatchSpec[StatusSnapshot]:
@@ -246,7 +247,7 @@ class Batches(Exports):
 
     async def wait_ready(
         self, batch_id: str, *, workspace_id: str | None = None,
-        poll: PollPolicy | None = None, policy: PollPolicy | None = None,
+        poll: PollPolicy | None = None,
     ) -> Batch:
         """Wait until the batch is READY and return it (see `watch` for ``workspace_id``).
 
@@ -254,7 +255,7 @@ class Batches(Exports):
         """
         spec = (self._status_spec(batch_id) if workspace_id is None
                 else self._listed_spec(batch_id, workspace_id))
-        await self._watch(spec, poll_arg(poll, policy), expect_started=True).wait()
+        await self._watch(spec, poll, expect_started=True).wait()
         return await self.get(batch_id)
 
     async def duplicate(
@@ -305,7 +306,7 @@ class Batches(Exports):
             # Each call asks for the report again, which gives a freshly signed link.
             link = await self.report(batch_id)
             if link.url is None:
-                raise StorageError(f"batch {batch_id} has no report available yet")
+                raise NotDownloadableError(f"batch {batch_id} has no report available yet")
             return link.url
 
         return await download(self._transport, report_url, dest, stem=f"{batch_id}-report",
@@ -318,6 +319,37 @@ class Batches(Exports):
                                           BatchSync, idempotent=False)
         return job
 
+    def feed(
+        self, batch_id: str, *, dataset_id: str | None = None, sync: SyncMode = "auto",
+        journal: str | os.PathLike[str] | None = None, buffer: int = DEFAULT_BUFFER,
+        linger: float = DEFAULT_LINGER, max_request_records: int = MAX_RECORDS,
+        max_request_bytes: int = MAX_REQUEST_BYTES, keep_rejections: int = KEEP_REJECTIONS,
+        poll: PollPolicy | None = None,
+    ) -> BatchFeed:
+        """A continuous feed of records into this live batch (an async context manager).
+
+        Records sent to it from any number of tasks are appended to the batch's V4 dataset
+        (``dataset_id``, by default the batch's own) and turned into tasks by coalesced
+        syncs; leaving the block flushes, syncs and waits. See `BatchFeed` for ``sync``,
+        ``journal`` (resume after a crash without a record landing twice), ``buffer`` and
+        ``linger``; the request limits and ``keep_rejections`` are `Datasets.append`'s.
+
+        Example::
+
+            async with client.batches.feed(batch.id) as feed:
+                async for output in model.generate():
+                    await feed.send({"prompt": output.prompt, "response": output.text})
+            print(feed.result.accepted, feed.result.rejections)
+        """
+        segment("batch_id", batch_id)  # a bad id is refused here, not at `async with`
+        if dataset_id is not None:
+            segment("dataset_id", dataset_id)
+        return BatchFeed(context=self._context, batches=self, batch_id=batch_id,
+                         dataset_id=dataset_id, sync=sync, journal=journal, buffer=buffer,
+                         linger=linger, max_request_records=max_request_records,
+                         max_request_bytes=max_request_bytes, keep_rejections=keep_rejections,
+                         poll=poll)
+
     def _sync_path(self, batch_id: str, sync_id: str) -> str:
         return f"{self._root(batch_id)}/syncs/{segment('sync_id', sync_id)}"
 
@@ -328,10 +360,9 @@ class Batches(Exports):
 
     def watch_sync(
         self, batch_id: str, sync_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[BatchSync]:
         """Stream a batch sync's status changes until complete."""
-        return self._watch(self._sync_spec(batch_id, sync_id), poll_arg(poll, policy))
+        return self._watch(self._sync_spec(batch_id, sync_id), poll)
 
     @watches(BATCH_SYNC)
     def _sync_spec(self, batch_id: str, sync_id: str) -> WatchSpec[BatchSync]:

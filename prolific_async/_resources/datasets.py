@@ -26,7 +26,8 @@ from .._models.datasets import (
     UploadURL,
 )
 from .._watch import Watch, WatchSpec
-from ._base import DC, Resource, poll_arg, required, segment, watches, with_extra
+from ._base import DC, required, segment, watches, with_extra
+from .datasets_v4 import V4Datasets
 
 __all__ = ["DATASET", "DATASET_IMPORT", "UPLOAD_SUFFIXES", "Datasets"]
 
@@ -87,8 +88,9 @@ def _sniff(path: Path, name: str) -> str | None:
     return None
 
 
-class Datasets(Resource):
-    """Datasets hold the data tasks are made from.
+class Datasets(V4Datasets):
+    """Datasets hold the data tasks are made from (V4 datasets also take records as they
+    come: `append`, `update`, `watch_migration`).
 
     Example::
 
@@ -231,10 +233,9 @@ class Datasets(Resource):
 
     def watch(
         self, dataset_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[StatusSnapshot]:
         """Stream a V3 dataset's status changes until READY (`ResourceFailed` on ERROR)."""
-        return self._watch(self._status_spec(dataset_id), poll_arg(poll, policy))
+        return self._watch(self._status_spec(dataset_id), poll)
 
     @watches(DATASET)
     def _status_spec(self, dataset_id: str) -> WatchSpec[StatusSnapshot]:
@@ -243,10 +244,9 @@ class Datasets(Resource):
 
     def watch_import(
         self, dataset_id: str, import_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Watch[DatasetImport]:
         """Stream a V4 import job's status changes until complete or partial."""
-        return self._watch(self._import_spec(dataset_id, import_id), poll_arg(poll, policy))
+        return self._watch(self._import_spec(dataset_id, import_id), poll)
 
     @watches(DATASET_IMPORT)
     def _import_spec(self, dataset_id: str, import_id: str) -> WatchSpec[DatasetImport]:
@@ -255,19 +255,17 @@ class Datasets(Resource):
 
     async def wait_ready(
         self, dataset_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> Dataset:
         """Wait until the dataset is READY and return it.
 
         A dataset with nothing uploaded is a `JobNotStarted` at the first poll.
         """
-        await self._watch(self._status_spec(dataset_id), poll_arg(poll, policy),
+        await self._watch(self._status_spec(dataset_id), poll,
                           expect_started=True).wait()
         return await self.get(dataset_id)
 
     async def wait_import(
         self, dataset_id: str, import_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None,
     ) -> DatasetImport:
         """Wait until a V4 import is complete (or partial) and return it."""
-        return await self.watch_import(dataset_id, import_id, poll=poll_arg(poll, policy)).wait()
+        return await self.watch_import(dataset_id, import_id, poll=poll).wait()

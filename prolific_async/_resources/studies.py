@@ -11,7 +11,7 @@ from .._converter import converter
 from .._jobs import Category, JobKind
 from .._models.studies import Study, StudyAction, StudyCost, StudyCreate, StudyStatus
 from .._watch import Watch, WatchSpec
-from ._base import Resource, poll_arg, segment, watches
+from ._base import Resource, segment, watches
 
 if TYPE_CHECKING:
     from .._hooks import HookReceiver
@@ -153,7 +153,7 @@ class Studies(Resource):
 
     def watch(
         self, study_id: str, *, poll: PollPolicy | None = None,
-        policy: PollPolicy | None = None, events: HookReceiver | None = None,
+        events: HookReceiver | None = None,
     ) -> Watch[Study]:
         """Stream a study's status changes until it is AWAITING REVIEW or COMPLETED.
 
@@ -167,7 +167,7 @@ class Studies(Resource):
 
             study = await client.studies.watch(study.id, events=receiver).wait()
         """
-        return self._watch(self._study_spec(study_id), poll_arg(poll, policy), events=events)
+        return self._watch(self._study_spec(study_id), poll, events=events)
 
     def watch_submissions(
         self, study_id: str, *, at_least: int, poll: PollPolicy | None = None,

@@ -11,6 +11,7 @@ import click
 import prolific_async as pa
 
 from ._batch import batch
+from ._bonus import bonus
 from ._collection import collection
 from ._context import App
 from ._dataset import dataset
@@ -19,9 +20,11 @@ from ._errors import EXIT_CODES, INTERRUPTED, describe
 from ._fake_server import fake_server
 from ._hooks import hooks
 from ._instructions import instructions
+from ._journal import journal
 from ._output import Output
 from ._run import run
 from ._study import study
+from ._submissions import submissions
 
 __all__ = ["cli"]
 
@@ -89,5 +92,6 @@ def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | 
 
 
 for command in (demo, run, batch, dataset, instructions, collection, study, fake_server,
-                hooks):
+                submissions, bonus, hooks):
     cli.add_command(command)
+cli.add_command(journal)

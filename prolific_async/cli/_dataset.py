@@ -1,4 +1,4 @@
-"""``prolific-async dataset …``: create, upload to, and watch datasets."""
+"""``prolific-async dataset …``: create, upload to, append to, and watch datasets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import click
 
 import prolific_async as pa
 
+from ._append import append_jsonl
 from ._context import App, json_option, pass_app, workspace_option
+from ._errors import INPUT
 
 __all__ = ["dataset"]
 
@@ -90,3 +92,28 @@ def status(app: App, dataset_id: str) -> None:
 def watch(app: App, dataset_id: str) -> None:
     """Print each status change of a dataset until it is READY (exit 8 on ERROR)."""
     app.follow(lambda client: client.datasets.watch(dataset_id))
+
+
+@dataset.command()
+@click.argument("dataset_id")
+@click.argument("file", metavar="FILE.jsonl|-")
+@json_option
+@pass_app
+def append(app: App, dataset_id: str, file: str) -> None:
+    """Append JSON lines (one record a line; - reads stdin) to a V4 dataset.
+
+    Prints the accepted, duplicate and rejected counts and each rejection with its line;
+    exits 6 if any record was rejected. Records already in the dataset come back as
+    duplicates, so running the same file again is harmless.
+    """
+    result = append_jsonl(app, dataset_id, file)
+    if app.output.as_json:
+        app.output.json(result)
+    else:
+        app.output.line(f"accepted {result.accepted}, duplicates {result.duplicates}, "
+                        f"rejected {result.rejected}")
+        for rejection in result.rejections:
+            where = "?" if rejection.index is None else rejection.index + 1
+            app.output.line(f"line {where}: {rejection.field or '-'}: {rejection.reason}")
+    if result.rejected:
+        raise click.exceptions.Exit(INPUT)

@@ -29,6 +29,8 @@ __all__ = ["demo"]
 #: work in seconds, slow enough to watch.
 SPEED = 10.0
 ROWS, TASKS_PER_GROUP, PLACES = 8, 2, 4
+#: The bonus each approved submission gets, in minor units.
+BONUS = 25
 
 
 @click.command()
@@ -62,7 +64,8 @@ def demo(app: App, batches: int, concurrency: int, out: Path | None, seed: int,
                 task_details=DETAILS, instructions=QUESTIONS, tasks_per_group=TASKS_PER_GROUP,
                 study=pa.StudyPlan(description="Label the sentiment of product reviews.",
                                    reward=50, places=PLACES, estimated_minutes=3,
-                                   publish=True, wait_for="complete"),
+                                   publish=True, wait_for="complete", approve="all",
+                                   bonus=BONUS),
                 export_to=exports) for name, file in zip(names, files, strict=True)]
             async with pa.Prolific(fake.token, base_url=fake.url, seed=seed) as client:
                 app.output.note(
@@ -72,8 +75,9 @@ def demo(app: App, batches: int, concurrency: int, out: Path | None, seed: int,
                 outcome = await drive(app.output, client, plans, concurrency=concurrency)
                 twice = await _created_twice(client, fake.workspace_id)
             fired = fake.fault_counts() if faults else {}
+            paid = _paid_once(fake)
         notes = ["on the server: one batch and one study per plan, nothing created twice"
-                 if not twice else f"created twice: {', '.join(twice)}"]
+                 if not twice else f"created twice: {', '.join(twice)}", paid]
         if faults:
             notes.insert(0, "faults injected: " + (", ".join(
                 f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(fired.items())
@@ -96,8 +100,24 @@ def _fake(speed: float, seed: int, faults: bool) -> FakeProlific:
         # Seeded: the same --seed meets the same trouble at the same requests, on the API and
         # the storage host: a 429 with Retry-After, a 503, a connection cut before the server
         # acts, or after it acted.
-        fake.chaos(seed=seed, rate_limit=0.02, unavailable=0.03, drop=0.01, lose_answer=0.01)
+        # Not on the bonus pay (/api/v1/bulk-bonus-payments/...): a pay answered 5xx cannot be
+        # told from one the server carried out, so a run stops that plan rather than risk
+        # paying twice. The demo shows the faults a run absorbs.
+        for path, offset in (("/api/v1/[!b]*", 0), ("/[!a]*", 1000)):  # the API; storage
+            fake.chaos(seed=seed + offset, rate_limit=0.02, unavailable=0.03, drop=0.01,
+                       lose_answer=0.01, path=path)
     return fake
+
+
+def _paid_once(fake: FakeProlific) -> str:
+    """What the fake's wallet saw: each approval and bonus once, or what went twice."""
+    money = fake.money
+    approved = [a.submission_id for a in money.approvals]
+    twice = len(approved) - len(set(approved)) + sum(
+        len(b.pays) > 1 for b in money.bonuses.values())
+    return (f"money: {len(approved)} submissions approved and {len(money.payments)} bonuses "
+            f"of {BONUS / 100:.2f} paid, " + ("each once" if not twice else
+                                               f"{twice} paid twice"))
 
 
 async def _created_twice(client: pa.Prolific, workspace_id: str) -> list[str]:

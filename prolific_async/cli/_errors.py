@@ -55,6 +55,8 @@ def describe(exc: BaseException, *, base_url: str | None = None) -> tuple[int, s
         return AUTH, f"the token may not do this: {text}"
     if isinstance(exc, pa.NotFoundError):
         return NOT_FOUND, text
+    if isinstance(exc, pa.OutcomeUnknownError):
+        return NETWORK, text  # says itself what may have happened and what to check
     if isinstance(exc, pa.APIConnectionError):
         where = f" at {base_url}" if base_url else ""
         return NETWORK, f"could not reach the API{where}: {text}"

@@ -31,7 +31,8 @@ __all__ = ["Outcome", "RunView", "check", "drive", "summary"]
 _PHASES: dict[str, tuple[pa.Stage, ...]] = {
     "dataset s": (pa.Stage.DATASET_CREATE, pa.Stage.DATASET_UPLOAD, pa.Stage.DATASET_READY),
     "batch s": (pa.Stage.BATCH_CREATE, pa.Stage.BATCH_SETUP, pa.Stage.BATCH_READY),
-    "study s": (pa.Stage.STUDY_CREATE, pa.Stage.STUDY_PUBLISH, pa.Stage.RESPONSES),
+    "study s": (pa.Stage.STUDY_CREATE, pa.Stage.STUDY_PUBLISH, pa.Stage.RESPONSES,
+                pa.Stage.REVIEW, pa.Stage.APPROVE, pa.Stage.BONUS_SETUP, pa.Stage.BONUS_PAY),
     "export s": (pa.Stage.EXPORT, pa.Stage.DOWNLOAD),
 }
 _LAST_STAGE = list(pa.Stage)[-1]

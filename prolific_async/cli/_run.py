@@ -29,8 +29,9 @@ __all__ = ["run"]
 
 @click.command()
 @click.argument("plan_file", metavar="PLAN.toml", type=click.Path(path_type=Path))
-@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file that records progress: a rerun with it sends fewer requests.")
+@click.option("--journal", metavar="FILE|URL",
+              help="SQLite file that records progress: a rerun with it sends fewer requests. "
+                   "Or a postgresql:// URL, shared by every worker running the same plans.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=50,
               show_default=True, help="How many plans may be in flight together.")
 @click.option("--dry-run", is_flag=True,
@@ -39,7 +40,7 @@ __all__ = ["run"]
 @click.option("--yes", "-y", is_flag=True,
               help="Publish on the real API without asking (needed without a terminal).")
 @pass_app
-def run(app: App, plan_file: Path, journal: Path | None, concurrency: int, dry_run: bool,
+def run(app: App, plan_file: Path, journal: str | None, concurrency: int, dry_run: bool,
         yes: bool) -> None:
     """Run every plan of a TOML plan file: dataset to export, live.
 
@@ -51,7 +52,7 @@ def run(app: App, plan_file: Path, journal: Path | None, concurrency: int, dry_r
     plans = pa.load_plans(plan_file)
     if dry_run:
         results = app.run(lambda client: _dry_run(client, plans, concurrency))
-        _show_dry_run(app.output, results)
+        _show_dry_run(app.output, plans, results)
         return
     if journal is None:
         app.output.note("no --journal: a rerun finds what this run made on the server, with "
@@ -61,17 +62,18 @@ def run(app: App, plan_file: Path, journal: Path | None, concurrency: int, dry_r
         if not yes and _spends_money(client.base_url) and any(
                 plan.study is not None and plan.study.publish for plan in plans):
             await _confirm(app.output, client, plans, concurrency)
-        return await drive(app.output, client, plans, concurrency=concurrency,
-                           journal=str(journal) if journal else None)
+        return await drive(app.output, client, plans, concurrency=concurrency, journal=journal)
 
+    # A URL may carry a password: the closing lines name a file, never a URL.
+    shown = "the same URL" if journal and "://" in journal else journal
     try:
         outcome = app.run(work)
     except KeyboardInterrupt:
         if journal is not None:
-            app.output.note(f"stopped: run the same command again to resume from {journal}")
+            app.output.note(f"stopped: run the same command again to resume from {shown}")
         raise
     summary(app.output, outcome)
-    check(outcome, hint=f" (rerun with --journal {journal} to resume)" if journal else "")
+    check(outcome, hint=f" (rerun with --journal {shown} to resume)" if journal else "")
 
 
 def _spends_money(base_url: str) -> bool:
@@ -101,7 +103,17 @@ def _cost_line(results: Sequence[pa.PlanResult]) -> tuple[int, str]:
                          "included (in your account's currency)")
 
 
-def _show_dry_run(output: Output,
+def _bonus_line(plans: Sequence[pa.BatchPlan]) -> str | None:
+    """The most the plans' bonuses could pay (each plan's ceiling for each place)."""
+    paying = [p.study for p in plans if p.study is not None and p.study.bonus is not None]
+    if not paying:
+        return None
+    most = sum(study.most_bonus * study.places for study in paying)
+    return (f"{len(paying)} {'plan' if len(paying) == 1 else 'plans'} would pay bonuses: at "
+            f"most {most / 100:,.2f} before fees")
+
+
+def _show_dry_run(output: Output, plans: Sequence[pa.BatchPlan],
                   found: list[tuple[pa.PlanResult, list[pa.PipelineEvent]]]) -> None:
     results = [result for result, _ in found]
     if output.as_json:
@@ -120,6 +132,9 @@ def _show_dry_run(output: Output,
                     kind = "warning: " if event.kind is pa.EventKind.WARNING else ""
                     output.line(f"{event.plan}  {event.stage}  {kind}{event.message}")
         output.line(_cost_line(results)[1])
+        bonuses = _bonus_line(plans)
+        if bonuses:
+            output.line(bonuses)
     check(Outcome(results=results, tasks={}, requests=0, retries=0, wall=0.0, exports=[]))
 
 
@@ -132,9 +147,13 @@ async def _confirm(output: Output, client: pa.Prolific, plans: Sequence[pa.Batch
             "and how much with --dry-run, then run again with --yes", DECLINED)
     found = await _dry_run(client, plans, concurrency)
     count, line = _cost_line([result for result, _ in found])
-    if count == 0:
+    bonuses = _bonus_line(plans)
+    if count == 0 and bonuses is None:
         return
     output.note(line)
+    if bonuses:
+        output.note(bonuses)
+    question = "Publish them?" if bonuses is None else "Publish them and pay the bonuses?"
     if not await anyio.to_thread.run_sync(
-            lambda: click.confirm("Publish them?", default=False, err=True)):
+            lambda: click.confirm(question, default=False, err=True)):
         raise CommandError("declined: nothing was created", DECLINED)

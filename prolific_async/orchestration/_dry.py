@@ -66,6 +66,11 @@ async def dry_run(
                                                total_available_places=plan.study.places)
             cost = priced.total_cost
             message = f"would publish: {_money(cost)} with fees and VAT"
+        elif spec.stage is Stage.BONUS_PAY:
+            assert plan.study is not None
+            most = plan.study.most_bonus
+            message = (f"would pay a bonus to approved submissions: at most {_money(most)} "
+                       f"each, {_money(most * plan.study.places)} in all before fees")
         else:
             message = f"would create {spec.creates}" if spec.creates else "would run"
         emit(PipelineEvent(plan=plan.name, stage=spec.stage, kind=EventKind.PLANNED,

@@ -25,7 +25,13 @@ class Stage(str, enum.Enum):
     BATCH_READY = "batch_ready"
     STUDY_CREATE = "study_create"
     STUDY_PUBLISH = "study_publish"
+    #: The rest of a `Feed`'s records, fed to the live batch (skipped for other datasets).
+    FEED = "feed"
     RESPONSES = "responses"
+    REVIEW = "review"
+    APPROVE = "approve"
+    BONUS_SETUP = "bonus_setup"
+    BONUS_PAY = "bonus_pay"
     EXPORT = "export"
     DOWNLOAD = "download"
 

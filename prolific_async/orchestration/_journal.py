@@ -12,8 +12,10 @@ so a second run on the same journal, in this process or another, is refused.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -26,6 +28,7 @@ import anyio
 import attrs
 
 from . import _sdk as pa
+from ._leases import JournalStatus, plan_status
 
 __all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord", "StageState"]
 
@@ -42,6 +45,11 @@ CREATE TABLE IF NOT EXISTS stages (
     PRIMARY KEY (plan, stage));
 """
 _VERSION = "1"
+#: The SQLite header's application id of a journal ("PRLF"), so `file` and this SDK know it.
+_APPLICATION_ID = 0x50524C46
+_TABLES = frozenset({"meta", "plans", "ids", "stages"})
+#: The key of `ids` that marks a plan driven to its end.
+_FINISHED = "finished"
 
 
 class JournalInUseError(pa.ProlificError, RuntimeError):
@@ -95,6 +103,10 @@ class Journal:
         # One thread at a time touches the connection; the limiter queues writers in order.
         self._limiter = anyio.CapacityLimiter(1)
         self._lock = threading.Lock()
+        # One run holds the file, so its leases need no database: it holds them all.
+        self._added: dict[str, None] = {}
+        self._leased: set[str] = set()
+        self._finished: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<Journal {str(self.path)!r}>"
@@ -105,23 +117,30 @@ class Journal:
 
     @classmethod
     def _open(cls, path: Path) -> Journal:
-        db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        created = _check_openable(path)
         try:
-            # EXCLUSIVE before WAL: the lock is taken by the first write and held until close,
-            # and WAL then needs no shared memory. A crashed process's lock dies with it.
+            db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise pa.ConfigurationError(f"cannot open journal {str(path)!r}: {exc}") from exc
+        try:
+            # The lock is taken by the first statement and, in EXCLUSIVE mode, held until close
+            # (so WAL then needs no shared memory). A crashed process's lock dies with it.
             db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("BEGIN EXCLUSIVE")
+            # Only reads until the file is known to be a journal (or empty): another
+            # application's database is refused before a single byte of it changes.
+            fresh = _identify(path, db)
+            db.execute("COMMIT")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN EXCLUSIVE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            found = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
-            if found is None:
+            if fresh:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
                 db.execute("INSERT INTO meta VALUES ('version', ?)", (_VERSION,))
-            elif found[0] != _VERSION:
-                raise pa.ConfigurationError(
-                    f"journal {str(path)!r} has version {found[0]}, this SDK writes {_VERSION}")
+            # Stamped on journals written before the marker existed too.
+            db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             db.close()
@@ -130,6 +149,7 @@ class Journal:
                     f"journal {str(path)!r} is in use by another run (another process, or "
                     "another orchestrate() in this one); wait for it to end, or use another "
                     "journal file") from None
+            _remove_if(created, path)
             raise pa.ConfigurationError(f"cannot open journal {str(path)!r}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -137,6 +157,7 @@ class Journal:
                 f"{str(path)!r} is not a prolific_async journal: {exc}") from exc
         except BaseException:
             db.close()
+            _remove_if(created, path)
             raise
         return cls(path, db)
 
@@ -163,26 +184,14 @@ class Journal:
         return await self._run(self._enter, plan, dict(fingerprint))
 
     def _enter(self, plan: str, fingerprint: dict[str, str]) -> PlanRecord:
-        db = self._db
-        row = db.execute("SELECT fingerprint FROM plans WHERE name=?", (plan,)).fetchone()
-        if row is None:
-            db.execute("INSERT INTO plans VALUES (?, ?, ?)",
-                       (plan, json.dumps(fingerprint, sort_keys=True), time.time()))
+        self._leased.add(plan)
+        if not self._add(plan, fingerprint):
             return PlanRecord()
-        recorded: dict[str, str] = json.loads(row[0])
-        # An input added since (a study on a plan that had none) changes nothing created.
-        changed = sorted(key for key, value in recorded.items() if fingerprint.get(key) != value)
-        if changed:
-            raise PlanChangedError(
-                f"plan {plan!r} changed since the journal recorded it ({', '.join(changed)}); "
-                "what it created from the old inputs exists on the server and a rerun (with "
-                "this journal, a new one or none) finds it by the plan's name: rename the plan "
-                "to create anew, or delete its batch first",
-                plan=plan, changed=changed)
-        if recorded.keys() != fingerprint.keys():
-            db.execute("UPDATE plans SET fingerprint=? WHERE name=?",
-                       (json.dumps(fingerprint, sort_keys=True), plan))
+        return self._load(plan)
+
+    def _load(self, plan: str) -> PlanRecord:
         record = PlanRecord()
+        db = self._db
         for key, value in db.execute("SELECT key, value FROM ids WHERE plan=?", (plan,)):
             record.ids[key] = value
         for stage, state, seconds in db.execute(
@@ -191,6 +200,24 @@ class Journal:
             if seconds is not None:
                 record.seconds[stage] = seconds
         return record
+
+    async def add(self, plan: str, fingerprint: Mapping[str, str]) -> None:
+        """Record ``plan`` with its fingerprint, or check it (`PlanChangedError`)."""
+        await self._run(self._add, plan, dict(fingerprint))
+
+    def _add(self, plan: str, fingerprint: dict[str, str]) -> bool:
+        """False when the plan is new to the journal."""
+        self._added.setdefault(plan, None)
+        db = self._db
+        row = db.execute("SELECT fingerprint FROM plans WHERE name=?", (plan,)).fetchone()
+        if row is None:
+            db.execute("INSERT INTO plans VALUES (?, ?, ?)",
+                       (plan, json.dumps(fingerprint, sort_keys=True), time.time()))
+            return False
+        if changed_inputs(plan, json.loads(row[0]), fingerprint):
+            db.execute("UPDATE plans SET fingerprint=? WHERE name=?",
+                       (json.dumps(fingerprint, sort_keys=True), plan))
+        return True
 
     async def begin(self, plan: str, stage: str) -> None:
         """Mark ``stage`` begun: what it creates may exist on the server from now on."""
@@ -211,3 +238,115 @@ class Journal:
     def _execute(self, sql: str, args: tuple[Any, ...]) -> None:
         # Autocommit mode: each statement is its own committed transaction.
         self._db.execute(sql, args)
+
+    # -- leases: the file's lock makes this run the one worker -----------------------------
+
+    shared = False
+    lease_timeout = math.inf
+
+    async def peek(self, plan: str) -> tuple[PlanRecord, bool]:
+        return await self._run(self._load, plan), plan in self._finished
+
+    async def claim(self, limit: int) -> list[str]:
+        """Up to ``limit`` plans added in this run and neither leased nor finished."""
+        free = [p for p in self._added if p not in self._leased and p not in self._finished]
+        self._leased.update(free[:limit])
+        return free[:limit]
+
+    async def confirm(self, plan: str) -> None:
+        """Nothing to check: no other worker can hold a lease on a locked file."""
+
+    def lost(self, plan: str) -> anyio.Event:
+        return anyio.Event()  # never set
+
+    def on_lost(self, plan: str, callback: Callable[[], None]) -> None:
+        """Never called: the file's one run cannot lose a lease."""
+
+    async def release(self, plan: str, *, finished: bool) -> None:
+        self._leased.discard(plan)
+        if finished:
+            self._finished.add(plan)
+            # For `journal status`: stages alone cannot say so (skipped ones are not recorded).
+            await self.set_id(plan, _FINISHED, "1")
+
+    async def share_polls(self, ceiling: float, apply: Callable[[float], None]) -> None:
+        apply(ceiling)  # the one worker's share is the whole
+
+    async def status(self) -> JournalStatus:
+        """Plans by their furthest stage (read from the file, which this run holds)."""
+        return await self._run(self._status)
+
+    def _status(self) -> JournalStatus:
+        rows: dict[str, list[tuple[str, str]]] = {
+            name: [] for (name,) in self._db.execute("SELECT name FROM plans ORDER BY created_at")}
+        for plan, stage, state in self._db.execute("SELECT plan, stage, state FROM stages"):
+            rows.setdefault(plan, []).append((stage, state))
+        finished = {plan for (plan,) in self._db.execute(
+            "SELECT plan FROM ids WHERE key=?", (_FINISHED,))}
+        return JournalStatus(tuple(plan_status(plan, found, finished=plan in finished)
+                                   for plan, found in rows.items()))
+
+
+def changed_inputs(plan: str, recorded: Mapping[str, str], fingerprint: Mapping[str, str]) -> bool:
+    """Raise `PlanChangedError` when an input of ``plan`` differs from the one recorded; True
+    when inputs were only added (a study on a plan that had none), so the record is updated."""
+    changed = sorted(key for key, value in recorded.items() if fingerprint.get(key) != value)
+    if changed:
+        raise PlanChangedError(
+            f"plan {plan!r} changed since the journal recorded it ({', '.join(changed)}); "
+            "what it created from the old inputs exists on the server and a rerun (with "
+            "this journal, a new one or none) finds it by the plan's name: rename the plan "
+            "to create anew, or delete its batch first",
+            plan=plan, changed=changed)
+    return recorded.keys() != fingerprint.keys()
+
+
+def _check_openable(path: Path) -> bool:
+    """Refuse a path SQLite could not open, saying why; True when this call created the file.
+
+    SQLite itself only says "unable to open database file", without the path or the cause.
+    """
+    if path.is_dir():
+        raise pa.ConfigurationError(f"cannot open journal {str(path)!r}: it is a directory")
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise pa.ConfigurationError(
+            f"cannot open journal {str(path)!r}: its folder {str(path.parent)!r} {what}")
+    existed = path.exists()
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise pa.ConfigurationError(
+            f"cannot open journal {str(path)!r}: {exc.strerror or exc}") from None
+    return not existed
+
+
+def _identify(path: Path, db: sqlite3.Connection) -> bool:
+    """Whether the open database is new (True) or this SDK's journal (False); else refuse."""
+    application = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = {name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+    user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if application == 0 and not tables and user_version == 0:
+        return True
+    # Journals written before the marker are known by their tables and version row.
+    marked = application == _APPLICATION_ID or (application == 0 and tables == _TABLES)
+    found = db.execute("SELECT value FROM meta WHERE key='version'").fetchone() if (
+        marked and "meta" in tables) else None
+    if found is None:
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise pa.ConfigurationError(
+            f"{str(path)!r} is not a prolific_async journal (a SQLite database of another "
+            f"application{': tables ' + listed if tables else ''}); it was left untouched: "
+            "give a new file as the journal")
+    if found[0] != _VERSION:
+        raise pa.ConfigurationError(
+            f"journal {str(path)!r} has version {found[0]}, this SDK writes {_VERSION}")
+    return False
+
+
+def _remove_if(created: bool, path: Path) -> None:
+    """Take back the empty file `_check_openable` made, so a refused path stays as it was."""
+    if created:
+        with contextlib.suppress(OSError):
+            path.unlink()

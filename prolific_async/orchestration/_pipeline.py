@@ -28,7 +28,8 @@ import attrs
 
 from . import _sdk as pa
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
-from ._journal import Journal, PlanRecord, StageState
+from ._journal import PlanRecord, StageState
+from ._journal_api import JournalStore
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 from ._reconcile import create_once
@@ -37,7 +38,8 @@ from ._survey import Survey
 
 __all__ = ["Pipeline", "PipelineState", "PlanCancelled"]
 
-_ID_KEYS = ("dataset_id", "import_id", "batch_id", "study_id", "export_id", "wait_for")
+_ID_KEYS = ("dataset_id", "import_id", "batch_id", "study_id", "export_id", "wait_for",
+            "bonus_id")
 
 
 class PlanCancelled(pa.ProlificError):
@@ -73,7 +75,7 @@ class Pipeline:
 
     def __init__(
         self, client: pa.Prolific, plan: BatchPlan, state: PipelineState, *,
-        emit: Callable[[PipelineEvent], None], journal: Journal | None,
+        emit: Callable[[PipelineEvent], None], journal: JournalStore | None,
         record: PlanRecord, scratch: Path, pacer: Pacer, survey: Survey,
         hooks: pa.HookReceiver | None = None,
     ) -> None:
@@ -108,6 +110,9 @@ class Pipeline:
         self.changes = 0
         self.ids = state.ids
         self.ids.update({k: v for k, v in record.ids.items() if k in _ID_KEYS})
+        #: Everything the journal holds for the plan (the money stages keep per-submission
+        #: review decisions and bonus amounts there), kept up to date by `set`.
+        self.journaled: dict[str, str] = dict(record.ids)
         if "export_path" in record.ids:
             state.export_path = Path(record.ids["export_path"])
         if "responses" in record.ids:
@@ -149,6 +154,7 @@ class Pipeline:
     async def set(self, key: str, value: str, *, created: bool = False) -> None:
         """Keep an id (or an output) of the plan, in the journal at once."""
         self.state.ids[key] = value
+        self.journaled[key] = value
         if created:
             self.fresh.add(key)
         if self._journal is not None:
@@ -156,6 +162,7 @@ class Pipeline:
 
     async def forget(self, key: str) -> None:
         self.state.ids.pop(key, None)
+        self.journaled.pop(key, None)
         if self._journal is not None:
             await self._journal.forget(self.plan.name, key)
 
@@ -228,12 +235,20 @@ class Pipeline:
 
     async def _run(self, spec: StageSpec) -> str | None:
         find = spec.find
-        if find is None:
+
+        async def act() -> str | None:
+            if spec.creates and self._journal is not None:
+                # A worker stopped past its lease's timeout has a successor, which acts
+                # instead: this one checks it still holds the plan before each request.
+                await self._journal.confirm(self.plan.name)
             return await spec.do(self)
+
+        if find is None:
+            return await act()
 
         async def look(recheck: bool) -> str | None:
             return await find(self, recheck)
 
         if spec.creates:
-            return await create_once(look, lambda: spec.do(self))
-        return await look(False) or await spec.do(self)
+            return await create_once(look, act)
+        return await look(False) or await act()

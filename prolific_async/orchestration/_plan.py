@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 
 from . import _sdk as pa
+from ._feeding import Feed
 
 __all__ = ["BatchPlan", "DatasetSource", "ExistingDataset", "StudyPlan", "fingerprint"]
 
@@ -37,8 +38,8 @@ class ExistingDataset:
             raise ValueError(f"ExistingDataset id must be a non-empty string, got {value!r}")
 
 
-#: A CSV or JSONL file, rows given in Python, or a dataset that already exists.
-DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingDataset
+#: A CSV or JSONL file, rows given in Python, a dataset that already exists, or a `Feed`.
+DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingDataset | Feed
 
 #: What `StudyPlan.extra` may not hold: it is for fields this SDK does not model.
 _STUDY_FIELDS = frozenset(a.name for a in attrs.fields(pa.StudyCreate)) - {"extra"}
@@ -71,6 +72,21 @@ def _check_wait_for(_: object, attribute: attrs.Attribute[Any], value: Any) -> N
     _positive_int(_, attribute, value)
 
 
+#: Review: decide one submission from its task responses (None: leave it for a person).
+ReviewFn = Callable[[pa.Submission, "list[pa.TaskResponse]"],
+                    Awaitable["pa.Approve | pa.Reject | None"]]
+#: Bonus: the amount for one approved submission, in minor units (None: no bonus).
+BonusFn = Callable[[pa.Submission, "list[pa.TaskResponse]"], Awaitable["int | None"]]
+
+
+def _check_decider(name: str, value: Any, *, allow_all: bool) -> None:
+    if value is None or (allow_all and value == "all") or callable(value):
+        return
+    what = ('None, "all" or an async callable' if allow_all
+            else "None, an int in minor units or an async callable")
+    raise ValueError(f"StudyPlan.{name} must be {what}, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class StudyPlan:
     """The study that puts a plan's batch in front of participants.
@@ -83,6 +99,15 @@ class StudyPlan:
     ``wait_for`` makes the run wait, after publishing, until that many participants have
     submitted (``places_taken``), or until the study is done collecting (``"complete"``:
     AWAITING REVIEW or COMPLETED), at most ``wait_deadline`` seconds.
+
+    Then, and only when asked (the defaults never spend): ``approve="all"`` approves every
+    submission awaiting review, or ``approve=<async callable(submission, responses)>``
+    decides each one (``pa.Approve()``, ``pa.Reject(message, category)``, or None to leave
+    it for a person; asked once per submission, its decision journaled). ``bonus`` gives
+    each approved submission a bonus: an int in minor units (``25``: 0.25, the same for
+    all), or ``<async callable(submission, responses)>`` returning one (None: no bonus).
+    Any bonus above ``max_bonus`` (`DEFAULT_MAX_BONUS`: 1,000) is refused. The bonuses are
+    set up and paid once.
 
     Attributes:
         description: What participants read about the study before they take part.
@@ -107,6 +132,12 @@ class StudyPlan:
         wait_for: After publishing, wait until this many participants have submitted, or
             ``"complete"`` until the study stops collecting; not at all when not given.
         wait_deadline: The longest wait for ``wait_for``, in seconds (a day by default).
+        approve: ``"all"`` approves every submission awaiting review; an async callable
+            decides each one; not at all when not given (needs ``wait_for``). Approving pays
+            the reward.
+        bonus: A bonus for each approved submission, in minor units, or an async callable
+            returning one; none when not given (needs ``approve``). Paying spends money.
+        max_bonus: The largest bonus accepted, in minor units: anything above is refused.
 
     Example::
 
@@ -134,15 +165,37 @@ class StudyPlan:
     wait_for: int | Literal["complete"] | None = attrs.field(default=None,
                                                               validator=_check_wait_for)
     wait_deadline: float = 24 * 3600.0
+    approve: Literal["all"] | ReviewFn | None = None
+    bonus: int | BonusFn | None = None
+    max_bonus: int = attrs.field(default=pa.DEFAULT_MAX_BONUS, validator=_positive_int)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.description, str) or not self.description.strip():
             raise ValueError("StudyPlan.description must be a non-empty string")
+        _check_decider("approve", self.approve, allow_all=True)
+        if isinstance(self.bonus, int) and not isinstance(self.bonus, bool):
+            if not 1 <= self.bonus <= self.max_bonus:
+                raise ValueError(f"StudyPlan.bonus must be from 1 to max_bonus "
+                                 f"({self.max_bonus}) minor units, got {self.bonus}")
+        else:
+            _check_decider("bonus", self.bonus, allow_all=False)
+        if self.approve is not None and self.wait_for is None:
+            raise ValueError("StudyPlan.approve needs wait_for: submissions are reviewed once "
+                             "the run has waited for them")
+        if self.bonus is not None and self.approve is None:
+            raise ValueError("StudyPlan.bonus needs approve: bonuses go to approved submissions")
         if self.wait_for is not None and not self.publish:
             raise ValueError("StudyPlan.wait_for needs publish=True: an unpublished study gets "
                              "no responses")
         if self.wait_deadline <= 0:
             raise ValueError(f"StudyPlan.wait_deadline must be > 0, got {self.wait_deadline!r}")
+
+    @property
+    def most_bonus(self) -> int:
+        """The most one bonus of this plan can be, in minor units (0: no bonuses)."""
+        if self.bonus is None:
+            return 0
+        return self.bonus if isinstance(self.bonus, int) else self.max_bonus
 
     def create_body(self, plan_name: str, batch_id: str) -> pa.StudyCreate:
         """The `StudyCreate` for the batch ``batch_id`` of the plan ``plan_name``."""
@@ -162,7 +215,7 @@ class StudyPlan:
 
 
 def _dataset(value: Any) -> Any:
-    if isinstance(value, ExistingDataset):
+    if isinstance(value, (ExistingDataset, Feed)):
         return value
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
@@ -176,18 +229,19 @@ class BatchPlan:
     """One batch, end to end: its data, layout, setup, optional study and export.
 
     ``dataset`` is a CSV path (a V3 dataset), a JSONL path (needs ``dataset_schema``: a V4
-    dataset), rows given in Python (sent as CSV, or as JSONL with ``dataset_schema``), or an
-    `ExistingDataset`. The layout is either ``instructions`` (the SDK's item models, sent as
-    one page of ``batch_items``) or a full ``layout``. The dataset, batch and study are named
-    after the plan, so ``name`` must be unique in its workspace. ``export_to`` is a folder the
-    batch's export ZIP is downloaded to.
+    dataset), rows given in Python (sent as CSV, or as JSONL with ``dataset_schema``), an
+    `ExistingDataset`, or a `Feed` of records that keep coming (a V4 dataset with the
+    feed's schema, fed to the live batch). The layout is either ``instructions`` (the SDK's
+    item models, sent as one page of ``batch_items``) or a full ``layout``. The dataset, batch
+    and study are named after the plan, so ``name`` must be unique in its workspace.
+    ``export_to`` is a folder the batch's export ZIP is downloaded to.
 
     Attributes:
         name: The plan's key: the dataset, batch and study are named after it, so it must be
             unique in its workspace.
         workspace_id: The Prolific workspace everything is created in.
         dataset: The data to annotate: a ``.csv`` or ``.jsonl`` path, rows given in Python,
-            or an `ExistingDataset`.
+            an `ExistingDataset`, or a `Feed` of records that keep coming.
         task_details: The task's name, introduction and steps, shown to participants.
         instructions: The questions, sent as one page of ``batch_items``; give this or
             ``layout``.
@@ -252,9 +306,13 @@ class BatchPlan:
             if not source or not all(isinstance(row, dict) and row for row in source):
                 raise ValueError(f"plan {self.name!r}: dataset rows must be a non-empty list "
                                  "of non-empty dicts")
+        elif isinstance(source, Feed):
+            if self.dataset_schema is not None:
+                raise ValueError(f"plan {self.name!r}: a Feed carries its own schema: give it "
+                                 "as pa.Feed(records, schema=...), not dataset_schema")
         elif not isinstance(source, ExistingDataset):
-            raise TypeError(f"plan {self.name!r}: dataset must be a path, a list of rows or "
-                            f"pa.ExistingDataset, got {type(source).__name__}")
+            raise TypeError(f"plan {self.name!r}: dataset must be a path, a list of rows, "
+                            f"pa.ExistingDataset or pa.Feed, got {type(source).__name__}")
         if isinstance(source, ExistingDataset) and self.dataset_schema is not None:
             raise ValueError(f"plan {self.name!r}: dataset_schema applies to a new dataset, "
                              "not to an ExistingDataset")
@@ -262,7 +320,12 @@ class BatchPlan:
     @property
     def is_v4(self) -> bool:
         """A V4 dataset (a schema, import jobs) rather than V3 (a CSV, READY when done)."""
-        return self.dataset_schema is not None
+        return self.dataset_schema is not None or isinstance(self.dataset, Feed)
+
+    @property
+    def new_dataset_schema(self) -> pa.DatasetSchema | None:
+        """The schema the plan's dataset is created with (a feed's, or ``dataset_schema``)."""
+        return self.dataset.schema if isinstance(self.dataset, Feed) else self.dataset_schema
 
     def batch_items(self) -> list[pa.BatchPage]:
         """The layout sent with the batch: ``layout``, or the instructions on one page."""
@@ -302,14 +365,18 @@ def _file_digest(path: Path) -> str:
 def fingerprint(plan: BatchPlan) -> dict[str, str]:
     """A digest per input that shapes something the plan creates (blocking: reads the file).
 
-    What only steers the run (``publish``, ``wait_for``, ``wait_deadline``, ``export_to``) is
-    left out, so a rerun may go on to publish or export what an earlier run only created.
+    What only steers the run (``publish``, ``wait_for``, ``wait_deadline``, ``approve``,
+    ``bonus``, ``max_bonus``, ``export_to``) is left out, so a rerun may go on to publish or
+    export what an earlier run only created.
     """
     source = plan.dataset
     if isinstance(source, Path):
         data = f"file:{_file_digest(source)}" if source.exists() else f"missing:{source}"
     elif isinstance(source, ExistingDataset):
         data = f"existing:{source.id}"
+    elif isinstance(source, Feed):
+        # Records that keep coming cannot be hashed; feeding them again is harmless.
+        data = f"feed:{_digest(source.schema)}"
     else:
         data = f"rows:{_digest(source)}"
     parts = {
@@ -321,6 +388,8 @@ def fingerprint(plan: BatchPlan) -> dict[str, str]:
         "tasks_per_group": _digest(plan.tasks_per_group),
     }
     if plan.study is not None:
-        study = attrs.evolve(plan.study, publish=False, wait_for=None, wait_deadline=1.0)
+        # What only steers the run is left out, callables too (their repr changes per run).
+        study = attrs.evolve(plan.study, publish=False, wait_for=None, wait_deadline=1.0,
+                             approve=None, bonus=None, max_bonus=pa.DEFAULT_MAX_BONUS)
         parts["study"] = _digest(study)
     return parts

@@ -7,7 +7,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +17,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from . import _sdk as pa
 from ._dry import dry_run as plan_dry_run
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
-from ._journal import Journal, PlanRecord
+from ._journal import PlanRecord
+from ._journal_api import JournalStore, open_journal
+from ._leases import LeaseLostError, PlanLeasedError
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
@@ -92,7 +94,10 @@ async def orchestrate(
     `prolific_async.orchestration._stages`). Without a journal (or with a new one) a rerun
     still finds on the server what an earlier run made, by the plan's name in its workspace:
     the journal only saves requests. Leaving the block early, or cancelling it, stops every
-    pipeline at once; the journal stays consistent.
+    pipeline at once; the journal stays consistent. A ``postgresql://`` URL as ``journal``
+    keeps it in PostgreSQL (the ``postgres`` extra), where several workers may share the run:
+    each plan is leased to one worker at a time, and ``poll_rate`` is the whole run's, divided
+    between its live workers (see `prolific_async.orchestration._journal_pg`).
 
     With ``dry_run=True`` nothing is created or changed: each plan is checked, the server
     read, and a ``PLANNED`` event per stage says what exists and what would be done; each
@@ -130,16 +135,26 @@ async def orchestrate(
     pacer = Pacer(client.poll, poll_rate)
     survey = Survey(client)
     states = [PipelineState(plan=plan.name) for plan in plans]
-    opened = await Journal.open(journal) if journal is not None and not dry_run else None
+    stack = contextlib.AsyncExitStack()
+    opened = None if journal is None or dry_run else await stack.enter_async_context(
+        open_journal(journal))
     scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
     # The pacer spaces each wait's polls; the client's cap keeps their sum flat even when
     # many plans reach the same stage together. A cap the caller set is left alone.
     capped = client.max_poll_rate is None
-    if capped:
-        client.max_poll_rate = poll_rate
+
+    def share(rate: float) -> None:  # this worker's part of the run's poll budget
+        pacer.rate = rate
+        if capped:
+            client.max_poll_rate = rate
+
     try:
+        if opened is None:
+            share(poll_rate)
+        else:
+            await opened.share_polls(poll_rate, share)
         async with receive, anyio.create_task_group() as group:
             with send:
                 for plan, state in zip(plans, states, strict=True):
@@ -149,17 +164,18 @@ async def orchestrate(
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
     finally:
-        if capped:
-            client.max_poll_rate = None
         with anyio.CancelScope(shield=True):
-            if opened is not None:
-                await opened.aclose()
             await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
+        # Not in the shielded scope: a journal may own a task group (its heartbeat), which must
+        # be left where it was entered. It shields its own closing.
+        await stack.aclose()
+        if capped:  # after the heartbeat stopped sharing out the budget
+            client.max_poll_rate = None
 
 
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
-    events: MemoryObjectSendStream[PipelineEvent], journal: Journal | None,
+    events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
     dry_run: bool, hooks: pa.HookReceiver | None,
 ) -> None:
@@ -186,14 +202,16 @@ async def _drive(
                     state.publish_cost = await plan_dry_run(client, plan, survey, emit=emit,
                                                             started=started)
                     return
-                with pacer.running():
-                    record = PlanRecord()
-                    if journal is not None:
-                        parts = await anyio.to_thread.run_sync(fingerprint, plan)
-                        record = await journal.enter(plan.name, parts)
-                    await Pipeline(client, plan, state, emit=emit, journal=journal,
-                                   record=record, scratch=scratch, pacer=pacer,
-                                   survey=survey, hooks=hooks).run()
+                if journal is None:
+                    with pacer.running():
+                        await Pipeline(client, plan, state, emit=emit, journal=None,
+                                       record=PlanRecord(), scratch=scratch, pacer=pacer,
+                                       survey=survey, hooks=hooks).run()
+                    return
+            parts = await anyio.to_thread.run_sync(fingerprint, plan)
+            await _share(client, plan, state, parts, emit=emit, journal=journal,
+                         limiter=limiter, scratch=scratch, pacer=pacer, survey=survey,
+                         hooks=hooks)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
@@ -207,3 +225,51 @@ async def _drive(
                 state.stage = state.stage or Stage.DATASET_CREATE
                 emit(PipelineEvent(plan=plan.name, stage=state.stage, kind=EventKind.FAILED,
                                    elapsed=0.0, error=exc))
+
+
+async def _share(
+    client: pa.Prolific, plan: BatchPlan, state: PipelineState, parts: dict[str, str], *,
+    emit: Callable[[PipelineEvent], None], journal: JournalStore, limiter: anyio.CapacityLimiter,
+    scratch: Path, pacer: Pacer, survey: Survey, hooks: pa.HookReceiver | None,
+) -> None:
+    """Drive ``plan`` under its lease, or follow it while another worker of a shared journal
+    drives it: take it over once that worker goes silent, report it once it is finished.
+
+    A plan whose lease is lost meanwhile (this worker was stopped or cut off past its timeout)
+    is stopped at once and followed from then on: it is never driven by two workers.
+    """
+    if journal.shared:
+        await journal.add(plan.name, parts)  # a changed plan fails, even if finished
+    while True:
+        async with limiter:
+            try:
+                # A plan another worker finished is not driven again (only reported).
+                finished = journal.shared and (await journal.peek(plan.name))[1]
+                record = None if finished else await journal.enter(plan.name, parts)
+            except PlanLeasedError:
+                record = None
+            if record is not None:
+                # What another worker recorded may be newer than this run's look at the
+                # server: such a plan looks again, for itself.
+                own = Survey(client) if journal.shared and (record.ids or record.stages) \
+                    else survey
+                with pacer.running(), anyio.CancelScope() as scope:
+                    journal.on_lost(plan.name, scope.cancel)  # told by the heartbeat
+                    try:
+                        await Pipeline(client, plan, state, emit=emit, journal=journal,
+                                       record=record, scratch=scratch, pacer=pacer,
+                                       survey=own, hooks=hooks).run()
+                    except LeaseLostError:
+                        scope.cancel()  # found out by a write or a check: followed below
+                if not scope.cancel_called:
+                    await journal.release(plan.name, finished=True)
+                    return
+        record, finished = await journal.peek(plan.name)
+        if finished:
+            # Driven to its end by another worker: its result is the journal's.
+            Pipeline(client, plan, state, emit=emit, journal=None, record=record,
+                     scratch=scratch, pacer=pacer, survey=survey, hooks=hooks)
+            state.stage = max((Stage(name) for name in record.stages), default=None,
+                              key=list(Stage).index)
+            return
+        await anyio.sleep(journal.lease_timeout / 3)

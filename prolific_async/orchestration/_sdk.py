@@ -19,6 +19,7 @@ from .._errors import (
 )
 from .._hooks import HookReceiver
 from .._models.batches import Batch, BatchPage, BatchStatus, one_page
+from .._models.bonuses import DEFAULT_MAX_BONUS, BonusPayment
 from .._models.common import TaskDetails
 from .._models.datasets import DatasetSchema, DatasetStatus
 from .._models.exports import ExportJob, ExportStatus
@@ -33,6 +34,7 @@ from .._models.instructions import (
     MultipleChoiceWithFreeText,
     RichText,
 )
+from .._models.responses import TaskResponse
 from .._models.studies import (
     CompletionCode,
     CompletionCodeType,
@@ -42,6 +44,7 @@ from .._models.studies import (
     StudyFilter,
     StudyStatus,
 )
+from .._models.submissions import Approve, Reject, Submission, SubmissionStatus
 from .._watch import Transition, Watch
 
 __all__ = [
@@ -53,4 +56,6 @@ __all__ = [
     "NotFoundError", "OutcomeUnknownError", "PollPolicy", "Prolific", "ProlificError",
     "RequestInfo", "RichText", "StorageError", "Study", "StudyCreate", "StudyFilter",
     "StudyStatus", "TaskDetails", "Transition", "Watch", "one_page",
+    "Approve", "BonusPayment", "DEFAULT_MAX_BONUS", "Reject", "Submission", "SubmissionStatus",
+    "TaskResponse",
 ]

@@ -28,21 +28,13 @@ run did, and ``set``/``forget`` (ids, journaled at once), ``watch``/``wait`` (fo
 watch, reporting its transitions), ``transition`` (report one).
 
 Adding a stage: add its `Stage` member (in `_events`, in run order), write its functions
-here, and put one `StageSpec` in `STAGES` at the same place. For example, approving the
-study's submissions once it awaits review would be::
+here (or in a module of its own, as the money stages in `_review`), and put one
+`StageSpec` in `STAGES` at the same place. For example, the approve stage::
 
-    async def _find_approved(p: Runner, recheck: bool) -> str | None:
-        study = await p.client.studies.get(p.ids["study_id"])   # money: read, always
-        return f"already {study.status}" if study.status == "COMPLETED" else None
-
-    async def _approve(p: Runner) -> str | None:
-        await p.client.submissions.approve_all(p.ids["study_id"])
-        return None
-
-    StageSpec(stage=Stage.APPROVE, creates="the study's submissions approved (money)",
-              skip=lambda plan: None if plan.study and plan.study.approve else "approve=False",
-              find=_find_approved, do=_approve,
-              leaves="nothing: the study is read before approving")
+    StageSpec(
+        stage=Stage.APPROVE, skip=_review.no_review, do=_review.approve,
+        creates="approvals (participants are paid their reward) and rejections",
+        leaves="nothing twice: only submissions the server still shows AWAITING REVIEW ...")
 
 Rules of thumb for the stages to come:
 
@@ -60,7 +52,9 @@ Rules of thumb for the stages to come:
 
 What the current stages can leave behind is in each entry's ``leaves``: in short, only a
 dataset whose batch was never created (datasets cannot be listed, so a dataset made before a
-kill or a lost answer cannot be found again), and at most one extra export job.
+kill or a lost answer cannot be found again), at most one extra export job, and an unpaid
+bonus set-up (set-ups cannot be listed either; only the journaled one is paid). The money
+stages (review, approve, bonus set-up, bonus pay) are in `_review`.
 """
 
 from __future__ import annotations
@@ -76,8 +70,10 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
+from . import _review
 from . import _sdk as pa
 from ._events import Stage
+from ._feeding import Feed
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 from ._survey import Survey
@@ -110,6 +106,8 @@ class Runner(Protocol):
     redone: set[Stage]
     #: What a stage's ``find`` leaves for its ``do``.
     notes: dict[str, str]
+    #: Everything the journal holds for the plan (review decisions, bonus amounts).
+    journaled: dict[str, str]
     #: Transitions the last `watch` reported.
     changes: int
     #: Whether this run saw responses still arriving.
@@ -175,7 +173,7 @@ async def _find_dataset(p: Runner, recheck: bool) -> str | None:
 async def _create_dataset(p: Runner) -> str | None:
     plan = p.plan
     dataset = await p.client.datasets.create(name=plan.name, workspace_id=plan.workspace_id,
-                                             schema=plan.dataset_schema)
+                                             schema=plan.new_dataset_schema)
     await p.set("dataset_id", dataset.id, created=True)
     return None
 
@@ -194,6 +192,8 @@ async def _upload_landed(p: Runner) -> bool:
 async def _find_upload(p: Runner, recheck: bool) -> str | None:
     if p.server_batch is not None:
         return "its batch exists on the server"
+    if isinstance(p.plan.dataset, Feed):
+        return None  # appending the first records again is harmless: they are duplicates
     if not (recheck or p.resuming):
         return None
     if await _upload_landed(p):
@@ -208,6 +208,8 @@ async def _find_upload(p: Runner, recheck: bool) -> str | None:
 
 async def _upload(p: Runner) -> str | None:
     source = p.plan.dataset
+    if isinstance(source, Feed):
+        return await _append_first(p, source)
     path = source if isinstance(source, Path) else await anyio.to_thread.run_sync(
         _write_rows, p.plan, p.scratch)
     target = await p.client.datasets.upload(p.ids["dataset_id"], path,
@@ -216,6 +218,42 @@ async def _upload(p: Runner) -> str | None:
         await p.set("import_id", target.import_id, created=True)
     orphan = p.notes.pop("orphan_dataset", None)
     return f"earlier upload unconfirmed: new dataset, {orphan} left behind" if orphan else None
+
+
+async def _append_first(p: Runner, feed: Feed) -> str:
+    """A feed's first records, appended so that setup has tasks to make."""
+    first = await feed.take_first()
+    if not first:
+        raise ValueError(f"plan {p.plan.name!r}: its feed gave no records; the batch's setup "
+                         "needs at least one")
+    result = await p.client.datasets.append(p.ids["dataset_id"], first)
+    return f"first {result.total} records: {result.accepted} new, {result.rejected} rejected"
+
+
+def _appended(plan: BatchPlan) -> str | None:
+    return "a feed's records are in as soon as appended" if isinstance(plan.dataset, Feed) \
+        else None
+
+
+def _not_fed(plan: BatchPlan) -> str | None:
+    return None if isinstance(plan.dataset, Feed) else "not a feed"
+
+
+async def _feed(p: Runner) -> str | None:
+    """The rest of the feed, into the live batch: the block ends once the records do, with
+    the last sync done."""
+    feed = p.plan.dataset
+    assert isinstance(feed, Feed)
+    async with p.client.batches.feed(p.ids["batch_id"], dataset_id=p.ids["dataset_id"],
+                                     poll=p.pacer.policy()) as live:
+        await live.send_many(feed.rest())
+    result = live.result
+    return (f"{result.accepted} records fed ({result.duplicates} already in, "
+            f"{result.rejected} rejected), {result.tasks_created} tasks made")
+
+
+async def _never(p: Runner) -> bool:
+    return False
 
 
 def _write_rows(plan: BatchPlan, scratch: Path) -> Path:
@@ -492,7 +530,8 @@ STAGES: tuple[StageSpec, ...] = (
         find=_find_upload, do=_upload,
         leaves="a dataset holding rows: an unconfirmed upload (a second PUT could double the "
                "rows) sends the data to a new dataset instead"),
-    StageSpec(stage=Stage.DATASET_READY, find=_find_dataset_ready, do=_dataset_ready),
+    StageSpec(stage=Stage.DATASET_READY, skip=_appended, find=_find_dataset_ready,
+              do=_dataset_ready),
     StageSpec(
         stage=Stage.BATCH_CREATE, creates="a batch named after the plan",
         find=_find_batch, do=_create_batch,
@@ -511,8 +550,29 @@ STAGES: tuple[StageSpec, ...] = (
         skip=_no_publish, find=_find_published, do=_publish,
         leaves="nothing, and never a second publish: the study is read before publishing"),
     StageSpec(
+        # A feed may bring new records on every run: never "done in an earlier run".
+        stage=Stage.FEED, creates="records appended to the dataset, synced into tasks",
+        skip=_not_fed, do=_feed, still_done=_never,
+        leaves="nothing twice: records fed again are duplicates on the server"),
+    StageSpec(
         stage=Stage.RESPONSES, skip=_no_wait, do=_responses, still_done=_same_wait,
         outputs=("responses", "wait_for")),
+    StageSpec(stage=Stage.REVIEW, skip=_review.no_review, do=_review.review),
+    StageSpec(
+        stage=Stage.APPROVE, skip=_review.no_review, do=_review.approve,
+        creates="approvals (participants are paid their reward) and rejections",
+        leaves="nothing twice: only submissions the server still shows AWAITING REVIEW are "
+               "approved or rejected, and approving is idempotent"),
+    StageSpec(
+        stage=Stage.BONUS_SETUP, skip=_review.no_bonus, find=_review.find_bonus_setup,
+        do=_review.bonus_setup, creates="a bonus set-up (costs nothing until paid)",
+        leaves="an unpaid bonus set-up: set-ups cannot be listed, so one made before a kill "
+               "or a lost answer is made again; only the journaled one is ever paid"),
+    StageSpec(
+        stage=Stage.BONUS_PAY, skip=_review.no_bonus, find=_review.find_bonus_paid,
+        do=_review.bonus_pay, creates="the bonuses paid (money is spent)",
+        leaves="nothing, and never a second pay: the submissions are read before paying, and "
+               "a pay that may have happened stops the plan with OutcomeUnknownError"),
     StageSpec(
         stage=Stage.EXPORT, creates="an export job of the batch", skip=_no_export,
         find=_find_export, do=_export, outputs=("export_id",),

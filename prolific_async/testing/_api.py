@@ -17,11 +17,11 @@ from ._state import (
     ExportRec,
     OwnerRec,
     StudyRec,
-    SyncRec,
     Upload,
     World,
 )
 from ._storage import Storage
+from ._v4 import V4
 
 __all__ = ["Api"]
 
@@ -62,6 +62,7 @@ class Api:
         self.workspace_id = workspace_id
         self.export_contract = export_contract
         self.max_export_jobs = max_export_jobs
+        self.v4 = V4(world=world, clock=clock)
 
     def app(self, plumbing: Plumbing) -> web.Application:
         app = web.Application(middlewares=[plumbing.middleware("api"), self._authenticate],
@@ -78,8 +79,6 @@ class Api:
             ("GET", "/batches/{batch_id}/instructions", self._get_instructions),
             ("POST", "/batches/{batch_id}/instructions", self._create_instructions),
             ("PUT", "/batches/{batch_id}/instructions", self._replace_instructions),
-            ("POST", "/batches/{batch_id}/sync", self._sync),
-            ("GET", "/batches/{batch_id}/syncs/{sync_id}", self._sync_status),
             ("POST", "/datasets", self._create_dataset),
             ("GET", "/datasets/{dataset_id}", self._get_dataset),
             ("GET", "/datasets/{dataset_id}/status", self._dataset_status),
@@ -89,6 +88,7 @@ class Api:
             ("POST", "/collections", self._create_collection),
             ("GET", "/collections/{collection_id}", self._get_collection),
             ("PUT", "/collections/{collection_id}", self._update_collection),
+            *self.v4.routes(),
         ]
         for owner in ("batches/{batch_id}", "collections/{collection_id}"):
             routes += [
@@ -258,6 +258,8 @@ class Api:
 
     async def _list_batches(self, request: web.Request) -> web.Response:
         self._workspace(request.query.get("workspace_id"))
+        for batch in self.world.batches():
+            self.v4.settle(batch)
         return web.json_response({"results": [self.world.batch_json(b)
                                               for b in self.world.batches()]})
 
@@ -278,7 +280,9 @@ class Api:
         return web.json_response(self.world.batch_json(batch), status=201)
 
     async def _get_batch(self, request: web.Request) -> web.Response:
-        return web.json_response(self.world.batch_json(self._owner(request)))
+        batch = self._owner(request)
+        self.v4.settle(batch)
+        return web.json_response(self.world.batch_json(batch))
 
     async def _update_batch(self, request: web.Request) -> web.Response:
         batch = self._owner(request)
@@ -318,7 +322,7 @@ class Api:
             raise _simple(400, "the batch is already set up")
         ready = (self.world.dataset_status(dataset) == "READY" if dataset.schema is None
                  else any(self.world.import_status(u) == "complete"
-                          for u in dataset.uploads.values()))
+                          for u in dataset.uploads.values()) or self.v4.has_appended(dataset))
         if not ready:
             raise _simple(400, "the dataset is not ready: wait for READY before setup")
         batch.dataset_id = dataset_id
@@ -383,23 +387,6 @@ class Api:
         batch = self._owner(request)
         batch.instructions = self._parse_instructions(batch, await self._body(request))
         return web.json_response(batch.instructions, headers=self._DEPRECATED)
-
-    # -- syncs ------------------------------------------------------------------------------
-
-    async def _sync(self, request: web.Request) -> web.Response:
-        batch = self._owner(request)
-        if self.world.batch_status(batch) != "READY":
-            raise _simple(400, "the batch must be READY to sync")
-        job = SyncRec(id=self.world.new_id("sync"), batch_id=batch.id,
-                      requested_at=self.clock.now())
-        batch.syncs[job.id] = job
-        return web.json_response(self.world.sync_created_json(batch, job), status=202)
-
-    async def _sync_status(self, request: web.Request) -> web.Response:
-        job = self._owner(request).syncs.get(request.match_info["sync_id"])
-        if job is None:
-            raise _not_found("sync")
-        return web.json_response(self.world.sync_json(job))
 
     # -- exports ----------------------------------------------------------------------------
 

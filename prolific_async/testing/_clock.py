@@ -27,7 +27,7 @@ class FakeClock:
         self.per_request = per_request
         self._offset = 0.0
         self._started = time.monotonic()
-        self.epoch = datetime.now(timezone.utc).replace(microsecond=0)
+        self.epoch: datetime = datetime.now(timezone.utc).replace(microsecond=0)
 
     def now(self) -> float:
         return self._offset + (time.monotonic() - self._started) * self.speed

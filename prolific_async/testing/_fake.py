@@ -14,9 +14,11 @@ from typing import Any, Literal
 from ._api import Api
 from ._clock import FakeClock
 from ._hooks import FakeHooks
+from ._money import Money, MoneyApi
 from ._server import Fault, Plumbing, RecordedRequest
 from ._state import World
 from ._storage import Storage
+from ._v4 import V4
 
 __all__ = ["FakeProlific"]
 
@@ -43,7 +45,8 @@ class FakeProlific:
     ``record=False`` for long runs), `stats` (requests by route, always counted),
     `fault_counts`, and ``world`` (what the server holds: ``world.batches_named(name)``,
     ``world.studies_for(batch_id)``, ``StudyRec.publish_count``, ``world.exports_for(id)``,
-    ``world.datasets_named(name)``; see `World`). `inject` and `chaos` add seeded faults.
+    ``world.datasets_named(name)``; see `World`), and ``money`` (approvals, bonus payments
+    and the wallet; see `Money`). `inject` and `chaos` add seeded faults.
 
     Webhooks work as documented (secrets, subscriptions confirmed with ``X-Hook-Secret``,
     the delivery log): the studies' status and progress changes are delivered, signed, to
@@ -51,7 +54,9 @@ class FakeProlific:
 
     Export archives follow the documented layout; storage downloads honour ``Range``.
     The API is served on ``host:port`` (loopback and a free port by default), storage on the
-    same host and a free port. ``export_padding_bytes=N`` adds a member of N zero bytes to
+    same host and a free port. ``rate_limit=N`` answers API requests beyond N a second (a
+    token bucket of N, in real time) with 429 and ``Retry-After``, as a busy API would;
+    `rate_limited` counts them. ``export_padding_bytes=N`` adds a member of N zero bytes to
     every export archive, streamed without being built, to benchmark large downloads.
     """
 
@@ -74,27 +79,30 @@ class FakeProlific:
         export_padding_bytes: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        rate_limit: float | None = None,
     ) -> None:
         self.token = token
         self._host, self._port = host, port
         self.workspace_id = workspace_id
-        self.clock = clock or FakeClock()
-        self.world = World(
+        self.clock: FakeClock = clock or FakeClock()
+        self.world: World = World(
             clock=self.clock, seed=seed, fail_names=frozenset(fail_names),
             dataset_processing=dataset_processing, batch_setup=batch_setup,
             export_generating=export_generating, url_ttl=url_ttl,
             submission_interval=submission_interval,
         )
-        self._plumbing = Plumbing(seed=seed, record=record)
+        self._plumbing = Plumbing(seed=seed, record=record, rate_limit=rate_limit)
         self._storage = Storage(world=self.world, clock=self.clock, plumbing=self._plumbing,
                                 seed=seed, export_padding_bytes=export_padding_bytes)
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
+        #: Review decisions, bonuses and the wallet (see `Money`).
+        self.money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
         self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
-        self.url = ""
-        self.storage_url = ""
+        self.url: str = ""
+        self.storage_url: str = ""
 
     @property
     def record(self) -> bool:
@@ -127,6 +135,7 @@ class FakeProlific:
 
     async def start(self) -> None:
         app = self._api.app(self._plumbing)
+        MoneyApi(self.money, self._api).add_routes(app)
         self.hooks.install(app)
         self.url = await self._plumbing.serve(app, self._host, self._port)
         self.storage_url = self._storage.url = await self._plumbing.serve(
@@ -199,6 +208,11 @@ class FakeProlific:
         self.faults.extend(added)
         return added
 
+    @property
+    def rate_limited(self) -> int:
+        """How many API requests the ``rate_limit`` refused with a 429 so far."""
+        return 0 if self._plumbing.bucket is None else self._plumbing.bucket.refused
+
     def fault_counts(self) -> dict[str, int]:
         """How many times faults fired, by `Fault.kind` (``{"rate_limit": 12, ...}``)."""
         return self._plumbing.fault_counts()
@@ -212,6 +226,13 @@ class FakeProlific:
         """The recorded requests whose method and path match these globs."""
         return [r for r in self.requests
                 if fnmatch.fnmatchcase(r.method, method) and fnmatch.fnmatchcase(r.path, path)]
+
+    @property
+    def v4(self) -> V4:
+        """The V4 dataset parts: ``append_sizes`` (records per append request), ``conflicts``
+        (409 answers to appends), ``overlapping_syncs`` (syncs asked for while another of
+        the same batch still ran) and ``syncs_of(batch_id)``."""
+        return self._api.v4
 
     def fail_export(self, owner_id: str, export_id: str) -> None:
         """Make a (generating) export job end ``failed``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import json
+import math
 import random
 import time
 from collections import Counter
@@ -176,6 +177,30 @@ class _Plan:
     after: Fault | None = None  # a lose_answer or truncate_after fault
 
 
+class TokenBucket:
+    """The API's rate limit (``FakeProlific(rate_limit=)``): ``rate`` requests a second, in
+    bursts of at most ``rate``, in real time; a request over it gets a 429."""
+
+    def __init__(self, rate: float) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate_limit must be > 0, got {rate!r}")
+        self.rate = rate
+        self.tokens = rate
+        self.stamp: float | None = None
+        self.refused = 0
+
+    def take(self, now: float) -> float | None:
+        """None when a token was taken, else the seconds until one is free."""
+        if self.stamp is not None:
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        self.refused += 1
+        return (1 - self.tokens) / self.rate
+
+
 class Plumbing:
     """Serves apps on 127.0.0.1, records and counts their requests and injects faults.
 
@@ -183,8 +208,9 @@ class Plumbing:
     recorded requests and the counters cover both.
     """
 
-    def __init__(self, *, seed: int, record: bool) -> None:
+    def __init__(self, *, seed: int, record: bool, rate_limit: float | None = None) -> None:
         self.record = record
+        self.bucket: TokenBucket | None = None if rate_limit is None else TokenBucket(rate_limit)
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         # Requests by "METHOD /route/{pattern}": cheap, so kept even when record is off.
@@ -219,6 +245,12 @@ class Plumbing:
         @web.middleware
         async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
             self.counts[f"{request.method} {_pattern(request)}"] += 1
+            if host == "api" and self.bucket is not None:
+                wait = self.bucket.take(time.monotonic())
+                if wait is not None:
+                    return web.json_response(
+                        {"error": {"title": "Too Many Requests", "detail": "rate limited"}},
+                        status=429, headers={"Retry-After": str(math.ceil(wait))})
             if self.record:
                 # Storage bodies can be large: only their size is kept.
                 self._record(host, request, b"" if host == "storage" else await request.read())

@@ -19,8 +19,8 @@ import attrs
 
 from ._clock import FakeClock, iso
 
-__all__ = ["INSTRUCTION_TYPES", "DatasetRec", "ExportRec", "OwnerRec", "StudyRec", "SyncRec",
-           "Upload", "World"]
+__all__ = ["INSTRUCTION_TYPES", "DatasetRec", "ExportRec", "OwnerRec", "StudyRec", "Upload",
+           "World"]
 
 Presign = Callable[[str], "tuple[str, str]"]
 
@@ -70,15 +70,6 @@ class ExportRec:
 
 
 @attrs.define
-class SyncRec:
-    """A batch sync job."""
-
-    id: str
-    batch_id: str
-    requested_at: float
-
-
-@attrs.define
 class OwnerRec:
     """A batch or a collection: anything a study collects responses for."""
 
@@ -94,7 +85,6 @@ class OwnerRec:
     task_groups: int = 0
     fail: bool = False
     exports: dict[str, ExportRec] = attrs.Factory(dict)
-    syncs: dict[str, SyncRec] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -182,6 +172,11 @@ class World:
         self._batch_names[batch.body["name"]].remove(batch)
         batch.body["name"] = name
         self._batch_names.setdefault(name, []).append(batch)
+
+    def rename_dataset(self, dataset: DatasetRec, name: str) -> None:
+        self._dataset_names[dataset.name].remove(dataset)
+        dataset.name = name
+        self._dataset_names.setdefault(name, []).append(dataset)
 
     def remove_batch(self, batch_id: str) -> None:
         """Delete a batch, as a teammate in Prolific's app would: gone from lists, 404 after."""
@@ -276,8 +271,9 @@ class World:
             "id": dataset.id, "name": dataset.name,
             "created_at": iso(self.clock.datetime(dataset.created_at)),
             "created_by": self.user_id, "status": self.dataset_status(dataset),
-            "total_datapoint_count": len(dataset.rows) if self.dataset_status(dataset) == "READY"
-            else 0,
+            # A V4 dataset has no READY: its datapoints count as they are imported or appended.
+            "total_datapoint_count": len(dataset.rows)
+            if dataset.schema or self.dataset_status(dataset) == "READY" else 0,
             "workspace_id": dataset.workspace_id,
         }
         if full:
@@ -367,21 +363,6 @@ class World:
     def instructions_json(self, batch: OwnerRec) -> dict[str, Any]:
         return {"results": batch.instructions, "meta": {"count": len(batch.instructions)}}
 
-    # -- syncs ------------------------------------------------------------------------------
-
-    def sync_created_json(self, batch: OwnerRec, job: SyncRec) -> dict[str, Any]:
-        return {"batch_id": batch.id, "dataset_id": batch.dataset_id, "sync_id": job.id,
-                "status": "queued", "created_at": iso(self.clock.datetime(job.requested_at))}
-
-    def sync_json(self, job: SyncRec) -> dict[str, Any]:
-        elapsed = self.clock.now() - job.requested_at
-        if elapsed < self.batch_setup / 2:
-            return {"status": "queued", "sync_id": job.id}
-        if elapsed < self.batch_setup:
-            return {"status": "processing", "sync_id": job.id}
-        return {"status": "complete", "sync_id": job.id, "tasks_created": 0,
-                "datapoints_processed": 0, "groups_created": 0, "groups_expanded": 0}
-
     # -- collections ------------------------------------------------------------------------
 
     def collection_json(self, owner: OwnerRec) -> dict[str, Any]:
@@ -411,16 +392,22 @@ class World:
         for study in self.studies_for(owner.id):
             for k in range(self.submission_count(study, now)):
                 assert study.published_at is not None
-                rng = random.Random(f"{self.seed}:{study.id}:{k}")
+                rng, submission_id, participant_id = self.participant(study, k)
                 out.append({
-                    "submission_id": f"sub-{study.id[:8]}-{k:04d}",
+                    "submission_id": submission_id,
                     "study_id": study.id,
-                    "participant_id": f"part-{rng.getrandbits(48):012x}",
+                    "participant_id": participant_id,
                     "created_at": study.published_at + (k + 1) * self.submission_interval,
                     "tasks": groups[order[k % len(order)]],
                     "answers": {q["id"]: _answer(q, rng) for q in questions},
                 })
         return out
+
+    def participant(self, study: StudyRec, k: int) -> tuple[random.Random, str, str]:
+        """The ``k``-th participant of ``study``: the generator of their answers (already
+        past the draw of their id), their submission id and their participant id."""
+        rng = random.Random(f"{self.seed}:{study.id}:{k}")
+        return rng, f"sub-{study.id[:8]}-{k:04d}", f"part-{rng.getrandbits(48):012x}"
 
     def submission_count(self, study: StudyRec, now: float | None = None) -> int:
         """How many submissions ``study`` has had by ``now``, without building them."""

@@ -1,28 +1,110 @@
-"""The decisions of one watch as a pure state object: no I/O, no clock, no randomness.
+"""Every decision about polling, pure: no I/O, no clock of its own, no randomness of its own.
 
 In the manner of hishel's ``_spec``: `PollLoop` is fed what happened (a status, an error, the
-current time) and answers what to do (report a change, go on, finish, raise), and how long
-to wait. The async generator in `_watch` only drives it, so every decision is tested without
-a server or a clock.
+current time) and answers what to do (report a change, go on, finish, raise), when to poll
+next, and until when a poll in flight may run. `next_delay` is the backoff arithmetic;
+`AdaptiveRate` the client-wide poll budget (AIMD on 429). `_channel` shares fetches and gates
+the rate, `_watch` drives a loop: neither decides anything, so every rule here is tested
+without a server or a clock.
 """
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
-from ._backoff import next_delay
 from ._config import PollPolicy
 from ._errors import (
+    APIStatusError,
     JobNotStarted,
     PollError,
     PollTimeout,
-    RateLimitError,
     ResourceFailed,
     is_transient,
 )
 from ._jobs import Category, JobKind
 
-__all__ = ["PollLoop", "ResumeToken", "Step"]
+__all__: list[str] = []  # nothing public here
+
+#: Every poll sleeps at least this long, whatever a policy or server says: no hot loops.
+MIN_DELAY = 0.001
+#: A server's Retry-After is obeyed, but never beyond this many ceilings.
+HINT_CEILINGS = 4.0
+#: A poll sent at (or just before) the deadline may run this much past it, so the final
+#: look at the job is not cut before it can answer.
+FINAL_POLL_GRACE = 0.5
+
+
+def next_delay(policy: PollPolicy, attempt: int, *, hint: float | None = None,
+               spread: float = 0.5) -> float:
+    """Seconds to wait after poll number ``attempt`` (0 = the first poll).
+
+    ``spread`` is a uniform random number in [0, 1) that places the delay inside the jitter
+    band; passing it in keeps this function pure. The result lies in
+    ``[MIN_DELAY, ceiling]`` unless the server's hint asks for more (at most
+    ``ceiling * HINT_CEILINGS``).
+    """
+    base = policy.initial * policy.multiplier ** min(attempt, 200)
+    base = min(base, policy.ceiling)
+    delay = min(base * (1 + policy.jitter * (2 * spread - 1)), policy.ceiling)
+    if hint is not None and hint > delay:
+        delay = min(hint, policy.ceiling * HINT_CEILINGS)
+    return max(delay, MIN_DELAY)
+
+
+@attrs.define
+class Failure:
+    """A poll that raised: handed to every watcher of the channel, which decides what it
+    means."""
+
+    error: Exception
+
+
+@attrs.define
+class AdaptiveRate:
+    """The polls a second every watch of one client may send together, adapting as TCP does.
+
+    It starts high, at ``start`` (or at ``ceiling`` when that is lower), is halved on a 429
+    (at most once per ``cut_spacing`` seconds: one burst of 429s is one signal), and grows by
+    ``increase`` polls a second for each second without one, never above ``ceiling`` (the
+    client's explicit ``max_poll_rate``; None: up to ``limit``) nor below ``floor``.
+    """
+
+    ceiling: float | None = None
+    start: float = 500.0
+    increase: float = 20.0
+    floor: float = 2.0
+    limit: float = 10_000.0
+    cut_spacing: float = 1.0
+    rate: float = attrs.field(init=False)
+    _grown_at: float | None = attrs.field(init=False, default=None)
+    _cut_at: float = attrs.field(init=False, default=-math.inf)
+
+    def __attrs_post_init__(self) -> None:
+        self.rate = min(self.start, self.top)
+
+    @property
+    def top(self) -> float:
+        return self.limit if self.ceiling is None else self.ceiling
+
+    def cap(self, ceiling: float | None) -> None:
+        """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once."""
+        self.ceiling = ceiling
+        self.rate = min(self.rate, self.top)
+
+    def throttled(self, now: float) -> None:
+        """A 429 came back: slow every watch down, once per burst."""
+        if now - self._cut_at >= self.cut_spacing:
+            self._cut_at = now
+            self.rate = max(self.floor, self.rate / 2)
+        self._grown_at = now
+
+    def answered(self, now: float) -> None:
+        """A poll was answered without a 429: grow back, ``increase`` per second."""
+        if self._grown_at is not None and self.rate < self.top:
+            self.rate = min(self.top, self.rate + self.increase * (now - self._grown_at))
+        self._grown_at = now
 
 
 @attrs.frozen
@@ -89,6 +171,12 @@ class PollLoop:
     expect_started: bool = False
     #: Appended to timeout messages (the test fixtures say how to move a stopped fake clock).
     timeout_hint: str = ""
+    #: The shortest time from the start of a wait to its job's end, by kind of job, shared
+    #: by the client's watches; a ``learn`` watch (a wait for a job already started) both
+    #: reads it and adds to it.
+    shortest: dict[str, float] | None = None
+    learn: bool = False
+    floor_at: float = -math.inf
 
     @property
     def resource_id(self) -> str:
@@ -98,14 +186,36 @@ class PollLoop:
     def deadline_at(self) -> float:
         return self.started_at + self.policy.deadline
 
-    def delay(self, *, spread: float, hint: float | None = None) -> float:
-        """Seconds from this poll's start to the next one's."""
-        return next_delay(self.policy, self.attempt, hint=hint, spread=spread)
+    def __attrs_post_init__(self) -> None:
+        # A fresh wait for a job just started: no poll before the quickest such job this
+        # client has seen finish could have finished (the first poll still goes at once).
+        if self.shortest is not None and self.learn and self.attempt == 0:
+            seen = self.shortest.get(self.job.name)
+            if seen is not None:
+                self.floor_at = self.started_at + seen
+
+    def next_poll_at(self, started: float, finished: float, *, spread: float,
+                     error: Exception | None = None) -> float:
+        """When the next poll goes, after one that ran from ``started`` to ``finished``.
+
+        Polls are spaced start to start, so a slow answer does not stretch the cadence (and
+        the gap between two looks at the job never exceeds the delay); a request slower than
+        the delay is followed at once, so the rate never exceeds 1/delay. A server's
+        ``Retry-After`` (a 429) stretches the delay. A final poll lands on the deadline
+        rather than after it.
+        """
+        delay = next_delay(self.policy, self.attempt, hint=self.hint_of(error), spread=spread)
+        due = max(started + delay, finished + MIN_DELAY, self.floor_at)
+        return min(due, max(self.deadline_at, finished + MIN_DELAY))
+
+    def cutoff(self, now: float) -> float:
+        """Until when a poll sent at ``now`` may run: the deadline bounds it too."""
+        return max(self.deadline_at, now + FINAL_POLL_GRACE)
 
     @staticmethod
     def hint_of(error: Exception | None) -> float | None:
-        """A server's wait hint carried by a failed poll (429 + Retry-After)."""
-        return error.retry_after if isinstance(error, RateLimitError) else None
+        """A server's wait hint carried by a failed poll (429 or 503 + Retry-After)."""
+        return error.retry_after if isinstance(error, APIStatusError) else None
 
     def on_status(self, status: str, now: float) -> Step:
         """A poll answered with ``status``."""
@@ -128,6 +238,9 @@ class PollLoop:
             )
             return Step(changed=changed, previous=previous, category=category, error=error)
         if category is Category.DONE:
+            if self.learn and self.shortest is not None and previous is not None:
+                took = now - self.started_at
+                self.shortest[self.job.name] = min(took, self.shortest.get(self.job.name, took))
             return Step(changed=changed, previous=previous, category=category, done=True)
         return Step(changed=changed, previous=previous, category=category,
                     error=self.expired(now))

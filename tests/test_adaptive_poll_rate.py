@@ -1,0 +1,86 @@
+"""The client-wide poll budget adapts as TCP does (AIMD), and a wait does not poll before the
+quickest job of its kind could have finished; the fake answers 429 beyond its rate limit."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+import prolific_async as pa
+from prolific_async._jobs import KINDS
+from prolific_async._polling import AdaptiveRate, PollLoop
+from prolific_async.testing import FakeClock, FakeProlific
+
+pytestmark = pytest.mark.anyio
+
+
+def test_a_429_halves_the_rate_once_per_burst_and_quiet_seconds_grow_it_back() -> None:
+    rate = AdaptiveRate(start=400, increase=20)
+    rate.throttled(10.0)
+    rate.throttled(10.2)  # the same burst: no second cut
+    assert rate.rate == 200
+    rate.throttled(11.5)
+    assert rate.rate == 100
+    rate.answered(12.5)
+    rate.answered(14.5)
+    assert rate.rate == pytest.approx(160)  # 3 quiet seconds since the 429, +20 a second
+
+
+def test_the_rate_never_exceeds_an_explicit_ceiling_nor_falls_below_its_floor() -> None:
+    rate = AdaptiveRate(start=500, increase=1000, floor=2)
+    rate.cap(50)
+    assert rate.rate == 50
+    rate.answered(0)
+    rate.answered(100)
+    assert rate.rate == 50
+    for second in range(20):
+        rate.throttled(200.0 + 2 * second)
+    assert rate.rate == 2
+    rate.cap(None)
+    rate.answered(300)
+    assert rate.rate > 50  # lifted: it grows past the old ceiling
+
+
+def test_a_wait_polls_first_at_once_then_not_before_the_quickest_such_job_could_end() -> None:
+    shortest: dict[str, float] = {}
+    policy = pa.PollPolicy(initial=0.25, jitter=0)
+    first = PollLoop(job=KINDS["batch"], ids=("b1",), policy=policy, started_at=0.0,
+                     shortest=shortest, learn=True)
+    first.on_status("PROCESSING", 0.0)
+    assert first.on_status("READY", 1.2).done
+    assert shortest == {"batch": 1.2}
+    second = PollLoop(job=KINDS["batch"], ids=("b2",), policy=policy, started_at=10.0,
+                      shortest=shortest, learn=True)
+    # The first poll goes at once (it reports the starting status); the next one waits.
+    assert second.next_poll_at(10.0, 10.01, spread=0.5) == pytest.approx(11.2)
+    plain = PollLoop(job=KINDS["batch"], ids=("b3",), policy=policy, started_at=10.0,
+                     shortest=shortest)
+    assert plain.next_poll_at(10.0, 10.01, spread=0.5) == pytest.approx(10.25)
+
+
+async def test_watches_under_a_rate_limit_are_held_near_it_and_their_429s_counted() -> None:
+    limit = 40
+    async with FakeProlific(clock=FakeClock(speed=0), rate_limit=limit) as fake, \
+            pa.Prolific(fake.token, base_url=fake.url, seed=3) as client:
+        datasets = [await client.datasets.create(name=f"d{i}", workspace_id=fake.workspace_id)
+                    for i in range(30)]
+        before = len(fake.requests)
+        policy = pa.PollPolicy(initial=0.01, ceiling=0.02, deadline=2.0)
+
+        async def watch(dataset: pa.Dataset) -> None:
+            with pytest.raises(pa.PollError):
+                await client.datasets.watch(dataset.id, poll=policy).wait()
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as group:
+            for dataset in datasets:
+                group.start_soon(watch, dataset)
+        took = time.monotonic() - started
+    polls = len(fake.requests) - before
+    assert fake.rate_limited >= 1  # the limit was met...
+    assert client.stats.rate_limited == fake.rate_limited
+    # ...and the watches backed off together: 30 watches polling every 10-20 ms unchecked
+    # would ask ~40x the limit. (The share of 429s is benchmarks/orchestrate.py's question.)
+    assert polls / took <= limit * 2.5
