@@ -49,7 +49,7 @@ class Topic:
 TOPICS = (
     Topic("client", "The client", "The client, its settings, and JSON helpers.",
           ("prolific_async._client", "prolific_async._config", "prolific_async._stats",
-           "prolific_async._secret",
+           "prolific_async._secret", "prolific_async._observe",
            "prolific_async._types", "prolific_async._json", "prolific_async._version")),
     Topic("resources", "Resources", "What a client's namespaces do: one coroutine, watch or "
           "async iterator per API call or job. Reach them as attributes of an open client: "
@@ -73,6 +73,8 @@ TOPICS = (
     # Pages for areas being added: a topic without names makes no page.
     Topic("money", "Submissions and bonuses", "Reviewing, approving and paying.",
           ("prolific_async._models.submissions", "prolific_async._models.bonuses")),
+    Topic("feed", "Feeds and appends", "Records appended to V4 datasets and fed to live "
+          "batches.", ("prolific_async._feed", "prolific_async._models.appends")),
     Topic("webhooks", "Webhooks", "Prolific's events pushed to your server, verified.",
           ("prolific_async._hooks", "prolific_async._models.hooks")),
     Topic("orchestration", "Orchestration", "Many batches end to end: plans, runs, events.",
