@@ -62,5 +62,5 @@ def soak(session: nox.Session) -> None:
     """The long soak: 200 plans under faults, straight through and killed and resumed; it
     prints the figures the README's Reliability section quotes."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "soak", "-s", "-q", "-p", "no:cacheprovider",
+    session.run("pytest", "-m", "soak", "-s", "-q", "-n", "0", "-p", "no:cacheprovider",
                 "tests/test_soak.py", *session.posargs, env={"SOAK_PLANS": "200"})
