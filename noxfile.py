@@ -1,4 +1,4 @@
-"""Development tasks: ``nox -s tests lint typecheck verifytypes bench soak``.
+"""Development tasks: ``nox -s tests lint typecheck verifytypes docs bench soak``.
 
 ``tests`` runs once per supported Python (``tests-3.10`` … ``tests-3.13``); nox finds each
 ``python3.X`` on PATH (with pyenv: ``PATH=$(echo ~/.pyenv/versions/3.1*/bin | tr ' ' :):$PATH``).
@@ -42,6 +42,14 @@ def verifytypes(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built strict into site/ (``-- serve`` to preview it live)."""
+    session.install("-e", ".[docs]")
+    command = session.posargs or ["build", "--strict"]
+    session.run("mkdocs", *command, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", "requests")  # requests: the baseline of orchestrate.py
     for script in ("overhead.py", "structure.py", "polling.py", "archive.py", "orchestrate.py",
@@ -54,5 +62,5 @@ def soak(session: nox.Session) -> None:
     """The long soak: 200 plans under faults, straight through and killed and resumed; it
     prints the figures the README's Reliability section quotes."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "soak", "-s", "-q", "-p", "no:cacheprovider",
+    session.run("pytest", "-m", "soak", "-s", "-q", "-n", "0", "-p", "no:cacheprovider",
                 "tests/test_soak.py", *session.posargs, env={"SOAK_PLANS": "200"})

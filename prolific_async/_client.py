@@ -35,6 +35,7 @@ from ._watch import Watch
 
 __all__ = ["DEFAULT_BASE_URL", "Prolific"]
 
+#: The API's origin when neither ``base_url`` nor ``PROLIFIC_URL`` names another.
 DEFAULT_BASE_URL = "https://api.prolific.com"
 
 

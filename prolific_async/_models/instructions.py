@@ -331,9 +331,13 @@ class UnknownItem:
     data: dict[str, Any]
 
 
+#: The items that ask a question (their answers are a `TaskResponse`), as the deprecated
+#: ``/instructions`` endpoints take them.
 Instruction = (
     MultipleChoice | MultipleChoiceWithFreeText | FreeText | FreeTextWithUnit | FileUpload
 )
+#: Anything a batch page holds: a question, rich text, an image, a dataset field, or an item
+#: of a type this SDK does not know yet (kept whole as `UnknownItem`).
 Item = (
     MultipleChoice | MultipleChoiceWithFreeText | FreeText | FreeTextWithUnit | FileUpload
     | RichText | Image | DatasetField | UnknownItem

@@ -141,6 +141,8 @@ class UnknownValue:
     description: str | None = None
 
 
+#: One answer's value, one class per instruction type, the same from the API
+#: (`TaskResponse.value`) and from an export archive; ``match`` on it.
 ResponseValue = (
     FreeTextValue | FreeTextWithUnitValue | MultipleChoiceValue
     | MultipleChoiceWithFreeTextValue | FileUploadValue | UnknownValue

@@ -40,6 +40,8 @@ class Stage(str, enum.Enum):
 
 
 class EventKind(str, enum.Enum):
+    """What happened to a stage of a plan: see `PipelineEvent.kind`."""
+
     STARTED = "started"
     #: A watched job (dataset, batch, study, export) changed status: see ``transition``.
     TRANSITION = "transition"

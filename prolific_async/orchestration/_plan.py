@@ -159,6 +159,36 @@ class StudyPlan:
     Any bonus above ``max_bonus`` (`DEFAULT_MAX_BONUS`: 1,000) is refused. The bonuses are
     set up and paid once.
 
+    Attributes:
+        description: What participants read about the study before they take part.
+        reward: What each participant is paid, in the minor unit of the workspace's currency
+            (pence or cents: 50 is £0.50 or $0.50).
+        places: How many participants may take part (the study's
+            ``total_available_places``).
+        estimated_minutes: How long one submission takes, in minutes; Prolific shows the
+            reward per hour from it.
+        title: The study's name as participants see it; the plan's name when not given.
+        annotators_per_task: How many participants answer each task
+            (``data_collection_metadata.annotators_per_task``).
+        completion_codes: The study's completion codes and what each one does.
+        filters: Who may take part: Prolific's participant filters.
+        prolific_id_option: How the study asks for a participant's Prolific id.
+        device_compatibility: The devices the study can be taken on (``desktop``,
+            ``mobile``, ``tablet``).
+        maximum_allowed_time: The most minutes a participant may take before timing out.
+        project: The Prolific project the study belongs to.
+        extra: Study fields this SDK does not model, sent as they are.
+        publish: Publish the study once it is created. Publishing spends money.
+        wait_for: After publishing, wait until this many participants have submitted, or
+            ``"complete"`` until the study stops collecting; not at all when not given.
+        wait_deadline: The longest wait for ``wait_for``, in seconds (a day by default).
+        approve: ``"all"`` approves every submission awaiting review; an async callable
+            decides each one; not at all when not given (needs ``wait_for``). Approving pays
+            the reward.
+        bonus: A bonus for each approved submission, in minor units, or an async callable
+            returning one; none when not given (needs ``approve``). Paying spends money.
+        max_bonus: The largest bonus accepted, in minor units: anything above is refused.
+
     Example::
 
         pa.StudyPlan(description="Compare two AI answers", reward=100, places=20,
@@ -271,6 +301,22 @@ class BatchPlan:
     item models, sent as one page of ``batch_items``) or a full ``layout``. The dataset, batch
     and study are named after the plan, so ``name`` must be unique in its workspace.
     ``export_to`` is a folder the batch's export ZIP is downloaded to.
+
+    Attributes:
+        name: The plan's key: the dataset, batch and study are named after it, so it must be
+            unique in its workspace.
+        workspace_id: The Prolific workspace everything is created in.
+        dataset: The data to annotate: a ``.csv`` or ``.jsonl`` path, rows given in Python,
+            an `ExistingDataset`, or a `Feed` of records that keep coming.
+        task_details: The task's name, introduction and steps, shown to participants.
+        instructions: The questions, sent as one page of ``batch_items``; give this or
+            ``layout``.
+        layout: A full layout of pages (`BatchPage`); give this or ``instructions``.
+        tasks_per_group: How many tasks one participant does in one submission.
+        dataset_schema: The fields of a V4 dataset; needed for a JSONL dataset.
+        study: The study to create for the batch (`StudyPlan`); none when not given.
+        export_to: A folder to download the batch's export ZIP to when the run is done; no
+            export when not given.
 
     Example::
 
