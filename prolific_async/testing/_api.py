@@ -62,7 +62,7 @@ class Api:
         self.workspace_id = workspace_id
         self.export_contract = export_contract
         self.max_export_jobs = max_export_jobs
-        self.v4 = V4(world=world, clock=clock)
+        self.v4: V4 = V4(world=world, clock=clock)
 
     def app(self, plumbing: Plumbing) -> web.Application:
         app = web.Application(middlewares=[plumbing.middleware("api"), self._authenticate],

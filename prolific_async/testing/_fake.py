@@ -98,9 +98,9 @@ class FakeProlific:
                         workspace_id=workspace_id, export_contract=export_contract,
                         max_export_jobs=max_export_jobs)
         #: Review decisions, bonuses and the wallet (see `Money`).
-        self.money = Money(world=self.world, clock=self.clock)
+        self.money: Money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
-        self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
+        self.hooks: FakeHooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
         self.url: str = ""
         self.storage_url: str = ""
 
