@@ -100,7 +100,8 @@ class FakeProlific:
         #: Review decisions, bonuses and the wallet (see `Money`).
         self.money: Money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
-        self.hooks: FakeHooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
+        self.hooks: FakeHooks = FakeHooks(api=self._api, world=self.world, clock=self.clock,
+                                          seed=seed)
         self.url: str = ""
         self.storage_url: str = ""
 
