@@ -161,6 +161,7 @@ class Prolific:
             hooks=self._hooks,
         )
         transport.shared.throttled = self._context.throttled
+        transport.shared.gate = self._context.watch_env.channels.gate
         self._context.open(transport)
         return self
 

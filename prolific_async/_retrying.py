@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import anyio
@@ -37,6 +37,9 @@ from ._errors import (
 )
 from ._observe import Hooks, RequestEvent
 from ._stats import ClientStats
+
+if TYPE_CHECKING:
+    from ._channel import RateGate
 
 __all__: list[str] = []  # nothing public: the decisions show through RetryPolicy
 
@@ -199,24 +202,35 @@ class Attempts:
     hooks: Hooks | None = None
     #: Told of every 429: the client's poll rate slows down with it.
     throttled: Callable[[], None] | None = None
+    #: The client's poll gate: while a 429 has slowed it, every API request passes it.
+    gate: RateGate | None = None
 
 
 async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pause, *,
                    method: str, url: str, rules: HostRules, idempotent: bool, unsafe: bool,
-                   policy: RetryPolicy | None = None, body: Any = None) -> T:
+                   policy: RetryPolicy | None = None, body: Any = None,
+                   paced: bool = False) -> T:
     """Call ``send`` until it returns, or `decide` says to give up (then raise its error).
 
     ``send`` raises what aiohttp raises, or an error answer already built. ``unsafe``: a lost
     answer may mean the server acted. ``policy`` overrides the client's (one attempt, for a
-    poll); ``body`` is summarised in an `OutcomeUnknownError`. The first attempt costs one
-    ``try`` more than calling ``send`` directly.
+    poll); ``body`` is summarised in an `OutcomeUnknownError`. ``paced``: each attempt
+    passes the client's poll gate while a 429 has slowed it (polls pass it on their own).
+    The first attempt costs one ``try`` and two tests more than calling ``send`` directly.
+
+    A 429 with a ``Retry-After`` is not charged to the retry budget: the server provably
+    did not act on it, it says when to come back, and the paced gate keeps the retries from
+    storming (the budget is there against storms). It still counts as an attempt.
     """
     policy = policy or shared.policy
     hooks = shared.hooks
+    gate = shared.gate if paced else None
     number = 1
     while True:
         if pause.until:
             await pause.wait(shared.stats)
+        if gate is not None and gate.slowed:
+            await gate.pace()
         shared.stats.requests += 1
         if hooks is not None:
             hooks.request(RequestEvent(method, url, number))
@@ -232,13 +246,16 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
                                             elapsed=time.monotonic() - started))
             return result
         status = getattr(error, "status_code", None)
+        hinted = False
         if status == 429:
             shared.stats.rate_limited += 1
-            pause.hold(getattr(error, "retry_after", None), policy.max_retry_after)
+            hint = getattr(error, "retry_after", None)
+            hinted = hint is not None
+            pause.hold(hint, policy.max_retry_after)
             if shared.throttled is not None and rules is API:
                 shared.throttled()
         decision = decide(error, number, idempotent=idempotent,
-                          budget_left=shared.budget.has_token(), policy=policy,
+                          budget_left=hinted or shared.budget.has_token(), policy=policy,
                           spread=shared.draw())
         if hooks is not None:
             hooks.response(RequestEvent(
@@ -248,7 +265,8 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
         if decision is None:
             # Raised outside the except block, so no aiohttp frame rides along as context.
             raise error
-        shared.budget.spend()
+        if not hinted:
+            shared.budget.spend()
         logger.debug("%s %s: retrying in %.3f s", method, url, decision.delay)
         await anyio.sleep(decision.delay)
         number += 1

@@ -177,8 +177,10 @@ class Transport:
         ``idempotent=False`` (a request that creates something) is repeated only when the
         server provably did not act on it: the connection never opened, or it answered 429.
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
-        attempt (pollers retry on their own schedule). ``content`` is a body that is not JSON,
-        as its content type and bytes (the NDJSON of a datapoints append).
+        attempt (pollers retry on their own schedule, and pass the poll gate on their own;
+        any other request passes it while a 429 has slowed the client). ``content`` is a
+        body that is not JSON, as its content type and bytes (the NDJSON of a datapoints
+        append).
         """
         data: bytes | None = None
         headers = self._headers
@@ -191,7 +193,8 @@ class Transport:
         send = partial(self._send, method, path, params, data, headers)
         return await attempts(send, self.shared, self._api_pause, method=method, url=path,
                               rules=API, idempotent=idempotent, unsafe=not idempotent,
-                              policy=None if retry else self._once, body=json_body)
+                              policy=None if retry else self._once, body=json_body,
+                              paced=retry)
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None,
