@@ -35,12 +35,6 @@ class RateGate:
         self.rate = rate
         self._due = 0.0
 
-    @property
-    def slowed(self) -> bool:
-        """Whether a 429 has cut the rate below its ceiling (and it has not grown back)."""
-        rate = self.rate
-        return rate.rate < rate.top
-
     async def pace(self) -> None:
         """An API request other than a poll, while `slowed`: it takes a slot as a poll does,
         so the requests the client sends together stay under the rate the server allowed

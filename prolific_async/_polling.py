@@ -88,6 +88,12 @@ class AdaptiveRate:
     def top(self) -> float:
         return self.limit if self.ceiling is None else self.ceiling
 
+    @property
+    def slowed(self) -> bool:
+        """Whether a 429 has cut the rate and it has not yet grown back to its top: the
+        server has shown its limit, so every request of the client keeps to the rate."""
+        return self._cut_at != -math.inf and self.rate < self.top
+
     def cap(self, ceiling: float | None) -> None:
         """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once."""
         self.ceiling = ceiling

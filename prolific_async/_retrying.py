@@ -229,7 +229,7 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
     while True:
         if pause.until:
             await pause.wait(shared.stats)
-        if gate is not None and gate.slowed:
+        if gate is not None and gate.rate.slowed:
             await gate.pace()
         shared.stats.requests += 1
         if hooks is not None:

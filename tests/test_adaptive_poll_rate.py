@@ -127,3 +127,15 @@ async def test_429s_with_retry_after_spend_no_retry_budget_so_a_burst_of_creates
         fake.inject(method="GET", path="*/datasets/*", status=503, times=1)
         with pytest.raises(pa.InternalServerError):
             await client.datasets.get(created[0])
+
+
+def test_the_rate_slows_other_requests_only_from_a_429_until_it_has_grown_back() -> None:
+    rate = AdaptiveRate(start=100, increase=50)
+    assert not rate.slowed  # below its top of 10,000, but no 429 has shown a limit
+    rate.throttled(1.0)
+    assert rate.slowed
+    rate.cap(200)
+    rate.answered(2.0)
+    assert rate.slowed  # 50 + 50
+    rate.answered(5.0)
+    assert rate.rate == 200 and not rate.slowed
