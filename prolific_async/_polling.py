@@ -21,6 +21,7 @@ from ._errors import (
     PollError,
     PollTimeout,
     ResourceFailed,
+    is_paced_refusal,
     is_transient,
 )
 from ._jobs import Category, JobKind
@@ -252,8 +253,13 @@ class PollLoop:
                     error=self.expired(now))
 
     def on_error(self, error: Exception, now: float, *, budget_left: bool) -> Exception | None:
-        """A poll failed: the error to raise, or None to tolerate it and poll again."""
+        """A poll failed: the error to raise, or None to tolerate it and poll again.
+
+        A 429 with ``Retry-After`` is the server's pacing, not a failure: it needs no budget
+        and does not count as an error in a row (the deadline still bounds the watch)."""
         self.attempt += 1
+        if is_paced_refusal(error):
+            return self.expired_after(error, now)
         self.errors += 1
         if not is_transient(error):
             return error
@@ -265,6 +271,10 @@ class PollLoop:
             )
             failure.__cause__ = error
             return failure
+        return self.expired_after(error, now)
+
+    def expired_after(self, error: Exception, now: float) -> PollTimeout | None:
+        """The `PollTimeout` to raise, caused by ``error``, once the deadline has passed."""
         timeout = self.expired(now)
         if timeout is not None:
             timeout.__cause__ = error

@@ -32,6 +32,7 @@ from ._errors import (
     OutcomeUnknownError,
     RequestInfo,
     StorageError,
+    is_paced_refusal,
     is_transient,
     truncate,
 )
@@ -218,9 +219,8 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
     passes the client's poll gate while a 429 has slowed it (polls pass it on their own).
     The first attempt costs one ``try`` and two tests more than calling ``send`` directly.
 
-    A 429 with a ``Retry-After`` is not charged to the retry budget: the server provably
-    did not act on it, it says when to come back, and the paced gate keeps the retries from
-    storming (the budget is there against storms). It still counts as an attempt.
+    A 429 with a ``Retry-After`` is not charged to the retry budget (`is_paced_refusal`).
+    It still counts as an attempt.
     """
     policy = policy or shared.policy
     hooks = shared.hooks
@@ -246,12 +246,10 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
                                             elapsed=time.monotonic() - started))
             return result
         status = getattr(error, "status_code", None)
-        hinted = False
+        hinted = is_paced_refusal(error)
         if status == 429:
             shared.stats.rate_limited += 1
-            hint = getattr(error, "retry_after", None)
-            hinted = hint is not None
-            pause.hold(hint, policy.max_retry_after)
+            pause.hold(getattr(error, "retry_after", None), policy.max_retry_after)
             if shared.throttled is not None and rules is API:
                 shared.throttled()
         decision = decide(error, number, idempotent=idempotent,
