@@ -203,34 +203,30 @@ class Attempts:
     hooks: Hooks | None = None
     #: Told of every 429: the client's poll rate slows down with it.
     throttled: Callable[[], None] | None = None
-    #: The client's poll gate: while a 429 has slowed it, every API request passes it.
+    #: The client's poll gate: while a 429 has slowed it, every API request passes it
+    #: (`Transport._send`).
     gate: RateGate | None = None
 
 
 async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pause, *,
                    method: str, url: str, rules: HostRules, idempotent: bool, unsafe: bool,
-                   policy: RetryPolicy | None = None, body: Any = None,
-                   paced: bool = False) -> T:
+                   policy: RetryPolicy | None = None, body: Any = None) -> T:
     """Call ``send`` until it returns, or `decide` says to give up (then raise its error).
 
     ``send`` raises what aiohttp raises, or an error answer already built. ``unsafe``: a lost
     answer may mean the server acted. ``policy`` overrides the client's (one attempt, for a
-    poll); ``body`` is summarised in an `OutcomeUnknownError`. ``paced``: each attempt
-    passes the client's poll gate while a 429 has slowed it (polls pass it on their own).
-    The first attempt costs one ``try`` and two tests more than calling ``send`` directly.
+    poll); ``body`` is summarised in an `OutcomeUnknownError`. The first attempt costs one
+    ``try`` more than calling ``send`` directly.
 
     A 429 with a ``Retry-After`` is not charged to the retry budget (`is_paced_refusal`).
     It still counts as an attempt.
     """
     policy = policy or shared.policy
     hooks = shared.hooks
-    gate = shared.gate if paced else None
     number = 1
     while True:
         if pause.until:
             await pause.wait(shared.stats)
-        if gate is not None and gate.rate.slowed:
-            await gate.pace()
         shared.stats.requests += 1
         if hooks is not None:
             hooks.request(RequestEvent(method, url, number))
