@@ -1,4 +1,8 @@
-"""Development tasks: ``nox -s tests lint typecheck verifytypes bench soak``."""
+"""Development tasks: ``nox -s tests lint typecheck verifytypes bench soak``.
+
+``tests`` runs once per supported Python (``tests-3.10`` … ``tests-3.13``); nox finds each
+``python3.X`` on PATH (with pyenv: ``PATH=$(echo ~/.pyenv/versions/3.1*/bin | tr ' ' :):$PATH``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ nox.options.sessions = ["tests", "lint", "typecheck", "verifytypes"]
 nox.options.reuse_existing_virtualenvs = True
 
 
-@nox.session
+#: Every Python the package supports (pyproject's requires-python and classifiers).
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
@@ -46,5 +54,5 @@ def soak(session: nox.Session) -> None:
     """The long soak: 200 plans under faults, straight through and killed and resumed; it
     prints the figures the README's Reliability section quotes."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "soak", "-s", "-q", "-p", "no:cacheprovider",
+    session.run("pytest", "-m", "soak", "-s", "-q", "-n", "0", "-p", "no:cacheprovider",
                 "tests/test_soak.py", *session.posargs, env={"SOAK_PLANS": "200"})

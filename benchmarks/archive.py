@@ -7,6 +7,12 @@ worker thread, temporary file renamed when complete, resume bookkeeping) and thr
 download runs in a fresh process, so its memory figure is its own: the peak RSS during the
 download minus the RSS just before it. Rounds alternate which goes first; figures are medians.
 
+(c) Refuse. An export ZIP whose ``responses-by-submission.jsonl`` is one 1 GiB line (about 1 MiB
+compressed): ``ExportArchive.submissions()`` refuses it (``ArchiveError``, above
+``max_line_bytes``, 64 MiB) having read no more than the limit. Baseline: the least any reader
+can hold, a raw ``zipfile`` stream of the same member read in 1 MiB pieces, stopped at the same
+byte count. Each runs in a fresh process; figures are peak RSS growth and time, medians.
+
 (b) Read. 200,000 records of ``responses-by-submission.jsonl`` through
 ``ExportArchive.submissions()`` (typed attrs records), against a plain ``json.loads`` loop over
 the same lines, read the same way (the ZIP member through ``io.TextIOWrapper``). Two record
@@ -14,9 +20,11 @@ kinds: the docs' example (a free-text answer and a file upload) and one answer o
 five shapes. CPU time (``time.process_time``), so other processes on the machine count less.
 
     python benchmarks/archive.py [--quick] [--size-mib 1024] [--records 200000] [--rounds 5]
+                                 [--line-mib 1024] [--only download|records|huge-line]
 
 Goals: (a) SDK time / bare time <= 1.2 and SDK memory growth < 50 MB; (b) SDK / json.loads
-<= 2.0. Linux or macOS (it reads the RSS with ``resource``).
+<= 2.0; (c) refused with an ArchiveError, memory growth at most max_line_bytes (64 MiB, the
+most of a line ever held) plus 16 MiB. Linux or macOS (it reads the RSS with ``resource``).
 """
 
 from __future__ import annotations
@@ -77,7 +85,7 @@ async def prepare(url: str, token: str, workspace_id: str, folder: Path) -> tupl
         await client.batches.wait_ready(batch.id)
         study = await client.studies.create(pa.StudyCreate(
             name="bench", description="d", data_collection_id=batch.id,
-            total_available_places=5))
+            total_available_places=5, reward=10, estimated_completion_time=1))
         await client.studies.publish(study.id)
         job = await client.batches.request_export(batch.id)
         if job.export_id is not None:
@@ -273,6 +281,82 @@ def bench_records(records: int, rounds: int) -> None:
                   f"(per-round range {ratios[0]:.2f}-{ratios[-1]:.2f}; goal <= 2.0)")
 
 
+# -- (c) one huge line ------------------------------------------------------------------------
+
+MEMBER = "responses-by-submission.jsonl"
+
+
+def write_huge_line(path: Path, line_mib: int) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(MEMBER, "w", force_zip64=True) as member:
+            member.write(b'{"submission_id": "')
+            block = b"a" * MiB
+            for _ in range(line_mib):
+                member.write(block)
+            member.write(b'"}\n')
+        archive.writestr("batch.json", json.dumps({"batch_id": "b", "instructions": []}))
+
+
+def refuse_sdk(path: str) -> tuple[float, int, str]:
+    before = rss_now()
+    started = time.perf_counter()
+    try:
+        with pa.ExportArchive(path) as archive:
+            next(archive.submissions())
+        outcome = "read (not refused!)"
+    except pa.ArchiveError as exc:
+        outcome = f"ArchiveError: {exc}"
+    return time.perf_counter() - started, peak_rss() - before, outcome
+
+
+def stream_raw(path: str) -> tuple[float, int, str]:
+    before = rss_now()
+    started = time.perf_counter()
+    limit, done = 64 * MiB + 1, 0  # what the SDK reads before it refuses
+    with zipfile.ZipFile(path) as archive, archive.open(MEMBER) as member:
+        while done < limit and (piece := member.read(min(MiB, limit - done))):
+            done += len(piece)
+    return time.perf_counter() - started, peak_rss() - before, f"{done:,} bytes streamed"
+
+
+HUGE = {"sdk": refuse_sdk, "raw": stream_raw}
+
+
+def huge_worker(kind: str, path: str, conn: Any) -> None:
+    conn.send(HUGE[kind](path))
+
+
+def run_huge(kind: str, path: str) -> tuple[float, int, str]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=huge_worker, args=(kind, path, child))
+    process.start()
+    result: tuple[float, int, str] = parent.recv()
+    process.join()
+    return result
+
+
+def bench_huge_line(line_mib: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "huge-line.zip"
+        write_huge_line(path, line_mib)
+        print(f"(c) an export ZIP of {path.stat().st_size / MiB:.1f} MiB holding one "
+              f"{line_mib} MiB JSONL line, {rounds} alternating rounds, each in a fresh process")
+        results: dict[str, list[tuple[float, int, str]]] = {kind: [] for kind in HUGE}
+        for number in range(rounds):
+            for kind in (("sdk", "raw") if number % 2 == 0 else ("raw", "sdk")):
+                results[kind].append(run_huge(kind, str(path)))
+    for kind, label in (("raw", "raw zipfile stream, 64 MiB"), ("sdk", "ExportArchive refusal ")):
+        took = statistics.median(r[0] for r in results[kind])
+        growth = statistics.median(r[1] for r in results[kind])
+        print(f"  {label}: {took:6.2f} s  peak RSS growth {growth / MiB:6.1f} MiB (median)")
+    print(f"  SDK outcome: {results['sdk'][0][2][:150]}")
+    ratio = statistics.median(s[1] / max(r[1], 1) for s, r in zip(
+        results["sdk"], results["raw"], strict=True))
+    print(f"  memory SDK/raw: median {ratio:.1f} (the SDK holds up to max_line_bytes of the "
+          "line before refusing; goal: refused, growth <= 64 + 16 MiB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -280,15 +364,19 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=None)
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--only", choices=("download", "records"), default=None)
+    parser.add_argument("--line-mib", type=int, default=None,
+                        help="size of the one huge line of (c) [default: 1024; --quick 128]")
+    parser.add_argument("--only", choices=("download", "records", "huge-line"), default=None)
     args = parser.parse_args()
     size = args.size_mib or (128 if args.quick else 1024)
     records = args.records or (20_000 if args.quick else 200_000)
     rounds = args.rounds or (3 if args.quick else 5)
-    if args.only != "records":
+    if args.only in (None, "download"):
         bench_download(size, rounds)
-    if args.only != "download":
+    if args.only in (None, "records"):
         bench_records(records, rounds)
+    if args.only in (None, "huge-line"):
+        bench_huge_line(args.line_mib or (128 if args.quick else 1024), rounds)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import aiohttp
 import anyio
 
+from ._backend import require_asyncio
 from ._config import PollPolicy, RetryPolicy, Timeouts
 from ._context import Context
 from ._errors import ConfigurationError
@@ -91,6 +92,7 @@ class Prolific:
         on_request: RequestHook | None = None,
         on_response: RequestHook | None = None,
     ) -> None:
+        require_asyncio(inside_async=False)
         secret, problem = _checked_token(token if token is not None
                                          else os.environ.get("PROLIFIC_TOKEN"))
         del token  # no plain copy of the token stays in this frame's locals
@@ -148,6 +150,7 @@ class Prolific:
                         "the API token; create a new client in the other process")
 
     async def __aenter__(self) -> Prolific:
+        require_asyncio(inside_async=True)
         self._context.check_openable()
         session = self._user_session
         if session is None:

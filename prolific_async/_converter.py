@@ -216,6 +216,9 @@ converter.register_structure_hook_factory(_is_list_of_extra, _list_with_extra)
 
 
 def _omit_none_unstructure(cls: type[Any]) -> Any:
+    # Field types are strings until resolved (postponed annotations), and `computed` below
+    # reads them: resolve first, or a model unstructured before anything else keeps its Nones.
+    attrs.resolve_types(cls)
     # Only fields whose default is None are left out when unset: a real default is sent.
     overrides: dict[str, Any] = {a.name: override(omit_if_default=True)
                                  for a in attrs.fields(cls) if a.default is None}

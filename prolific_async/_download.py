@@ -11,12 +11,16 @@ Faults, from the cheapest remedy to the dearest:
   rest (``Range: bytes=<done>-``, guarded by ``If-Range`` so a changed object is fetched whole),
   otherwise it starts again from the first byte;
 - a 403 means the presigned signature expired: a fresh URL is obtained once and the download
-  carries on (resuming, when it can, from where the old URL stopped).
+  carries on (resuming, when it can, from where the old URL stopped);
+- a cancelled download removes its partial file (shielded from the cancel); a killed one
+  cannot, so each download first removes the partial files of the same target that no living
+  process holds (`prolific_async._leftovers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
 import re
 import secrets
@@ -29,9 +33,10 @@ import anyio
 import attrs
 
 from ._errors import StorageError
+from ._leftovers import abandoned, hold
 from ._transport import Transport
 
-__all__ = ["ProgressCallback", "Resume", "download"]
+__all__ = ["ProgressCallback", "Resume", "download", "remove_abandoned_parts"]
 
 #: ``progress(bytes_done, total_or_None)``: called as the file grows (``total`` is None when the
 #: host did not say). After a restart ``bytes_done`` goes back to 0.
@@ -113,7 +118,14 @@ async def download(
     if str(dest).endswith(("/", os.sep)) or await anyio.Path(target).is_dir():
         target = target / _timestamped(stem, suffix)
     await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(
+        remove_abandoned_parts, target.parent,
+        f"{glob.escape(stem)}-*{glob.escape(suffix)}" if target.name.startswith(f"{stem}-")
+        else glob.escape(target.name))
     partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    # Held (locked) for the whole download, across retries: a later run that finds this file
+    # unheld knows its process died, and removes it (`remove_abandoned_parts`).
+    holder = await anyio.to_thread.run_sync(hold, partial)
     state = Resume()
 
     async def sink(resp: aiohttp.ClientResponse) -> None:
@@ -159,8 +171,26 @@ async def download(
                     raise
         await anyio.Path(partial).replace(target)
     finally:
-        await anyio.Path(partial).unlink(missing_ok=True)
+        # Shielded: a cancelled download must still remove its partial file.
+        with anyio.CancelScope(shield=True):
+            await anyio.Path(partial).unlink(missing_ok=True)
+            await anyio.to_thread.run_sync(holder.close)
     return target
+
+
+def remove_abandoned_parts(folder: Path, pattern: str) -> list[Path]:
+    """Remove the partial files of downloads named ``pattern`` (a glob of the target's name)
+    in ``folder`` whose process is gone (killed mid-download); return them. Blocking.
+
+    Only files this module names (``.<target>.<hex>.part``) are candidates, and only those no
+    living process holds, so another download of the same file in progress is left alone.
+    """
+    removed = []
+    for path in folder.glob(f".{pattern}.*.part"):
+        if abandoned(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 async def _flush(out: anyio.AsyncFile[bytes], pending: list[bytes], state: Resume,

@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar, cast
 
 from ._errors import ArchiveError
 from ._models.responses import (
@@ -60,6 +60,15 @@ BATCH_INFO = "batch.json"
 COLLECTION_RESPONSES = "responses.jsonl"
 COLLECTION_INFO = "collection.json"
 
+MiB = 1 << 20
+
+#: The largest record line or ``batch.json`` read by default (each is parsed whole in memory).
+MAX_LINE_BYTES = 64 * MiB
+#: What `ExportArchive.extract` writes at most by default: the members' declared total size and
+#: their count (an 8 MB ZIP may declare 2 GiB of zeros).
+MAX_EXTRACT_BYTES = 1 << 30
+MAX_EXTRACT_MEMBERS = 100_000
+
 #: The columns of `ExportArchive.rows` after the batch_id / collection_id column.
 ROW_COLUMNS = (
     "submission_id", "participant_id", "created_at", "task_id", "instruction_id",
@@ -71,19 +80,38 @@ class ExportArchive:
     """A downloaded batch or collection export ZIP (see the module docstring for an example).
 
     ``kind`` is ``"batch"`` or ``"collection"``. A file that is not a readable ZIP (truncated,
-    corrupt) or not a Prolific export is an `ArchiveError` at once; a damaged member or a bad
-    JSON line is one when it is read, naming the member and the line.
+    corrupt), not a Prolific export, or with two members of one name is an `ArchiveError` at
+    once; a damaged member, a bad JSON line, a line or ``batch.json`` over ``max_line_bytes``
+    (64 MiB by default; read in bounded memory, never whole) or JSON nested too deeply to
+    parse is one when it is read, naming the member and the line.
+
+    Example::
+
+        with pa.ExportArchive(path, max_line_bytes=256 << 20) as archive:
+            print(archive.info.name)
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.path: Path = Path(path)
+        if isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int) \
+                or max_line_bytes < 1:
+            raise ValueError(f"max_line_bytes must be an integer >= 1, got {max_line_bytes!r}")
+        self.max_line_bytes: int = max_line_bytes
         try:
             self._zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
             raise ArchiveError(
                 f"{self.path} is not a readable ZIP archive (truncated or corrupt?): {exc}"
             ) from exc
-        self._names = set(self._zip.namelist())
+        names = self._zip.namelist()
+        self._names = set(names)
+        if len(self._names) != len(names):
+            # Which copy a reader gets is up to the reader (zipfile: the last); refuse both.
+            twice = _first_repeated(names)
+            self._zip.close()
+            raise ArchiveError(f"{self.path.name}: member {twice!r} appears twice",
+                               member=twice)
         self.kind: Literal["batch", "collection"]
         if self._names & {BY_SUBMISSION, BY_TASK, BATCH_INFO}:
             self.kind = "batch"
@@ -167,27 +195,35 @@ class ExportArchive:
 
     def _read_lines(self, member: str, parse: Callable[[Any], R]) -> Iterator[R]:
         number = 0
+        limit = self.max_line_bytes
         try:
-            with self._zip.open(member) as raw, io.TextIOWrapper(raw, encoding="utf-8") as text:
-                for number, line in enumerate(text, 1):
+            # zipfile's own readline is Python code, a byte at a time past its buffer; a
+            # BufferedReader's is C.
+            with self._zip.open(member) as zipped, \
+                    io.BufferedReader(cast(Any, zipped), _PIECE) as raw:
+                for line in _bounded_lines(raw, limit):
+                    number += 1
+                    if line is None:
+                        raise ArchiveError(
+                            f"{member} line {number}: longer than {_size(limit)} "
+                            "(max_line_bytes); not read", member=member, line=number)
                     if line.isspace():
                         continue
                     try:
-                        data = json.loads(line)
+                        data = _loads(line)
                     except ValueError as exc:
                         # Damaged compressed data often decodes to garbage before the CRC at
                         # the end can say so: read on, so the error names the real cause.
-                        while text.read(1 << 16):
-                            pass
+                        _drain(raw)
                         raise ArchiveError(f"{member} line {number}: not valid JSON: {exc}",
                                            member=member, line=number) from exc
                     try:
                         record = parse(data)
-                    except BadRecord as exc:
-                        raise ArchiveError(f"{member} line {number}: {exc}",
+                    except (BadRecord, RecursionError) as exc:
+                        raise ArchiveError(f"{member} line {number}: {_reason(exc)}",
                                            member=member, line=number) from None
                     yield record
-        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError, OSError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise ArchiveError(
                 f"{member} is damaged (truncated or corrupt?) after line {number}: {exc}",
                 member=member, line=number + 1) from exc
@@ -195,9 +231,17 @@ class ExportArchive:
     def _json(self, member: str) -> Any:
         if member not in self._names:
             raise ArchiveError(f"{self.path.name} has no {member}", member=member)
+        limit = self.max_line_bytes
+        if self._zip.getinfo(member).file_size > limit:
+            raise ArchiveError(f"{member} is larger than {_size(limit)} (max_line_bytes); "
+                               "not read", member=member)
         try:
             with self._zip.open(member) as raw:
-                return json.load(raw)
+                data = raw.read(limit + 1)  # the declared size may lie
+            if len(data) > limit:
+                raise ArchiveError(f"{member} is larger than {_size(limit)} (max_line_bytes); "
+                                   "not read", member=member)
+            return _loads(data)
         except ValueError as exc:
             raise ArchiveError(f"{member} is not valid JSON: {exc}", member=member) from exc
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
@@ -226,19 +270,32 @@ class ExportArchive:
             raise ArchiveError(f"refusing member {name!r}: {reason}", member=name)
         return self._zip.open(info)
 
-    def extract(self, dest: str | os.PathLike[str]) -> Path:
+    def extract(self, dest: str | os.PathLike[str], *, max_bytes: int = MAX_EXTRACT_BYTES,
+                max_members: int = MAX_EXTRACT_MEMBERS) -> Path:
         """Extract every member under ``dest`` and return it.
 
         Every member is checked first: one whose path would land outside ``dest`` (absolute,
-        a drive letter, ``..``, a backslash), a symbolic link or another special file is an
-        `ArchiveError` before anything is written. Members are extracted into a temporary
-        folder inside ``dest`` and moved into place only when all of them were read whole, so
-        a damaged archive leaves ``dest`` as it was.
+        a drive letter, ``..``, a backslash), a symbolic link or another special file, or
+        members declaring more than ``max_bytes`` in all (1 GiB by default) or more than
+        ``max_members`` of them, is an `ArchiveError` before anything is written; a member
+        that turns out larger than it declared is one too. Members are extracted into a
+        temporary folder inside ``dest`` and moved into place only when all of them were read
+        whole, so a refused or damaged archive leaves ``dest`` as it was.
+
+        Example::
+
+            archive.extract("out/export/", max_bytes=20 << 30)   # a 20 GiB export, trusted
         """
         root = Path(dest)
+        infos = self._zip.infolist()
+        declared = sum(info.file_size for info in infos)
+        if len(infos) > max_members or declared > max_bytes:
+            raise ArchiveError(
+                f"refusing to extract {self.path.name}: its {len(infos)} members declare "
+                f"{_size(declared)}, above the limits ({max_members} members, "
+                f"{_size(max_bytes)}: max_members=, max_bytes=); nothing was written")
         root.mkdir(parents=True, exist_ok=True)
         resolved = root.resolve()
-        infos = self._zip.infolist()
         for info in infos:
             reason = _unsafe(info)
             # Resolving also follows symlinks already inside dest that a member would go through.
@@ -260,6 +317,8 @@ class ExportArchive:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
+                    # zipfile reads no further than the declared size, and the CRC of what
+                    # it read then fails: a member larger than it declares is "damaged".
                     with self._zip.open(info) as source, target.open("xb") as out:
                         shutil.copyfileobj(source, out, 1 << 20)
                 except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -331,6 +390,69 @@ class ExportArchive:
 
     def _info_member(self) -> bool:
         return (BATCH_INFO if self.kind == "batch" else COLLECTION_INFO) in self._names
+
+
+# -- bounded reading ------------------------------------------------------------------------
+
+
+def _size(count: int) -> str:
+    return f"{count / MiB:,.0f} MiB" if count >= MiB else f"{count:,} bytes"
+
+
+def _loads(data: bytes) -> Any:
+    """JSON from UTF-8 bytes; nesting too deep for the parser is a ValueError like bad JSON."""
+    try:
+        # Decoding first is faster than json.loads(bytes), which sniffs the encoding.
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8: {exc}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return "nested too deeply to read" if isinstance(exc, RecursionError) else str(exc)
+
+
+#: Lines are read in pieces of at most this size, so a long one is never held twice over
+#: (and this is all the read buffer holds: records stream in constant memory).
+_PIECE = 1 << 16
+
+
+def _bounded_lines(raw: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of ``raw`` (binary, newline kept), or None for one longer than ``limit``
+    bytes, after which reading stops: at most ``limit`` bytes of a line are ever held (a text
+    reader would hold a 1 GiB line whole, and ``readline(limit)`` a copy besides)."""
+    readline = raw.readline
+    while first := readline(_PIECE):
+        if first[-1:] == b"\n" and len(first) <= limit + 1:
+            yield first  # the common case: a whole line in one piece
+            continue
+        pieces, size = [first], len(first)
+        while size <= limit and pieces[-1][-1:] != b"\n":
+            piece = readline(_PIECE)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        if size - (pieces[-1][-1:] == b"\n") > limit:
+            yield None
+            return
+        yield b"".join(pieces)
+
+
+def _first_repeated(names: list[str]) -> str:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    raise AssertionError("no repeated name")  # only called when there is one
+
+
+def _drain(stream: IO[bytes]) -> None:
+    while stream.read(1 << 20):
+        pass
 
 
 # -- member safety --------------------------------------------------------------------------

@@ -232,7 +232,9 @@ async def test_an_item_of_an_unknown_type_is_the_servers_to_refuse_and_creates_n
         name="b", workspace_id=fake_prolific.workspace_id, dataset_id=ds.id,
         task_details=DETAILS)
     slider = pa.UnknownItem(type="slider", data={"type": "slider", "description": "How much?"})
-    with refused(pa.BadRequestError, "400 Bad Request: instructions[1].type: Invalid type. "
+    with refused(pa.BadRequestError, "400 Bad Request: spec: instructions[1].type: 'slider' is "
+                 "not one of ['multiple_choice', 'free_text', 'multiple_choice_with_free_text', "
+                 "'free_text_with_unit', 'file_upload'] "
                  f"(POST {BATCHES}/{batch.id}/instructions)"):
         await prolific_client.instructions.create(batch.id, [QUESTIONS[0], slider])
     assert fake_prolific.world.owners[batch.id].instructions == []

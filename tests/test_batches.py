@@ -81,7 +81,8 @@ async def test_instructions_create_get_replace(prolific_client: pa.Prolific,
     [sent] = fake_prolific.requests_to("POST", "*/instructions")
     assert sent.json["instructions"][0] == {
         "type": "multiple_choice", "description": "Which response is better?", "answer_limit": 1,
-        "options": [{"label": "A", "value": "a"}, {"label": "B", "value": "b"}]}
+        "options": [{"label": "A", "value": "a"}, {"label": "B", "value": "b"}],
+        "created_by": "prolific_async"}
     replaced = await prolific_client.instructions.replace(batch.id, [pa.FreeText(description="?")])
     assert [m.description for m in replaced if isinstance(m, pa.FreeText)] == ["?"]
 

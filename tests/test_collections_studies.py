@@ -94,7 +94,8 @@ async def test_study_refused_until_batch_ready(prolific_client: pa.Prolific,
         name="b", workspace_id=fake_prolific.workspace_id, task_details=DETAILS)
     with pytest.raises(pa.BadRequestError, match="READY"):
         await prolific_client.studies.create(pa.StudyCreate(
-            name="s", description="d", data_collection_id=batch.id))
+            name="s", description="d", data_collection_id=batch.id, reward=100,
+            total_available_places=3, estimated_completion_time=5))
 
 
 async def test_bad_transition_is_refused_locally(prolific_client: pa.Prolific,

@@ -177,6 +177,7 @@ async def test_collection_export(prolific_client: pa.Prolific, fake_prolific: Fa
             pa.FreeText(order=0, description="Anything to add?")])])
     study = await prolific_client.studies.create(pa.StudyCreate(
         name="s", description="d", data_collection_id=col.id, total_available_places=2,
+        reward=100, estimated_completion_time=5,
         data_collection_method=pa.DataCollectionMethod.AI_TASK_BUILDER_COLLECTION))
     await prolific_client.studies.publish(study.id)
     fake_prolific.clock.advance(5)

@@ -168,14 +168,17 @@ def test_a_mistake_in_the_defaults_names_its_line(tmp_path: Path) -> None:
     assert caught.value.line == line_of(path, 'reward = "fifty"')
 
 
-def test_required_fields_may_come_from_either_place(tmp_path: Path) -> None:
+def test_required_fields_may_come_from_either_place(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROLIFIC_WORKSPACE", raising=False)
     path = write(tmp_path, '''
         [[plan]]
         name = "one"
         dataset = "one.csv"
     ''', head="")
     with pytest.raises(pa.PlanFileError, match=r"plan #1 \('one'\): workspace_id is required "
-                                               r"\(in the plan or in \[defaults\]\)"):
+                                               r"\(in the plan or in \[defaults\], or set "
+                                               r"PROLIFIC_WORKSPACE\)"):
         pa.load_plans(path)
 
 

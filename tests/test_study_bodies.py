@@ -117,7 +117,7 @@ async def test_study_extra_fields_are_sent(prolific_client: pa.Prolific,
     batch = await ready_batch(prolific_client, fake_prolific)
     await prolific_client.studies.create(pa.StudyCreate(
         name="n", description="d", data_collection_id=batch.id, reward=100,
-        completion_codes=[pa.CompletionCode(
+        total_available_places=3, estimated_completion_time=5, completion_codes=[pa.CompletionCode(
             code="C1", code_type=pa.CompletionCodeType.COMPLETED, actions=[],
             extra={"redirect": True})],
         extra={"a_field_added_last_week": {"on": True}}))

@@ -91,16 +91,19 @@ class Validation:
 class Option:
     """One choice of a `MultipleChoice` or `MultipleChoiceWithFreeText` question.
 
-    ``value`` is what the answer records; ``heading`` groups options (and names the free-text
-    box of `MultipleChoiceWithFreeText`); an ``exclusive`` option cannot be combined with others.
+    ``value`` is what the answer records: a string, number or boolean, kept as that JSON type
+    both ways (a layout read and sent back sends ``true``, not ``"True"``); ``heading`` groups
+    options (and names the free-text box of `MultipleChoiceWithFreeText`); an ``exclusive``
+    option cannot be combined with others.
 
     Example::
 
         pa.Option(label="None of these", value="none", exclusive=True)
+        pa.Option(label="Yes", value=True)
     """
 
     label: str
-    value: str
+    value: str | int | float | bool
     heading: str | None = None
     exclusive: bool | None = None
     extra: Mapping[str, Any] = extra_field()

@@ -193,6 +193,23 @@ def _default_method(study: StudyCreate) -> DataCollectionMethod | None:
     return DataCollectionMethod.AI_TASK_BUILDER_BATCH
 
 
+#: What an AI Task Builder study asks for the participant's Prolific ID when the caller does
+#: not say: ``"question"``, as in both official bodies that use the current
+#: ``AI_TASK_BUILDER_*`` methods (the skills repository's batch template and the CLI docs'
+#: collection study); the ``"not_required"`` examples are the legacy ``DC_TOOL`` bodies.
+AITB_PROLIFIC_ID_OPTION = "question"
+
+
+def _default_id_option(study: StudyCreate) -> str | None:
+    # The spec requires the field on every study; an external study has no safe default
+    # (its URL decides how the ID travels), so only an attached one gets it.
+    return None if study.data_collection_id is None else AITB_PROLIFIC_ID_OPTION
+
+
+#: A number the spec types as ``number``: whole numbers stay ``int``, fractions keep theirs.
+Number = int | float
+
+
 @attrs.frozen(kw_only=True)
 class StudyCreate:
     """The body of ``POST /studies/``.
@@ -231,15 +248,17 @@ class StudyCreate:
     internal_name: str | None = None
     external_study_url: str | None = None
     access_details: list[AccessDetail] | None = None
-    #: ``question``, ``url_parameters`` or ``not_required``.
-    prolific_id_option: str | None = None
+    #: ``question``, ``url_parameters`` or ``not_required``; ``question`` by default for a
+    #: study with a ``data_collection_id`` (see `AITB_PROLIFIC_ID_OPTION`).
+    prolific_id_option: str | None = attrs.field(
+        default=attrs.Factory(_default_id_option, takes_self=True))
     #: The legacy single code; prefer ``completion_codes``.
     completion_code: str | None = None
     completion_codes: list[CompletionCode] | None = None
-    reward: int | None = None
-    total_available_places: int | None = None
-    estimated_completion_time: int | None = None
-    maximum_allowed_time: int | None = None
+    reward: Number | None = None
+    total_available_places: Number | None = None
+    estimated_completion_time: Number | None = None
+    maximum_allowed_time: Number | None = None
     #: ``desktop``, ``tablet``, ``mobile``; empty: all.
     device_compatibility: list[str] | None = None
     #: ``audio``, ``camera``, ``download``, ``microphone``; empty: none.
@@ -285,11 +304,11 @@ class Study:
     external_study_url: str | None = None
     prolific_id_option: str | None = None
     completion_codes: list[CompletionCode] | None = None
-    total_available_places: int | None = None
-    places_taken: int | None = None
-    reward: int | None = None
-    estimated_completion_time: int | None = None
-    maximum_allowed_time: int | None = None
+    total_available_places: Number | None = None
+    places_taken: Number | None = None
+    reward: Number | None = None
+    estimated_completion_time: Number | None = None
+    maximum_allowed_time: Number | None = None
     device_compatibility: list[str] | None = None
     peripheral_requirements: list[str] | None = None
     filters: list[StudyFilter] | None = None

@@ -13,6 +13,9 @@ from ._base import DC, Resource, models, segment
 
 __all__ = ["Instructions"]
 
+#: The author named on instructions that do not name one (the spec requires the field).
+DEFAULT_CREATED_BY = "prolific_async"
+
 logger = logging.getLogger("prolific_async")
 
 
@@ -42,16 +45,22 @@ class Instructions(Resource):
         """The batch's instructions."""
         return self._items(await self._request("GET", self._path(batch_id)))
 
-    async def create(self, batch_id: str, instructions: Sequence[Instruction]) -> list[Item]:
-        """Add instructions to a batch that is not set up yet."""
-        body = {"instructions": _unstructure(instructions)}
+    async def create(self, batch_id: str, instructions: Sequence[Instruction], *,
+                     created_by: str = DEFAULT_CREATED_BY) -> list[Item]:
+        """Add instructions to a batch that is not set up yet.
+
+        The API requires ``created_by`` on every instruction (free text naming its author);
+        an item that leaves it None gets ``created_by``.
+        """
+        body = {"instructions": _unstructure(instructions, created_by)}
         return self._items(await self._request("POST", self._path(batch_id), json_body=body,
                                                idempotent=False))
 
-    async def replace(self, batch_id: str, instructions: Sequence[Instruction]) -> list[Item]:
-        """Replace every instruction of a batch (PUT)."""
-        return self._items(await self._request("PUT", self._path(batch_id),
-                                               json_body=_unstructure(instructions)))
+    async def replace(self, batch_id: str, instructions: Sequence[Instruction], *,
+                      created_by: str = DEFAULT_CREATED_BY) -> list[Item]:
+        """Replace every instruction of a batch (PUT); ``created_by`` as in `create`."""
+        return self._items(await self._request(
+            "PUT", self._path(batch_id), json_body=_unstructure(instructions, created_by)))
 
     def _items(self, response: Response) -> list[Item]:
         if response.headers.get("Deprecation") and not Instructions._warned:
@@ -64,10 +73,14 @@ class Instructions(Resource):
         return items
 
 
-def _unstructure(instructions: Sequence[Instruction]) -> list[Any]:
+def _unstructure(instructions: Sequence[Instruction], created_by: str) -> list[Any]:
     if isinstance(instructions, (str, bytes)) or not instructions:
         raise ValueError("instructions must be a non-empty sequence of instruction models")
     checked = models("instructions", instructions, (*get_args(Instruction), UnknownItem),
                      "an instruction model (pa.MultipleChoice, pa.FreeText, ... or "
                      "pa.UnknownItem)")
-    return [converter.unstructure(item, Item) for item in checked]
+    if not isinstance(created_by, str) or not created_by.strip():
+        raise ValueError(f"created_by must be a non-empty string, got {created_by!r}")
+    bodies = [converter.unstructure(item, Item) for item in checked]
+    return [body if body.get("created_by") else {**body, "created_by": created_by}
+            for body in bodies]

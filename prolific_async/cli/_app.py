@@ -22,6 +22,7 @@ from ._hooks import hooks
 from ._instructions import instructions
 from ._journal import journal
 from ._output import Output
+from ._pipe import quiet_exit
 from ._run import run
 from ._study import study
 from ._submissions import submissions
@@ -42,6 +43,8 @@ class _Root(click.Group):
             app = ctx.find_object(App)
             output = app.output if app else Output(as_json=False)
             cause = _leaf(exc)
+            if isinstance(cause, BrokenPipeError):
+                quiet_exit(ctx)
             if isinstance(cause, KeyboardInterrupt):
                 output.error("interrupted")
                 ctx.exit(INTERRUPTED)
@@ -79,16 +82,19 @@ def _base_url(app: App | None) -> str:
               help="Print JSON (JSON lines for streams) instead of tables.")
 @click.option("--retries", type=click.IntRange(min=0), metavar="N",
               help="Retry a failed request up to N times [default: 4].")
+@click.option("--workspace", "-w", "workspace_id", envvar="PROLIFIC_WORKSPACE", metavar="ID",
+              help="Workspace id for every command that needs one (or PROLIFIC_WORKSPACE).")
 @click.option("--debug", is_flag=True, help="Log requests and show tracebacks on stderr.")
 @click.version_option(pa.__version__, "--version", prog_name="prolific-async")
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, as_json: bool, retries: int | None,
-        debug: bool) -> None:
+        workspace_id: str | None, debug: bool) -> None:
     """Drive Prolific AI Task Builder batches from a shell.
 
     The token comes from PROLIFIC_TOKEN. `prolific-async demo` runs the whole job offline.
     """
-    ctx.obj = App(base_url=base_url, debug=debug, as_json=as_json, retries=retries)
+    ctx.obj = App(base_url=base_url, debug=debug, as_json=as_json, retries=retries,
+                  workspace_id=workspace_id)
 
 
 for command in (demo, run, batch, dataset, instructions, collection, study, fake_server,

@@ -7,6 +7,7 @@ import click
 import prolific_async as pa
 
 from ._context import App, json_option, pass_app, workspace_option
+from ._errors import NOT_FOUND, CommandError
 from ._transfer import download_with_progress, saved
 
 __all__ = ["batch"]
@@ -39,6 +40,36 @@ def list_(app: App, workspace_id: str) -> None:
             (b.id, b.name, b.status, b.total_task_count,
              f"{b.created_at:%Y-%m-%d %H:%M}" if b.created_at else "") for b in batches),
             empty=f"no batches in workspace {workspace_id}")
+
+
+@batch.command()
+@click.argument("name")
+@workspace_option
+@json_option
+@pass_app
+def find(app: App, name: str, workspace_id: str) -> None:
+    """Print the id of the workspace's batch named NAME (exit 5 if there is none).
+
+    Every batch of that name is listed: names are not unique on Prolific, and a plan's batch
+    is found by its name.
+    """
+
+    async def work(client: pa.Prolific) -> list[pa.Batch]:
+        return [b for b in await client.batches.list(workspace_id=workspace_id)
+                if b.name == name]
+
+    found = app.run(work)
+    if not found:
+        raise CommandError(f"no batch named {name!r} in workspace {workspace_id}", NOT_FOUND)
+    if app.output.as_json:
+        app.output.json(found)
+    elif len(found) == 1:
+        app.output.line(found[0].id)
+    else:
+        app.output.note(f"{len(found)} batches are named {name!r}")
+        app.output.table(("id", "status", "created"), (
+            (b.id, b.status, f"{b.created_at:%Y-%m-%d %H:%M}" if b.created_at else "")
+            for b in found))
 
 
 @batch.command()

@@ -26,8 +26,10 @@ class App:
     """The global options, and how a command reaches the API with them."""
 
     def __init__(self, *, base_url: str | None, debug: bool, as_json: bool,
-                 retries: int | None) -> None:
+                 retries: int | None, workspace_id: str | None = None) -> None:
         self.base_url = base_url
+        #: ``prolific-async --workspace`` (or PROLIFIC_WORKSPACE): a subcommand's default.
+        self.workspace_id = workspace_id
         self.debug = debug
         self.retries = retries
         self.output = Output(as_json=as_json)
@@ -98,6 +100,16 @@ def json_option(command: F) -> F:
                         help="Print JSON (JSON lines for streams) instead of tables.")(command)
 
 
+def _workspace(ctx: click.Context, _: click.Parameter, value: str | None) -> str:
+    # The subcommand's own --workspace, else the root's (which reads PROLIFIC_WORKSPACE).
+    app = ctx.find_object(App)
+    chosen = value or (app.workspace_id if app is not None else None)
+    if not chosen:
+        raise click.UsageError("no workspace: pass --workspace (before or after the command) "
+                               "or set PROLIFIC_WORKSPACE", ctx)
+    return chosen
+
+
 workspace_option = click.option(
-    "--workspace", "-w", "workspace_id", envvar="PROLIFIC_WORKSPACE", required=True,
-    help="Workspace id (or PROLIFIC_WORKSPACE).")
+    "--workspace", "-w", "workspace_id", callback=_workspace, metavar="ID",
+    help="Workspace id [default: prolific-async --workspace, or PROLIFIC_WORKSPACE].")

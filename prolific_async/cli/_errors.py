@@ -14,6 +14,7 @@ script can branch on; ``--debug`` adds the traceback. The codes (also in ``--hel
     8    a job failed (ERROR / failed), or did not finish before its deadline
     9    declined: a run that would publish on the real API was not confirmed (--yes)
     130  interrupted (Ctrl-C)
+    141  the reader of stdout went away (``| head``): the command stops quietly
 """
 
 from __future__ import annotations

@@ -158,7 +158,9 @@ async def drive(output: Output, client: pa.Prolific, plans: Sequence[pa.BatchPla
     wall = time.monotonic() - started
     return Outcome(results=run.results, tasks=await _task_counts(client, plans),
                    requests=requests, retries=retries, wall=wall,
-                   exports=sorted({p.export_to.resolve() for p in plans if p.export_to}))
+                   # Only folders an export reached: a failed run says nothing of others.
+                   exports=sorted({r.export_path.parent.resolve() for r in run.results
+                                   if r.export_path is not None}))
 
 
 async def _task_counts(client: pa.Prolific, plans: Sequence[pa.BatchPlan]) -> dict[str, int]:
@@ -209,6 +211,8 @@ def check(outcome: Outcome, *, hint: str = "") -> None:
     codes = {describe(r.error)[0] if r.error else FAILURE for r in failed}
     first = failed[0]
     reason = describe(first.error)[1] if first.error else "did not finish"
+    if isinstance(first.error, (pa.PlanChangedError, pa.PlanFileError)):
+        hint = ""  # rerunning the same command fails the same way; the reason says what to do
     raise CommandError(f"{len(failed)} of {len(outcome.results)} plans failed; "
                        f"{first.plan}: {reason}{hint}",
                        codes.pop() if len(codes) == 1 else FAILURE)

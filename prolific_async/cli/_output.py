@@ -22,6 +22,9 @@ import prolific_async as pa
 
 __all__ = ["Output", "jsonable"]
 
+#: The widest a table's first column is kept whole (longer names wrap).
+KEY_COLUMN_MAX = 40
+
 
 def jsonable(value: Any) -> Any:
     """A model (or list of models, an event, a result) as plain JSON data: the SDK's own
@@ -79,10 +82,20 @@ class Output:
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
               empty: str = "nothing to show", title: str | None = None) -> None:
-        """Rows under a header on stdout; with no rows, only ``empty`` on stderr."""
+        """Rows under a header on stdout; with no rows, only ``empty`` on stderr.
+
+        The first column names the row (an id, a plan): it is never cut short with an
+        ellipsis, which at 80 columns made every plan ``reviews…``; the other columns give
+        way, and a name too long even for that wraps.
+        """
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
         table = Table(*columns, title=title, title_justify="left", box=None, pad_edge=False)
-        for row in rows:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
+        if cells:
+            key = table.columns[0]
+            key.min_width = min(max(len(row[0]) for row in cells), KEY_COLUMN_MAX)
+            key.overflow = "fold"
+        for row in cells:
+            table.add_row(*row)
         if table.row_count:
             self.out.print(table)
         else:

@@ -66,6 +66,34 @@ def create(app: App, batch_id: str | None, collection_id: str | None, name: str,
         app.output.line(created.id)
 
 
+@study.command("list")
+@click.option("--batch", "batch_id", metavar="ID",
+              help="Only the studies of this batch (or collection).")
+@click.option("--state", "states", multiple=True, metavar="STATUS",
+              type=click.Choice([s.value for s in pa.StudyStatus], case_sensitive=False),
+              help="Only studies in this status (repeat for several).")
+@json_option
+@pass_app
+def list_(app: App, batch_id: str | None, states: tuple[str, ...]) -> None:
+    """List your studies, newest as the API orders them."""
+    state = None if not states else (
+        states[0].upper() if len(states) == 1 else f"({'|'.join(s.upper() for s in states)})")
+
+    async def work(client: pa.Prolific) -> list[pa.Study]:
+        return await client.studies.list(data_collection_id=batch_id, state=state)
+
+    studies = app.run(work)
+    if app.output.as_json:
+        app.output.json(studies)
+        return
+    app.output.table(("id", "name", "status", "places", "reward", "batch"), (
+        (s.id, s.internal_name or s.name, s.status,
+         f"{s.places_taken or 0}/{s.total_available_places or '?'}", s.reward,
+         s.data_collection_id) for s in studies),
+        empty="no studies" + (f" of batch {batch_id}" if batch_id else "")
+        + (f" in {' or '.join(states)}" if states else ""))
+
+
 @study.command()
 @click.argument("study_id")
 @json_option

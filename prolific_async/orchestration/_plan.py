@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -45,8 +46,12 @@ DatasetSource = str | os.PathLike[str] | Sequence[Mapping[str, Any]] | ExistingD
 _STUDY_FIELDS = frozenset(a.name for a in attrs.fields(pa.StudyCreate)) - {"extra"}
 
 
-def _items(value: Sequence[Any] | None) -> tuple[Any, ...] | None:
-    return None if value is None else tuple(value)
+def _items(value: Any) -> Any:
+    # A string or a table is left as it is, for `_list_of` to refuse by name: tuple("desktop")
+    # would quietly be seven one-letter values.
+    if value is None or isinstance(value, (str, bytes, Mapping)):
+        return value
+    return tuple(value)
 
 
 def _listed(value: Sequence[Any] | None) -> list[Any] | None:
@@ -57,6 +62,51 @@ def _positive_int(_: object, attribute: attrs.Attribute[Any], value: Any) -> Non
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or value < 1):
         raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+def _type_name(value: Any) -> str:
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+def _flag(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # A string "false" is truthy: taking it would publish (money) when told not to.
+    if not isinstance(value, bool):
+        raise TypeError(f"{attribute.name} must be true or false, got {value!r}")
+
+
+def _text(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{attribute.name} must be text, got {_type_name(value)} {value!r}")
+
+
+def _finite_positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{attribute.name} must be a finite number > 0, got {value!r}")
+
+
+def _list_of(kind: type[Any] | tuple[type[Any], ...], what: str) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, tuple):
+            raise TypeError(f"{attribute.name} must be a list of {what}, not one "
+                            f"{_type_name(value)} ({value!r})")
+        for index, item in enumerate(value):
+            if not isinstance(item, kind):
+                raise TypeError(f"{attribute.name}[{index}] must be {what}, got "
+                                f"{_type_name(item)} {item!r}")
+    return check
+
+
+#: The spec's values of ``prolific_id_option``.
+_ID_OPTIONS = ("question", "url_parameters", "not_required")
+
+
+def _id_option(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value not in _ID_OPTIONS:
+        raise ValueError(f"{attribute.name} must be one of {', '.join(_ID_OPTIONS)}, "
+                         f"got {value!r}")
 
 
 def _check_extra(_: object, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
@@ -117,30 +167,33 @@ class StudyPlan:
                          code="DONE", code_type=pa.CompletionCodeType.COMPLETED, actions=[])])
     """
 
-    description: str
+    description: str = attrs.field(validator=_text)
     reward: int = attrs.field(validator=_positive_int)
     places: int = attrs.field(validator=_positive_int)
     estimated_minutes: int = attrs.field(validator=_positive_int)
-    title: str | None = None
+    title: str | None = attrs.field(default=None, validator=_text)
     annotators_per_task: int | None = attrs.field(default=None, validator=_positive_int)
-    completion_codes: Sequence[pa.CompletionCode] | None = attrs.field(default=None,
-                                                                       converter=_items)
-    filters: Sequence[pa.StudyFilter] | None = attrs.field(default=None, converter=_items)
-    prolific_id_option: str | None = None
-    device_compatibility: Sequence[str] | None = attrs.field(default=None, converter=_items)
+    completion_codes: Sequence[pa.CompletionCode] | None = attrs.field(
+        default=None, converter=_items, validator=_list_of(pa.CompletionCode,
+                                                           "pa.CompletionCode"))
+    filters: Sequence[pa.StudyFilter] | None = attrs.field(
+        default=None, converter=_items, validator=_list_of(pa.StudyFilter, "pa.StudyFilter"))
+    prolific_id_option: str | None = attrs.field(default=None, validator=_id_option)
+    device_compatibility: Sequence[str] | None = attrs.field(
+        default=None, converter=_items, validator=_list_of(str, "text"))
     maximum_allowed_time: int | None = attrs.field(default=None, validator=_positive_int)
-    project: str | None = None
+    project: str | None = attrs.field(default=None, validator=_text)
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, validator=_check_extra)
-    publish: bool = False
+    publish: bool = attrs.field(default=False, validator=_flag)
     wait_for: int | Literal["complete"] | None = attrs.field(default=None,
                                                               validator=_check_wait_for)
-    wait_deadline: float = 24 * 3600.0
+    wait_deadline: float = attrs.field(default=24 * 3600.0, validator=_finite_positive)
     approve: Literal["all"] | ReviewFn | None = None
     bonus: int | BonusFn | None = None
     max_bonus: int = attrs.field(default=pa.DEFAULT_MAX_BONUS, validator=_positive_int)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.description, str) or not self.description.strip():
+        if not self.description.strip():
             raise ValueError("StudyPlan.description must be a non-empty string")
         _check_decider("approve", self.approve, allow_all=True)
         if isinstance(self.bonus, int) and not isinstance(self.bonus, bool):
@@ -157,8 +210,6 @@ class StudyPlan:
         if self.wait_for is not None and not self.publish:
             raise ValueError("StudyPlan.wait_for needs publish=True: an unpublished study gets "
                              "no responses")
-        if self.wait_deadline <= 0:
-            raise ValueError(f"StudyPlan.wait_deadline must be > 0, got {self.wait_deadline!r}")
 
     @property
     def most_bonus(self) -> int:
@@ -171,17 +222,32 @@ class StudyPlan:
         """The `StudyCreate` for the batch ``batch_id`` of the plan ``plan_name``."""
         metadata = (pa.DataCollectionMetadata(annotators_per_task=self.annotators_per_task)
                     if self.annotators_per_task is not None else None)
-        return pa.StudyCreate(
+        body = pa.StudyCreate(
             name=self.title or plan_name, internal_name=plan_name,
             description=self.description, data_collection_id=batch_id,
             data_collection_metadata=metadata, reward=self.reward,
             total_available_places=self.places, estimated_completion_time=self.estimated_minutes,
             completion_codes=_listed(self.completion_codes), filters=_listed(self.filters),
-            prolific_id_option=self.prolific_id_option,
             device_compatibility=_listed(self.device_compatibility),
             maximum_allowed_time=self.maximum_allowed_time, project=self.project,
             extra=dict(self.extra),
         )
+        # None leaves StudyCreate's AI Task Builder default in place.
+        if self.prolific_id_option is None:
+            return body
+        return attrs.evolve(body, prolific_id_option=self.prolific_id_option)
+
+
+#: Every item model a layout may hold (`pa.Item` is a union, not a class).
+_ITEM_CLASSES: tuple[type[Any], ...] = get_args(pa.Item)
+
+
+def _folder(value: Any) -> Path | None:
+    if value is None or isinstance(value, Path):
+        return value
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"export_to must be a folder path, got {_type_name(value)} {value!r}")
+    return Path(value)
 
 
 def _dataset(value: Any) -> Any:
@@ -222,13 +288,16 @@ class BatchPlan:
     workspace_id: str
     dataset: DatasetSource = attrs.field(converter=_dataset)
     task_details: pa.TaskDetails
-    instructions: Sequence[pa.Item] | None = attrs.field(default=None, converter=_items)
-    layout: Sequence[pa.BatchPage] | None = attrs.field(default=None, converter=_items)
+    instructions: Sequence[pa.Item] | None = attrs.field(
+        default=None, converter=_items, validator=_list_of(_ITEM_CLASSES, "an item model"))
+    layout: Sequence[pa.BatchPage] | None = attrs.field(
+        default=None, converter=_items, validator=_list_of(pa.BatchPage, "pa.BatchPage"))
     tasks_per_group: int = attrs.field(default=1, validator=_positive_int)
-    dataset_schema: pa.DatasetSchema | None = None
+    dataset_schema: pa.DatasetSchema | None = attrs.field(
+        default=None, validator=attrs.validators.optional(
+            attrs.validators.instance_of(pa.DatasetSchema)))
     study: StudyPlan | None = None
-    export_to: Path | None = attrs.field(
-        default=None, converter=attrs.converters.optional(Path))
+    export_to: Path | None = attrs.field(default=None, converter=_folder)
 
     def __attrs_post_init__(self) -> None:
         for field in ("name", "workspace_id"):
@@ -243,8 +312,6 @@ class BatchPlan:
                              "or layout= (full batch_items)")
         if self.instructions is not None and not self.instructions:
             raise ValueError(f"plan {self.name!r}: instructions must not be empty")
-        if self.layout is not None and not all(isinstance(p, pa.BatchPage) for p in self.layout):
-            raise TypeError(f"plan {self.name!r}: layout must be a list of pa.BatchPage")
         if self.study is not None and not isinstance(self.study, StudyPlan):
             raise TypeError(f"plan {self.name!r}: study must be a pa.StudyPlan")
         source = self.dataset

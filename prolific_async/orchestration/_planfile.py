@@ -41,6 +41,7 @@ existing dataset instead), ``instructions`` as a list of items with their ``type
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -50,6 +51,8 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.cols import is_sequence, list_structure_factory
+from cattrs.strategies import configure_union_passthrough
 
 from . import _sdk as pa
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
@@ -83,6 +86,62 @@ _ITEMS: dict[str, type[Any]] = {
                               pa.DatasetField)
 }
 _converter = cattrs.Converter(forbid_extra_keys=True)
+configure_union_passthrough(str | int | float | bool | None, _converter)
+
+#: A plan file larger than this is refused before it is parsed (plans are small; a huge file
+#: is a mistake, and TOML is parsed whole in memory).
+MAX_PLAN_FILE_BYTES = 16 << 20
+
+
+def _kind(value: Any) -> str:
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+# TOML has types: a value of the wrong one is refused, never converted (cattrs' defaults
+# would make "false" true, 5 the text "5" and 1.9 the integer 1).
+def _strict_text(value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, got {_kind(value)} {value!r}")
+    return value
+
+
+def _strict_flag(value: Any, _: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {_kind(value)} {value!r}")
+    return value
+
+
+def _strict_integer(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer, got {_kind(value)} {value!r}")
+    return value
+
+
+def _strict_number(value: Any, _: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {_kind(value)} {value!r}")
+    return value
+
+
+for _type, _hook in ((str, _strict_text), (bool, _strict_flag), (int, _strict_integer),
+                     (float, _strict_number)):
+    _converter.register_structure_hook(_type, _hook)
+
+
+def _strict_list(type_: Any, converter: cattrs.BaseConverter) -> Any:
+    items = list_structure_factory(type_, converter)
+
+    def structure(value: Any, _: Any) -> Any:
+        # A string is iterable: "desktop" would otherwise become seven one-letter items.
+        if not isinstance(value, list):
+            raise ValueError(f"must be a list, got {_kind(value)} {value!r}")
+        return items(value, type_)
+
+    return structure
+
+
+_converter.register_structure_hook_factory(is_sequence, _strict_list)
 
 
 def _structure_item(data: Any, _: Any) -> Any:
@@ -154,16 +213,16 @@ def load_plans(path: str | os.PathLike[str]) -> list[BatchPlan]:
             ...
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanFileError(f"cannot read the plan file: {exc.strerror}", path=file) from exc
+    text = _read_text(file)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise PlanFileError(f"not valid TOML: {exc}", path=file,
                             line=int(found.group(1)) if found else None) from exc
+    except RecursionError:
+        # tomllib reads nested arrays and inline tables recursively.
+        raise PlanFileError("values are nested too deeply to read", path=file) from None
     where = _Locator(text)
 
     def fail(message: str, field: str, index: int | None) -> PlanFileError:
@@ -185,6 +244,10 @@ def load_plans(path: str | os.PathLike[str]) -> list[BatchPlan]:
                             field="plan")
     plans = []
     for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise PlanFileError(f"plan #{index + 1} must be a table ([[plan]]), got "
+                                f"{type(entry).__name__} {entry!r}", path=file,
+                                line=where.line(None, "plan"), field="plan")
         merged = dict(defaults)
         for pair in _ALTERNATIVES:
             # A plan that sets one of two alternatives does not inherit the other.
@@ -203,12 +266,37 @@ def load_plans(path: str | os.PathLike[str]) -> list[BatchPlan]:
     return plans
 
 
+def _read_text(file: Path) -> str:
+    """The file's text: at most `MAX_PLAN_FILE_BYTES`, UTF-8 (a BOM is allowed)."""
+    try:
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_PLAN_FILE_BYTES + 1)
+    except OSError as exc:
+        raise PlanFileError(f"cannot read the plan file: {exc.strerror}", path=file) from exc
+    if len(raw) > MAX_PLAN_FILE_BYTES:
+        raise PlanFileError(f"the plan file is larger than {MAX_PLAN_FILE_BYTES >> 20} MiB",
+                            path=file)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise PlanFileError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded "
+                            "(save the file as UTF-8)", path=file, line=line) from None
+
+
+#: Where a plan file's plans take their workspace when neither the plan nor [defaults] say.
+WORKSPACE_ENV = "PROLIFIC_WORKSPACE"
+
+
 def _plan(data: dict[str, Any], base: Path, fail: Any, index: int) -> BatchPlan:
     label = f"plan #{index + 1}" + (f" ({data['name']!r})" if isinstance(data.get("name"), str)
                                      else "")
+    if "workspace_id" not in data and os.environ.get(WORKSPACE_ENV):
+        data = {**data, "workspace_id": os.environ[WORKSPACE_ENV]}
     for key in ("name", "workspace_id", "task_details"):
         if key not in data:
-            raise fail(f"{label}: {key} is required (in the plan or in [defaults])", key)
+            also = f", or set {WORKSPACE_ENV}" if key == "workspace_id" else ""
+            raise fail(f"{label}: {key} is required (in the plan or in [defaults]{also})", key)
     for key in ("name", "workspace_id", "dataset", "dataset_id", "export_to"):
         if key in data and not isinstance(data[key], str):
             raise fail(f"{label}: {key} must be a string, got {data[key]!r}", key)
@@ -250,8 +338,7 @@ def _plan(data: dict[str, Any], base: Path, fail: Any, index: int) -> BatchPlan:
         try:
             kwargs["study"] = StudyPlan(**study)
         except (TypeError, ValueError) as exc:
-            field = next((k for k in study if str(exc).startswith(k)
-                          or f"StudyPlan.{k}" in str(exc)), "")
+            field = next((k for k in study if re.match(rf"(StudyPlan\.)?{k}\b", str(exc))), "")
             raise fail(f"{label}: study: {exc}", f"study.{field}" if field else "study") from None
     try:
         return BatchPlan(**kwargs)

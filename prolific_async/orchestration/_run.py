@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._scratch import Scratch
 from . import _sdk as pa
 from ._dry import dry_run as plan_dry_run
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
@@ -138,7 +137,9 @@ async def orchestrate(
     stack = contextlib.AsyncExitStack()
     opened = None if journal is None or dry_run else await stack.enter_async_context(
         open_journal(journal))
-    scratch = Path(await anyio.to_thread.run_sync(tempfile.mkdtemp, "", "prolific-run-"))
+    # The rows of file-less plans are written here; a killed run's folder is removed next time.
+    scratch_dir = await Scratch.open()
+    scratch = scratch_dir.path
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
     # The pacer spaces each wait's polls; the client's cap keeps their sum flat even when
@@ -164,8 +165,7 @@ async def orchestrate(
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(shutil.rmtree, scratch, True)
+        await scratch_dir.aclose()
         # Not in the shielded scope: a journal may own a task group (its heartbeat), which must
         # be left where it was entered. It shields its own closing.
         await stack.aclose()

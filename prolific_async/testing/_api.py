@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ._clock import FakeClock
 from ._server import Handler, Plumbing, Reject
+from ._spec import SpecValidator, spec_middleware
 from ._state import (
     INSTRUCTION_TYPES,
     DatasetRec,
@@ -54,7 +55,7 @@ class Api:
 
     def __init__(self, *, world: World, storage: Storage, clock: FakeClock, token: str,
                  workspace_id: str, export_contract: Literal["200", "202"],
-                 max_export_jobs: int) -> None:
+                 max_export_jobs: int, spec: SpecValidator | None = None) -> None:
         self.world = world
         self.storage = storage
         self.clock = clock
@@ -62,11 +63,13 @@ class Api:
         self.workspace_id = workspace_id
         self.export_contract = export_contract
         self.max_export_jobs = max_export_jobs
+        self.spec = spec
         self.v4: V4 = V4(world=world, clock=clock)
 
     def app(self, plumbing: Plumbing) -> web.Application:
-        app = web.Application(middlewares=[plumbing.middleware("api"), self._authenticate],
-                              client_max_size=16 << 20)
+        checks = [spec_middleware(self.spec)] if self.spec is not None else []
+        app = web.Application(middlewares=[plumbing.middleware("api"), self._authenticate,
+                                           *checks], client_max_size=16 << 20)
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/batches", self._list_batches),
             ("POST", "/batches", self._create_batch),

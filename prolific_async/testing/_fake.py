@@ -16,11 +16,18 @@ from ._clock import FakeClock
 from ._hooks import FakeHooks
 from ._money import Money, MoneyApi
 from ._server import Fault, Plumbing, RecordedRequest
+from ._spec import SpecValidator, available
 from ._state import World
 from ._storage import Storage
 from ._v4 import V4
 
 __all__ = ["FakeProlific"]
+
+
+def _spec_validator(wanted: bool | None) -> SpecValidator | None:
+    if wanted is False or (wanted is None and not available()):
+        return None
+    return SpecValidator.load()  # True without the libraries: their ImportError says so
 
 
 class FakeProlific:
@@ -58,6 +65,9 @@ class FakeProlific:
     token bucket of N, in real time) with 429 and ``Retry-After``, as a busy API would;
     `rate_limited` counts them. ``export_padding_bytes=N`` adds a member of N zero bytes to
     every export archive, streamed without being built, to benchmark large downloads.
+    ``validate_spec`` checks request bodies against Prolific's OpenAPI document (400 for what
+    it refuses; see `prolific_async.testing._spec`): on when the ``test`` extra's
+    ``jsonschema`` and ``pyyaml`` are importable (None), required (True), or off (False).
     """
 
     def __init__(
@@ -80,6 +90,7 @@ class FakeProlific:
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limit: float | None = None,
+        validate_spec: bool | None = None,
     ) -> None:
         self.token = token
         self._host, self._port = host, port
@@ -96,7 +107,8 @@ class FakeProlific:
                                 seed=seed, export_padding_bytes=export_padding_bytes)
         self._api = Api(world=self.world, storage=self._storage, clock=self.clock, token=token,
                         workspace_id=workspace_id, export_contract=export_contract,
-                        max_export_jobs=max_export_jobs)
+                        max_export_jobs=max_export_jobs,
+                        spec=_spec_validator(validate_spec))
         #: Review decisions, bonuses and the wallet (see `Money`).
         self.money: Money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
