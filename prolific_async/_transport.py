@@ -210,8 +210,10 @@ class Transport:
         # Redirects are not followed, so the token reaches no URL but the one built here;
         # a 3xx is then an error like any other.
         async with self._slots:
-            # Checked once a connection is free for it: a 429 then slows the requests that
-            # queued behind it too. (A poll has passed the gate already, at its channel.)
+            # Checked once a connection is free for it: a 429 then holds and slows the
+            # requests that queued behind it too. (A poll passed the gate at its channel.)
+            if self._api_pause.until:
+                await self._api_pause.wait(self.stats)
             if paced and gate is not None and gate.rate.slowed:
                 await gate.pace()
             async with self.session.request(
