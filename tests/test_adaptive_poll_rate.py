@@ -139,3 +139,22 @@ def test_the_rate_slows_other_requests_only_from_a_429_until_it_has_grown_back()
     assert rate.slowed  # 50 + 50
     rate.answered(5.0)
     assert rate.rate == 200 and not rate.slowed
+
+
+async def test_a_429_holds_the_requests_queued_for_a_connection_not_only_later_ones() -> None:
+    # 40 creates at once through 5 connections, against 20 requests a second (bursts of 20):
+    # the first 20 pass; only the 5 under way meet the 429; the 15 queued behind them wait
+    # out its Retry-After and the cut rate, and then land within the refilled bucket.
+    async with FakeProlific(clock=FakeClock(speed=0), rate_limit=20) as fake, \
+            pa.Prolific(fake.token, base_url=fake.url, seed=11, max_connections=5) as client:
+        created: list[str] = []
+
+        async def create(n: int) -> None:
+            dataset = await client.datasets.create(name=f"d{n}", workspace_id=fake.workspace_id)
+            created.append(dataset.id)
+
+        async with anyio.create_task_group() as group:
+            for n in range(40):
+                group.start_soon(create, n)
+    assert len(set(created)) == 40
+    assert 1 <= fake.rate_limited <= 5
