@@ -244,7 +244,8 @@ def docs_pipeline(http: Http, url: str, token: str, workspace_id: str, name: str
     study = api("POST", "/api/v1/studies/", {
         "name": name, "internal_name": name, "description": "Rate",
         "data_collection_method": "AI_TASK_BUILDER_BATCH", "data_collection_id": batch["id"],
-        "reward": 10, "total_available_places": 1, "estimated_completion_time": 1})
+        "reward": 10, "total_available_places": 1, "estimated_completion_time": 1,
+        "prolific_id_option": "not_required"})
     api("POST", f"/api/v1/studies/{study['id']}/transition/", {"action": "PUBLISH"})
     wait(f"/api/v1/studies/{study['id']}/", ("AWAITING REVIEW", "COMPLETED"))
     api("GET", f"{DC}/batches/{batch['id']}/responses")
