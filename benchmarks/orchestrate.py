@@ -19,6 +19,7 @@ nothing is created again either way). Last, (a) runs against a fake that answers
 the 429s rare and still finish every plan.
 
     python benchmarks/orchestrate.py [--plans 1000] [--quick]    # --quick: 200 plans
+    python benchmarks/orchestrate.py --part limited     # only the rate-limited run (or: speed)
 
 With ``--journal postgresql://… [--workers 1,2,4]`` it answers another question instead: the
 same plans run by one process on the SQLite journal, then by 1, 2 and 4 worker processes
@@ -243,7 +244,8 @@ def docs_pipeline(http: Http, url: str, token: str, workspace_id: str, name: str
     study = api("POST", "/api/v1/studies/", {
         "name": name, "internal_name": name, "description": "Rate",
         "data_collection_method": "AI_TASK_BUILDER_BATCH", "data_collection_id": batch["id"],
-        "reward": 10, "total_available_places": 1, "estimated_completion_time": 1})
+        "reward": 10, "total_available_places": 1, "estimated_completion_time": 1,
+        "prolific_id_option": "not_required"})
     api("POST", f"/api/v1/studies/{study['id']}/transition/", {"action": "PUBLISH"})
     wait(f"/api/v1/studies/{study['id']}/", ("AWAITING REVIEW", "COMPLETED"))
     api("GET", f"{DC}/batches/{batch['id']}/responses")
@@ -390,26 +392,33 @@ def main() -> None:
     parser.add_argument("--journal", help="a postgresql:// URL: compare worker processes "
                         "sharing it (--workers) with the SQLite journal, instead")
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--part", choices=("all", "speed", "limited"), default="all",
+                        help="speed: orchestrate against the docs' way; limited: under the "
+                        "rate limit")
     args = parser.parse_args()
     if args.journal:
         workers_main(args)
         return
     plans = 200 if args.quick else args.plans
 
-    with fake_server() as (url, token, workspace_id):
-        # Distinct names: a plan's name is its batch's key in the workspace.
-        small = run_side(side_orchestrate, url, token, workspace_id, 100, args.poll_rate,
-                         "small")
-        ours = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate,
-                        "bench", True)
-        docs = run_side(side_docs, url, token, workspace_id, plans)
-    with fake_server(args.rate_limit) as (url, token, workspace_id):
-        limited = run_side(side_orchestrate, url, token, workspace_id, plans, args.poll_rate)
-
     rate = f"poll_rate={args.poll_rate:g}" if args.poll_rate else "default poll_rate"
     print(f"{plans} plans: dataset -> batch -> study (1 place, published, waited for) -> "
           f"export, against a fake with 1 s jobs; orchestrate with {rate}, a journal, "
           "concurrency = plans")
+    if args.part in ("all", "speed"):
+        speed(plans, args.poll_rate)
+    if args.part in ("all", "limited"):
+        limited(plans, args.poll_rate, args.rate_limit)
+
+
+def speed(plans: int, poll_rate: float | None) -> None:
+    """orchestrate against the docs' way, on one fake."""
+    with fake_server() as (url, token, workspace_id):
+        # Distinct names: a plan's name is its batch's key in the workspace.
+        small = run_side(side_orchestrate, url, token, workspace_id, 100, poll_rate, "small")
+        ours = run_side(side_orchestrate, url, token, workspace_id, plans, poll_rate,
+                        "bench", True)
+        docs = run_side(side_docs, url, token, workspace_id, plans)
     rows = [("orchestrate", ours), ("docs' way (3 s poll, 32 threads)", docs)]
     for label, figures in rows:
         print(f"  {label:<34} {figures['seconds']:8.1f} s  {figures['requests']:7d} requests "
@@ -427,8 +436,14 @@ def main() -> None:
     print(f"  status polls/s at the peak: orchestrate {small['peak_polls']} with 100 plans "
           f"({small['peak_kinds']}), {ours['peak_polls']} with {plans} ({ours['peak_kinds']}) "
           f"(goal: about flat); docs' way {docs['peak_polls']} with {plans}")
+
+
+def limited(plans: int, poll_rate: float | None, rate_limit: float) -> None:
+    """orchestrate against a fake answering 429 beyond ``rate_limit`` requests a second."""
+    with fake_server(rate_limit) as (url, token, workspace_id):
+        limited = run_side(side_orchestrate, url, token, workspace_id, plans, poll_rate)
     share = limited["rate_limited"] / max(1, limited["requests"])
-    print(f"  under a {args.rate_limit:g} requests/s limit: {limited['seconds']:.1f} s, "
+    print(f"  under a {rate_limit:g} requests/s limit: {limited['seconds']:.1f} s, "
           f"{limited['done']}/{plans} done, {limited['rate_limited']} of "
           f"{limited['requests']} requests answered 429 ({share:.1%}; goal <= 5 %), "
           f"peak {limited['peak_polls']} status polls/s ({limited['peak_kinds']})")

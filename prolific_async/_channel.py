@@ -20,7 +20,8 @@ __all__: list[str] = []  # nothing public here
 
 
 class RateGate:
-    """At most ``rate.rate`` polls a second across every channel of a client.
+    """At most ``rate.rate`` polls a second across every channel of a client; and, while a
+    429 keeps the rate below its ceiling, every other API request of the client too.
 
     A GCRA (the cell-rate rule of ATM switches): each poll is due ``1 / rate`` after the
     previous one, and may go up to ``BURST`` seconds early, so a few watches poll at once
@@ -33,6 +34,14 @@ class RateGate:
     def __init__(self, rate: AdaptiveRate) -> None:
         self.rate = rate
         self._due = 0.0
+
+    async def pace(self) -> None:
+        """An API request other than a poll, while `slowed`: it takes a slot as a poll does,
+        so the requests the client sends together stay under the rate the server allowed
+        (creates and pages included, not only polls). Time without a 429 grows the rate back
+        here too, so a client that has stopped polling is not held at its lowest rate."""
+        self.rate.answered(anyio.current_time())
+        await self.wait()
 
     async def wait(self) -> None:
         """Wait for this poll's slot."""

@@ -59,7 +59,9 @@ class Prolific:
     The status polls of all this client's watches together pass one evenly spaced gate whose
     rate adapts: it starts high, halves on a 429 (every watch slows together) and grows back
     while none come; ``max_poll_rate`` (polls a second; None: no explicit cap) is its ceiling,
-    so watching a thousand jobs loads the API no more than watching a few hundred.
+    so watching a thousand jobs loads the API no more than watching a few hundred. Once a
+    429 has cut the rate, every other API request of the client passes that gate too, until
+    the rate has grown back.
 
     ``on_request`` and ``on_response`` are called once per attempt of every request with a
     `RequestEvent` (method, path without query, attempt, status, elapsed, retry reason);
@@ -165,6 +167,7 @@ class Prolific:
             hooks=self._hooks,
         )
         transport.shared.throttled = self._context.throttled
+        transport.shared.gate = self._context.watch_env.channels.gate
         self._context.open(transport)
         return self
 

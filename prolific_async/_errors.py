@@ -377,6 +377,15 @@ def is_transient(error: BaseException) -> bool:
             and error.status_code in TRANSIENT_STATUSES)
 
 
+def is_paced_refusal(error: BaseException) -> bool:
+    """Whether ``error`` is a 429 that says when to come back (``Retry-After``): the server
+    provably did not act, and it sets the pace. Retrying it spends no retry budget and a poll
+    does not count it as an error in a row (the budget and that count are there against
+    retry storms and failing servers; the client's paced gate prevents the storm)."""
+    return (isinstance(error, APIStatusError) and error.status_code == 429
+            and error.retry_after is not None)
+
+
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 

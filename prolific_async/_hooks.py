@@ -184,20 +184,23 @@ class HookReceiver:
                 what = "a number" if float in kinds else "a whole number"
                 raise ConfigurationError(f"{name} must be {what} {'>=' if low < 0 else '>'}"
                                          f" 0, got {value!r}")
-        self.tolerance = float(tolerance)
-        self.buffer_size = int(buffer)
-        self.remember = int(remember)
-        self.max_body = int(max_body)
-        self.safety_poll = float(safety_poll)
+        self.tolerance: float = float(tolerance)
+        self.buffer_size: int = int(buffer)
+        self.remember: int = int(remember)
+        self.max_body: int = int(max_body)
+        self.safety_poll: float = float(safety_poll)
         #: Deliveries accepted, repeats dropped, deliveries refused, events dropped unread.
-        self.accepted = self.duplicates = self.rejected = self.dropped = 0
+        self.accepted: int = 0
+        self.duplicates: int = 0
+        self.rejected: int = 0
+        self.dropped: int = 0
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._events: collections.deque[HookEvent] = collections.deque()
         self._arrived: anyio.Event | None = None
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._closed = False
         #: The ASGI application: mount it or route to it (``Route(path, receiver.asgi)``).
-        self.asgi = _AsgiApp(self)
+        self.asgi: _AsgiApp = _AsgiApp(self)
 
     def __repr__(self) -> str:
         return (f"<HookReceiver secret='***' accepted={self.accepted} "

@@ -21,6 +21,7 @@ from ._errors import (
     PollError,
     PollTimeout,
     ResourceFailed,
+    is_paced_refusal,
     is_transient,
 )
 from ._jobs import Category, JobKind
@@ -87,6 +88,12 @@ class AdaptiveRate:
     @property
     def top(self) -> float:
         return self.limit if self.ceiling is None else self.ceiling
+
+    @property
+    def slowed(self) -> bool:
+        """Whether a 429 has cut the rate and it has not yet grown back to its top: the
+        server has shown its limit, so every request of the client keeps to the rate."""
+        return self._cut_at != -math.inf and self.rate < self.top
 
     def cap(self, ceiling: float | None) -> None:
         """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once."""
@@ -246,8 +253,13 @@ class PollLoop:
                     error=self.expired(now))
 
     def on_error(self, error: Exception, now: float, *, budget_left: bool) -> Exception | None:
-        """A poll failed: the error to raise, or None to tolerate it and poll again."""
+        """A poll failed: the error to raise, or None to tolerate it and poll again.
+
+        A 429 with ``Retry-After`` is the server's pacing, not a failure: it needs no budget
+        and does not count as an error in a row (the deadline still bounds the watch)."""
         self.attempt += 1
+        if is_paced_refusal(error):
+            return self.expired_after(error, now)
         self.errors += 1
         if not is_transient(error):
             return error
@@ -259,6 +271,10 @@ class PollLoop:
             )
             failure.__cause__ = error
             return failure
+        return self.expired_after(error, now)
+
+    def expired_after(self, error: Exception, now: float) -> PollTimeout | None:
+        """The `PollTimeout` to raise, caused by ``error``, once the deadline has passed."""
         timeout = self.expired(now)
         if timeout is not None:
             timeout.__cause__ = error

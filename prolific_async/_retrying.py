@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import anyio
@@ -32,11 +32,15 @@ from ._errors import (
     OutcomeUnknownError,
     RequestInfo,
     StorageError,
+    is_paced_refusal,
     is_transient,
     truncate,
 )
 from ._observe import Hooks, RequestEvent
 from ._stats import ClientStats
+
+if TYPE_CHECKING:
+    from ._channel import RateGate
 
 __all__: list[str] = []  # nothing public: the decisions show through RetryPolicy
 
@@ -199,6 +203,9 @@ class Attempts:
     hooks: Hooks | None = None
     #: Told of every 429: the client's poll rate slows down with it.
     throttled: Callable[[], None] | None = None
+    #: The client's poll gate: while a 429 has slowed it, every API request passes it
+    #: (`Transport._send`).
+    gate: RateGate | None = None
 
 
 async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pause, *,
@@ -210,6 +217,9 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
     answer may mean the server acted. ``policy`` overrides the client's (one attempt, for a
     poll); ``body`` is summarised in an `OutcomeUnknownError`. The first attempt costs one
     ``try`` more than calling ``send`` directly.
+
+    A 429 with a ``Retry-After`` is not charged to the retry budget (`is_paced_refusal`).
+    It still counts as an attempt.
     """
     policy = policy or shared.policy
     hooks = shared.hooks
@@ -232,13 +242,14 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
                                             elapsed=time.monotonic() - started))
             return result
         status = getattr(error, "status_code", None)
+        hinted = is_paced_refusal(error)
         if status == 429:
             shared.stats.rate_limited += 1
             pause.hold(getattr(error, "retry_after", None), policy.max_retry_after)
             if shared.throttled is not None and rules is API:
                 shared.throttled()
         decision = decide(error, number, idempotent=idempotent,
-                          budget_left=shared.budget.has_token(), policy=policy,
+                          budget_left=hinted or shared.budget.has_token(), policy=policy,
                           spread=shared.draw())
         if hooks is not None:
             hooks.response(RequestEvent(
@@ -248,7 +259,8 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
         if decision is None:
             # Raised outside the except block, so no aiohttp frame rides along as context.
             raise error
-        shared.budget.spend()
+        if not hinted:
+            shared.budget.spend()
         logger.debug("%s %s: retrying in %.3f s", method, url, decision.delay)
         await anyio.sleep(decision.delay)
         number += 1

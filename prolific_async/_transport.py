@@ -12,6 +12,7 @@ needs (`RequestInfo`) built only when an error happens.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import random
@@ -50,6 +51,8 @@ MAX_RESPONSE_BODY = 64 * 1024 * 1024
 #: Storage bodies are large: with aiohttp's 64 KiB read buffer the socket stalled while the
 #: download wrote its last MiB to disk, halving throughput (benchmarks/archive.py).
 TRANSFER_READ_BUFFER = 1 << 20
+#: API requests under way at once through a session whose pool has no limit.
+UNLIMITED = 1 << 20
 
 
 class Response:
@@ -122,6 +125,10 @@ class Transport:
             retry.budget, retry.budget_refill_per_second), stats=stats,
             draw=(rng or random.Random()).random, hooks=hooks)
         self._api_pause = Pause()
+        # As many API requests under way as the pool has connections: the others wait here,
+        # not in aiohttp's pool queue, so a 429 also paces those already waiting.
+        # (A pool without a limit has 0: then so many that none waits.)
+        self._slots = asyncio.Semaphore(getattr(session.connector, "limit", 0) or UNLIMITED)
         self._storage_pause = Pause()
         # The token is added below aiohttp's request frame (see `_Authorize`), and a user
         # session's own middlewares still run around it.
@@ -177,8 +184,10 @@ class Transport:
         ``idempotent=False`` (a request that creates something) is repeated only when the
         server provably did not act on it: the connection never opened, or it answered 429.
         An answer lost after sending raises `OutcomeUnknownError`. ``retry=False`` makes one
-        attempt (pollers retry on their own schedule). ``content`` is a body that is not JSON,
-        as its content type and bytes (the NDJSON of a datapoints append).
+        attempt (pollers retry on their own schedule, and pass the poll gate on their own;
+        any other request passes it while a 429 has slowed the client). ``content`` is a
+        body that is not JSON, as its content type and bytes (the NDJSON of a datapoints
+        append).
         """
         data: bytes | None = None
         headers = self._headers
@@ -188,28 +197,36 @@ class Transport:
         elif content is not None:
             headers = {**self._headers, "Content-Type": content[0]}
             data = content[1]
-        send = partial(self._send, method, path, params, data, headers)
+        send = partial(self._send, method, path, params, data, headers, retry)
         return await attempts(send, self.shared, self._api_pause, method=method, url=path,
                               rules=API, idempotent=idempotent, unsafe=not idempotent,
                               policy=None if retry else self._once, body=json_body)
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None,
-        data: bytes | None, headers: Mapping[str, str],
+        data: bytes | None, headers: Mapping[str, str], paced: bool,
     ) -> Response:
+        gate = self.shared.gate
         # Redirects are not followed, so the token reaches no URL but the one built here;
         # a 3xx is then an error like any other.
-        async with self.session.request(
-            method, self.base_url + path, params=params, data=data, headers=headers,
-            timeout=self._api_timeout, allow_redirects=False,
-            middlewares=self._api_middlewares,
-        ) as resp:
-            if resp.status >= 300:
-                raise await _status_error(resp, RequestInfo(method, path))
-            raw = (await resp.read() if _fits(resp, self.max_body)
-                   else await _read_within(resp, method, path, self.max_body))
-            return Response(resp.status, resp.headers, _json_answer(raw, resp, method, path),
-                            method, path)
+        async with self._slots:
+            # Checked once a connection is free for it: a 429 then holds and slows the
+            # requests that queued behind it too. (A poll passed the gate at its channel.)
+            if self._api_pause.until:
+                await self._api_pause.wait(self.stats)
+            if paced and gate is not None and gate.rate.slowed:
+                await gate.pace()
+            async with self.session.request(
+                method, self.base_url + path, params=params, data=data, headers=headers,
+                timeout=self._api_timeout, allow_redirects=False,
+                middlewares=self._api_middlewares,
+            ) as resp:
+                if resp.status >= 300:
+                    raise await _status_error(resp, RequestInfo(method, path))
+                raw = (await resp.read() if _fits(resp, self.max_body)
+                       else await _read_within(resp, method, path, self.max_body))
+                return Response(resp.status, resp.headers,
+                                _json_answer(raw, resp, method, path), method, path)
 
     async def transfer(
         self,

@@ -15,7 +15,7 @@ import attrs
 
 from ._channel import Channels
 from ._config import PollPolicy
-from ._errors import ResourceFailed
+from ._errors import ResourceFailed, is_paced_refusal
 from ._jobs import Category, JobKind
 from ._polling import Failure, PollLoop
 
@@ -179,7 +179,9 @@ async def transitions(
             seen, outcome = answer
             now = anyio.current_time()
             if isinstance(outcome, Failure):
-                error = loop.on_error(outcome.error, now, budget_left=env.spend_retry())
+                # A paced refusal is no failure: it spends no token of the budget.
+                error = loop.on_error(outcome.error, now, budget_left=is_paced_refusal(
+                    outcome.error) or env.spend_retry())
                 if error is not None:
                     raise error
                 logger.debug("poll of %s %s failed (%d in a row): %s", spec.kind,

@@ -84,3 +84,77 @@ async def test_watches_under_a_rate_limit_are_held_near_it_and_their_429s_counte
     # ...and the watches backed off together: 30 watches polling every 10-20 ms unchecked
     # would ask ~40x the limit. (The share of 429s is benchmarks/orchestrate.py's question.)
     assert polls / took <= limit * 2.5
+
+
+async def test_after_a_429_every_api_request_is_spaced_at_the_cut_rate_not_only_polls() -> None:
+    async with FakeProlific(clock=FakeClock(speed=0)) as fake, \
+            pa.Prolific(fake.token, base_url=fake.url, seed=5, max_poll_rate=20) as client:
+        dataset = await client.datasets.create(name="d", workspace_id=fake.workspace_id)
+        fake.inject(method="GET", path="*/datasets/*", status=429, retry_after="0", times=1)
+        await client.datasets.get(dataset.id)  # one 429, then its retry: the rate is now 10/s
+        assert client.stats.rate_limited == 1
+
+        async def get() -> None:
+            await client.datasets.get(dataset.id)
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(get)
+        took = time.monotonic() - started
+    # Ten gets sent together, unpaced, are answered within milliseconds; paced, each takes
+    # its own slot at 10 a second (one may go 10 ms early), the last about 1 s on.
+    assert took >= 0.8
+
+
+async def test_429s_with_retry_after_spend_no_retry_budget_so_a_burst_of_creates_all_land() -> None:
+    # No retry budget at all: only 429s that say when to come back may be retried.
+    retry = pa.RetryPolicy(budget=0, budget_refill_per_second=0)
+    async with FakeProlific(clock=FakeClock(speed=0), rate_limit=50) as fake, \
+            pa.Prolific(fake.token, base_url=fake.url, seed=7, retry=retry) as client:
+        created: list[str] = []
+
+        async def create(n: int) -> None:
+            dataset = await client.datasets.create(name=f"d{n}", workspace_id=fake.workspace_id)
+            created.append(dataset.id)
+
+        async with anyio.create_task_group() as group:
+            for n in range(100):
+                group.start_soon(create, n)
+        assert fake.rate_limited >= 1
+        assert len(set(created)) == 100
+        # A 503 still needs the budget: with none left it is raised at once.
+        fake.inject(method="GET", path="*/datasets/*", status=503, times=1)
+        with pytest.raises(pa.InternalServerError):
+            await client.datasets.get(created[0])
+
+
+def test_the_rate_slows_other_requests_only_from_a_429_until_it_has_grown_back() -> None:
+    rate = AdaptiveRate(start=100, increase=50)
+    assert not rate.slowed  # below its top of 10,000, but no 429 has shown a limit
+    rate.throttled(1.0)
+    assert rate.slowed
+    rate.cap(200)
+    rate.answered(2.0)
+    assert rate.slowed  # 50 + 50
+    rate.answered(5.0)
+    assert rate.rate == 200 and not rate.slowed
+
+
+async def test_a_429_holds_the_requests_queued_for_a_connection_not_only_later_ones() -> None:
+    # 40 creates at once through 5 connections, against 20 requests a second (bursts of 20):
+    # the first 20 pass; only the 5 under way meet the 429; the 15 queued behind them wait
+    # out its Retry-After and the cut rate, and then land within the refilled bucket.
+    async with FakeProlific(clock=FakeClock(speed=0), rate_limit=20) as fake, \
+            pa.Prolific(fake.token, base_url=fake.url, seed=11, max_connections=5) as client:
+        created: list[str] = []
+
+        async def create(n: int) -> None:
+            dataset = await client.datasets.create(name=f"d{n}", workspace_id=fake.workspace_id)
+            created.append(dataset.id)
+
+        async with anyio.create_task_group() as group:
+            for n in range(40):
+                group.start_soon(create, n)
+    assert len(set(created)) == 40
+    assert 1 <= fake.rate_limited <= 5

@@ -107,3 +107,16 @@ def test_resume_tokens_round_trip(kind: str, ids: list[str], status: str | None,
 def test_bad_resume_tokens_are_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="resume token"):
         ResumeToken.from_json(bad)
+
+
+def test_a_429_with_retry_after_is_pacing_not_an_error_in_a_row_nor_a_cost_to_the_budget() -> None:
+    state = loop()
+    refusal = status_error(429)
+    refusal.retry_after = 1.0
+    for now in range(1, 20):  # far more than max_poll_errors, and no budget left
+        assert state.on_error(refusal, now=now, budget_left=False) is None
+    assert state.errors == 0
+    late = state.on_error(refusal, now=10_000, budget_left=False)
+    assert isinstance(late, pa.PollTimeout) and late.__cause__ is refusal
+    bare = status_error(429)  # no Retry-After: an error like a 503
+    assert isinstance(state.on_error(bare, now=2, budget_left=False), pa.PollError)

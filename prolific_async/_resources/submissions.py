@@ -84,7 +84,7 @@ class Submissions(Resource):
     def __init__(self, context: Context) -> None:
         super().__init__(context)
         #: Shared with ``client.bonuses``: every money write of the client passes it.
-        self.money_gate = anyio.CapacityLimiter(MONEY_CONCURRENCY)
+        self.money_gate: anyio.CapacityLimiter = anyio.CapacityLimiter(MONEY_CONCURRENCY)
 
     async def list(
         self, study_id: str, *, status: SubmissionStatus | str | None = None,

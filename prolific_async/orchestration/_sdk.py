@@ -11,11 +11,11 @@ from .._config import PollPolicy
 from .._errors import (
     ConfigurationError,
     InternalServerError,
+    NotDownloadableError,
     NotFoundError,
     OutcomeUnknownError,
     ProlificError,
     RequestInfo,
-    StorageError,
 )
 from .._hooks import HookReceiver
 from .._models.batches import Batch, BatchPage, BatchStatus, one_page
@@ -53,8 +53,9 @@ __all__ = [
     "DatasetStatus", "ExportJob", "ExportStatus", "FileUpload", "FreeText", "FreeTextWithUnit",
     "HookReceiver", "Image", "InternalServerError", "Item", "MultipleChoice",
     "MultipleChoiceWithFreeText",
-    "NotFoundError", "OutcomeUnknownError", "PollPolicy", "Prolific", "ProlificError",
-    "RequestInfo", "RichText", "StorageError", "Study", "StudyCreate", "StudyFilter",
+    "NotDownloadableError", "NotFoundError", "OutcomeUnknownError", "PollPolicy", "Prolific",
+    "ProlificError",
+    "RequestInfo", "RichText", "Study", "StudyCreate", "StudyFilter",
     "StudyStatus", "TaskDetails", "Transition", "Watch", "one_page",
     "Approve", "BonusPayment", "DEFAULT_MAX_BONUS", "Reject", "Submission", "SubmissionStatus",
     "TaskResponse",

@@ -480,7 +480,8 @@ async def _export(p: Runner) -> str | None:
     job = await p.client.batches.request_export(p.ids["batch_id"])
     if job.export_id is None:
         # The older contract: a recent export, complete, with no job id to poll.
-        raise pa.StorageError(f"export of batch {p.ids['batch_id']} has no export_id to follow")
+        raise pa.NotDownloadableError(
+            f"export of batch {p.ids['batch_id']} has no export_id to follow")
     await p.set("export_id", job.export_id, created=True)
     await _follow_export(p, job, just_started=True)
     return None

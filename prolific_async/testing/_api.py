@@ -64,7 +64,7 @@ class Api:
         self.export_contract = export_contract
         self.max_export_jobs = max_export_jobs
         self.spec = spec
-        self.v4 = V4(world=world, clock=clock)
+        self.v4: V4 = V4(world=world, clock=clock)
 
     def app(self, plumbing: Plumbing) -> web.Application:
         checks = [spec_middleware(self.spec)] if self.spec is not None else []

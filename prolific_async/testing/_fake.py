@@ -110,9 +110,10 @@ class FakeProlific:
                         max_export_jobs=max_export_jobs,
                         spec=_spec_validator(validate_spec))
         #: Review decisions, bonuses and the wallet (see `Money`).
-        self.money = Money(world=self.world, clock=self.clock)
+        self.money: Money = Money(world=self.world, clock=self.clock)
         #: Webhooks: secrets, subscriptions, signed deliveries (see `FakeHooks`).
-        self.hooks = FakeHooks(api=self._api, world=self.world, clock=self.clock, seed=seed)
+        self.hooks: FakeHooks = FakeHooks(api=self._api, world=self.world, clock=self.clock,
+                                          seed=seed)
         self.url: str = ""
         self.storage_url: str = ""
 

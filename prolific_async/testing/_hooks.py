@@ -121,7 +121,7 @@ class FakeHooks:
         self._counts: dict[str, int] = {}
         self._pending = 0
         #: Delivery attempts sent so far (repeats and retries included).
-        self.attempts = 0
+        self.attempts: int = 0
         self._attempted: anyio.Event | None = None
         self._idle: anyio.Event | None = None
         self._kick: anyio.Event | None = None

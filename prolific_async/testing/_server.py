@@ -184,10 +184,10 @@ class TokenBucket:
     def __init__(self, rate: float) -> None:
         if not rate > 0:
             raise ValueError(f"rate_limit must be > 0, got {rate!r}")
-        self.rate = rate
-        self.tokens = rate
+        self.rate: float = rate
+        self.tokens: float = rate
         self.stamp: float | None = None
-        self.refused = 0
+        self.refused: int = 0
 
     def take(self, now: float) -> float | None:
         """None when a token was taken, else the seconds until one is free."""

@@ -107,8 +107,8 @@ class V4:
         self.world = world
         self.clock = clock
         self.append_sizes: list[int] = []
-        self.conflicts = 0
-        self.overlapping_syncs = 0
+        self.conflicts: int = 0
+        self.overlapping_syncs: int = 0
         self._digests: dict[str, set[bytes]] = {}
         self._appended: set[str] = set()
         self._migrations: dict[str, Migration] = {}
