@@ -86,3 +86,20 @@ async def test_chaos_finishes_every_plan_once(fake: FakeProlific, tmp_path: Path
         assert batches_named(fake, result.plan) == [result.batch_id]
         assert studies_of(fake, result.batch_id or "") == [result.study_id]
         assert publishes_of(fake, result.study_id or "") == 1
+
+
+async def test_a_lost_answer_on_the_new_dataset_after_an_unconfirmed_upload_is_absorbed(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    # The upload's connection is cut (unconfirmed: the rows go to a new dataset), then the
+    # answer to that new dataset's create is lost: a dataset costs nothing, so it is made again.
+    upload = fake.inject(method="PUT", path="*", drop=True, times=1)
+    second_create = fake.inject(method="POST", path="*/data-collection/datasets",
+                                lose_answer=True, every=2, times=1)
+    async with client_for(fake) as client:
+        results, events = await run_all(client, [plan("unsure-upload", fake.workspace_id,
+                                                      tmp_path)])
+    assert (upload.fired, second_create.fired) == (1, 1)
+    assert results[0].ok, results[0].error
+    assert batches_named(fake, "unsure-upload") == [results[0].batch_id]
+    uploaded = [e.message for e in events if e.stage is pa.Stage.DATASET_UPLOAD and e.message]
+    assert any("new dataset" in m for m in uploaded), uploaded

@@ -76,6 +76,7 @@ from ._events import Stage
 from ._feeding import Feed
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
+from ._reconcile import create_once
 from ._survey import Survey
 
 __all__ = ["STAGES", "Runner", "StageSpec", "upload_name"]
@@ -201,8 +202,14 @@ async def _find_upload(p: Runner, recheck: bool) -> str | None:
     # That PUT may still land: the rows go to a new dataset, never to the same one twice.
     orphan = p.ids["dataset_id"]
     await p.forget("import_id")
-    await _create_dataset(p)
+    # Datasets cannot be listed, so there is nothing to look for: a lost answer here leaves
+    # an empty dataset behind (it costs nothing) and another is made.
+    await create_once(_unlistable, lambda: _create_dataset(p), look_first=False)
     p.notes["orphan_dataset"] = orphan
+    return None
+
+
+async def _unlistable(recheck: bool) -> None:
     return None
 
 
