@@ -65,7 +65,12 @@ def test_listen_prints_each_verified_event(fake: Served) -> None:
             printed = json.loads(process.stdout.readline())
         finally:
             process.send_signal(signal.SIGINT)
-            process.communicate(timeout=30)
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:  # fail, never hang the suite
+                process.kill()
+                process.communicate()
+                raise
     assert printed["event_type"] == "study.status.change"
     assert (printed["resource_id"], printed["status"]) == (study.id, "ACTIVE")
     assert printed["event_id"] == fake.fake.hooks.deliveries[0].id
