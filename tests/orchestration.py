@@ -75,3 +75,14 @@ def publishes_of(fake: FakeProlific, study_id: str) -> int:
 def submissions_in(path: Path) -> int:
     with zipfile.ZipFile(path) as archive:
         return len(archive.read("responses-by-submission.jsonl").decode().splitlines())
+
+
+async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], journal: Path | None = None,
+                  **options: object) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
+    """Run ``plans`` to the end: their results, and every event the run streamed."""
+    events: list[pa.PipelineEvent] = []
+    async with pa.orchestrate(client, plans, journal=journal,
+                              **options) as run:  # type: ignore[arg-type]
+        async for event in run:
+            events.append(event)
+    return run.results, events

@@ -22,6 +22,7 @@ from .orchestration import (
     client_for,
     plan,
     publishes_of,
+    run_all,
     studies_of,
     submissions_in,
 )
@@ -41,14 +42,6 @@ async def fake() -> AsyncIterator[FakeProlific]:
                             fail_names={"plan-bad"}) as server:
         yield server
 
-
-async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], **options: object
-                  ) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
-    events: list[pa.PipelineEvent] = []
-    async with pa.orchestrate(client, plans, **options) as run:  # type: ignore[arg-type]
-        async for event in run:
-            events.append(event)
-    return run.results, events
 
 
 async def test_fifty_plans_finish_with_ids_responses_and_exports(

@@ -10,7 +10,7 @@ import pytest
 import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
 
-from .orchestration import batches_named, client_for, plan, publishes_of, studies_of
+from .orchestration import batches_named, client_for, plan, publishes_of, run_all, studies_of
 
 pytestmark = pytest.mark.anyio
 
@@ -20,14 +20,6 @@ async def fake() -> AsyncIterator[FakeProlific]:
     async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=21) as server:
         yield server
 
-
-async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], journal: Path | None = None
-                  ) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
-    events = []
-    async with pa.orchestrate(client, plans, journal=journal) as run:
-        async for event in run:
-            events.append(event)
-    return run.results, events
 
 
 @pytest.mark.parametrize(("method", "path", "stage"), [

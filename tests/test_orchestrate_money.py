@@ -12,7 +12,7 @@ import pytest
 import prolific_async as pa
 from prolific_async.testing import FakeClock, FakeProlific
 
-from .orchestration import PLACES, client_for, plan
+from .orchestration import PLACES, client_for, plan, run_all
 from .test_submissions import REASON
 
 pytestmark = pytest.mark.anyio
@@ -31,14 +31,6 @@ def paying(name: str, workspace_id: str, **study: object) -> pa.BatchPlan:
     assert base.study is not None
     return attrs.evolve(base, study=attrs.evolve(base.study, **study))
 
-
-async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], **options: object
-                  ) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
-    events: list[pa.PipelineEvent] = []
-    async with pa.orchestrate(client, plans, **options) as run:  # type: ignore[arg-type]
-        async for event in run:
-            events.append(event)
-    return run.results, events
 
 
 async def ten(submission: pa.Submission, responses: list[pa.TaskResponse]) -> int:

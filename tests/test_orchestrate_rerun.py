@@ -16,6 +16,7 @@ from .orchestration import (
     client_for,
     plan,
     publishes_of,
+    run_all,
     studies_of,
     submissions_in,
 )
@@ -31,14 +32,6 @@ async def fake() -> AsyncIterator[FakeProlific]:
     async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=17) as server:
         yield server
 
-
-async def run_all(client: pa.Prolific, plans: list[pa.BatchPlan], journal: Path | None = None
-                  ) -> tuple[list[pa.PlanResult], list[pa.PipelineEvent]]:
-    events: list[pa.PipelineEvent] = []
-    async with pa.orchestrate(client, plans, journal=journal) as run:
-        async for event in run:
-            events.append(event)
-    return run.results, events
 
 
 def creating_posts(fake: FakeProlific) -> int:
