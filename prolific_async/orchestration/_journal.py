@@ -104,7 +104,7 @@ class Journal:
         self._db = connection
         # One trip to the thread at a time touches the connection; see `_run`.
         self._waiting: list[_Call] = []
-        self._carrier = anyio.Lock()
+        self._trip: anyio.Event | None = None  # set when the trip under way ends
         # One run holds the file, so its leases need no database: it holds them all.
         self._added: dict[str, None] = {}
         self._leased: set[str] = set()
@@ -166,22 +166,32 @@ class Journal:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the connection, in the journal's worker thread, in call order.
 
-        Group commit: a call joins the calls waiting; the first to hold the carrier takes all
-        of them to the thread in one trip, and those it took find their result when their turn
-        at the carrier comes (no trip of their own). Each statement still commits on its own.
+        Group commit: a call joins the calls waiting; when no trip to the thread is under
+        way, the caller takes every waiting call in one trip, and callers whose call went in
+        it wake when it ends (no trip of their own). Each statement still commits on its own.
         """
         call = _Call(fn, args)
         self._waiting.append(call)
         # Not abandoned on cancellation: a write in flight finishes (and commits) first, so a
         # cancelled run leaves the journal consistent.
         with anyio.CancelScope(shield=True):
-            async with self._carrier:
-                if not call.done:
-                    group, self._waiting = self._waiting, []
-                    await anyio.to_thread.run_sync(_run_calls, group)
+            while not call.done:
+                if self._trip is None:
+                    await self._carry()
+                else:
+                    await self._trip.wait()
         if call.error is not None:
             raise call.error
         return call.result  # type: ignore[no-any-return]
+
+    async def _carry(self) -> None:
+        group, self._waiting = self._waiting, []
+        self._trip = trip = anyio.Event()
+        try:
+            await anyio.to_thread.run_sync(_run_calls, group)
+        finally:
+            self._trip = None
+            trip.set()
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
