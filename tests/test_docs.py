@@ -116,7 +116,7 @@ def test_the_readmes_short_module_map_names_only_modules_of_the_full_one() -> No
     assert len(named) > 25
     for name in named:
         stem = name.rstrip("/*")
-        assert any(m == stem or m.startswith(stem) and name.endswith("*") for m in full), name
+        assert any(m == stem or (m.startswith(stem) and name.endswith("*")) for m in full), name
     assert "orchestration._stage_hook" in named and "otel" in named
 
 

@@ -15,6 +15,10 @@ Before the first stage the plan's batch is looked up on the server (one shared
 ``batches.list`` per workspace, see `Survey`): two batches of the plan's name stop the plan
 before anything is created, and a batch the journal recorded that the server no longer
 lists is a `NotFoundError`.
+
+With ``orchestrate(on_stage=...)`` the plan and each of its stages run inside the hook's
+context manager (`prolific_async.orchestration._stage_hook`), told by the stage's events how
+it ended.
 """
 
 from __future__ import annotations
