@@ -96,9 +96,14 @@ class AdaptiveRate:
         return self._cut_at != -math.inf and self.rate < self.top
 
     def cap(self, ceiling: float | None) -> None:
-        """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once."""
+        """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once.
+        A higher ceiling, or none, gives back the starting rate if no 429 ever cut it (a
+        run's fixed cap is no sign of the server's limit); after a 429 it grows back."""
         self.ceiling = ceiling
-        self.rate = min(self.rate, self.top)
+        if self._cut_at == -math.inf:
+            self.rate = min(self.start, self.top)
+        else:
+            self.rate = min(self.rate, self.top)
 
     def throttled(self, now: float) -> None:
         """A 429 came back: slow every watch down, once per burst."""

@@ -74,7 +74,7 @@ async def orchestrate(
     *,
     concurrency: int = 50,
     journal: str | os.PathLike[str] | None = None,
-    poll_rate: float = 300.0,
+    poll_rate: float | None = None,
     dry_run: bool = False,
     events: pa.HookReceiver | None = None,
     on_stage: StageHook | None = None,
@@ -84,10 +84,12 @@ async def orchestrate(
     At most ``concurrency`` plans run at a time. A plan mostly waits on the server, so a few
     hundred at once are cheap: watches of batches in one workspace share one ``batches.list``
     per tick, the other waits (datasets, studies, exports) are paced so that all of them
-    together poll about ``poll_rate`` times a second however many plans run (and never more:
-    the run sets ``client.max_poll_rate`` unless it is set already), and a 429 pauses
-    the whole client. (Status reads are cheap and Prolific publishes no limit on them; lower
-    ``poll_rate`` if your workspace sees 429s, at the cost of noticing finished jobs later.)
+    together poll about the client's `Prolific.poll_rate` times a second however many plans
+    run. That rate adapts: it starts high, halves on each 429 (every wait slows together)
+    and grows back while none come, so the run finds the server's limit on its own. A wait
+    for a job just started first polls no earlier than the quickest such wait of the run
+    took. A fixed ``poll_rate`` (polls a second) replaces the adaptive rate for the run and
+    caps the client (unless ``client.max_poll_rate`` is set already).
 
     One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
     SQLite file), a rerun with the same plans resumes: done stages are skipped and created
@@ -97,8 +99,9 @@ async def orchestrate(
     the journal only saves requests. Leaving the block early, or cancelling it, stops every
     pipeline at once; the journal stays consistent. A ``postgresql://`` URL as ``journal``
     keeps it in PostgreSQL (the ``postgres`` extra), where several workers may share the run:
-    each plan is leased to one worker at a time, and ``poll_rate`` is the whole run's, divided
-    between its live workers (see `prolific_async.orchestration._journal_pg`).
+    each plan is leased to one worker at a time, and a fixed ``poll_rate`` is the whole run's,
+    divided between its live workers (the adaptive rate needs no sharing: each worker's
+    client slows on the 429s it meets) (see `prolific_async.orchestration._journal_pg`).
 
     With ``dry_run=True`` nothing is created or changed: each plan is checked, the server
     read, and a ``PLANNED`` event per stage says what exists and what would be done; each
@@ -139,7 +142,10 @@ async def orchestrate(
                              "batch, study and journal entry, so it must be unique")
         names.add(plan.name)
 
-    pacer = Pacer(client.poll, poll_rate)
+    if poll_rate is not None and (isinstance(poll_rate, bool) or not isinstance(
+            poll_rate, (int, float)) or not poll_rate > 0):
+        raise ValueError(f"poll_rate must be a number > 0 or None, got {poll_rate!r}")
+    pacer = Pacer(client.poll, (lambda: client.poll_rate) if poll_rate is None else poll_rate)
     survey = Survey(client)
     states = [PipelineState(plan=plan.name) for plan in plans]
     stack = contextlib.AsyncExitStack()
@@ -150,9 +156,10 @@ async def orchestrate(
     scratch = scratch_dir.path
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
-    # The pacer spaces each wait's polls; the client's cap keeps their sum flat even when
-    # many plans reach the same stage together. A cap the caller set is left alone.
-    capped = client.max_poll_rate is None
+    # The pacer spaces each wait's polls; the client's rate gate keeps their sum flat even
+    # when many plans reach the same stage together. A fixed ``poll_rate`` caps the client
+    # for the run (a cap the caller set is left alone), shared between a run's workers.
+    capped = poll_rate is not None and client.max_poll_rate is None
 
     def share(rate: float) -> None:  # this worker's part of the run's poll budget
         pacer.rate = rate
@@ -160,7 +167,9 @@ async def orchestrate(
             client.max_poll_rate = rate
 
     try:
-        if opened is None:
+        if poll_rate is None:
+            pass  # adaptive: each worker's client finds the server's limit on its own
+        elif opened is None:
             share(poll_rate)
         else:
             await opened.share_polls(poll_rate, share)
