@@ -133,14 +133,14 @@ async def test_each_stage_is_a_span_in_its_plans_span_with_its_requests_inside(
 
     # Every request span is a child of a stage (or of its plan, looking up its batch): the
     # POST that made a plan's batch is in that plan's batch_create stage.
-    assert requests and all(s.parent is not None and by_id[s.parent.span_id] in
-                            (*stages, *whole.values()) for s in requests)
-    made = [s for s in requests if s.attributes["http.request.method"] == "POST"
+    parents = {s.context.span_id: by_id[s.parent.span_id] for s in requests if s.parent}
+    assert requests and len(parents) == len(requests)
+    assert all(span in (*stages, *whole.values()) for span in parents.values())
+    made = [parents[s.context.span_id] for s in requests
+            if s.attributes["http.request.method"] == "POST"
             and str(s.attributes["url.path"]).endswith("/data-collection/batches")]
-    assert sorted(by_id[s.parent.span_id].attributes["prolific.plan"]  # type: ignore[union-attr]
-                  for s in made) == ["plan-a", "plan-b"]
-    assert {by_id[s.parent.span_id].name for s in made  # type: ignore[union-attr]
-            } == {"prolific stage batch_create"}
+    assert sorted(span.attributes["prolific.plan"] for span in made) == ["plan-a", "plan-b"]
+    assert {span.name for span in made} == {"prolific stage batch_create"}
 
     # Nothing secret: no token, no query string of a presigned URL.
     everything = repr([(s.name, dict(s.attributes or {}), s.status.description) for s in spans])
