@@ -80,7 +80,7 @@ async def run(url: str, token: str, workspace_id: str, tag: str, plans: int,
         task_details=DETAILS, instructions=[pa.FreeText(description="Label?")],
         study=pa.StudyPlan(description="Label", reward=100, places=2, estimated_minutes=5))
         for n in range(plans)]
-    hooks: dict[str, Any] = otel.hooks(tracer) if tracer and requests_too else {}
+    hooks: otel.RequestHooks = otel.hooks(tracer) if tracer and requests_too else {}
     on_stage = otel.stage_spans(tracer) if tracer else nothing if hook else None
     cpu = time.process_time()
     async with pa.Prolific(token, base_url=url, poll=POLL, **hooks) as client:

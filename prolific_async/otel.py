@@ -31,6 +31,7 @@ import contextlib
 import re
 import time
 from collections.abc import Iterator
+from typing import TypedDict
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
@@ -38,7 +39,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from ._observe import RequestEvent, RequestHook
 from .orchestration._stage_hook import StageHook, StageRun
 
-__all__ = ["hooks", "stage_spans"]
+__all__ = ["RequestHooks", "hooks", "stage_spans"]
 
 #: A URL's query string (a presigned URL's signature is there) and fragment.
 _QUERY = re.compile(r"(\w+://[^\s?#]*)[?#][^\s'\"<>]*")
@@ -46,7 +47,22 @@ _QUERY = re.compile(r"(\w+://[^\s?#]*)[?#][^\s'\"<>]*")
 _MAX_MESSAGE = 1000
 
 
-def hooks(tracer: Tracer | None = None) -> dict[str, RequestHook]:
+class RequestHooks(TypedDict, total=False):
+    """``Prolific(...)``'s hook keyword arguments, as `hooks` returns them (typed, so
+    ``Prolific(**otel.hooks())`` type-checks).
+
+    Example::
+
+        spans = otel.hooks()
+        async with pa.Prolific(on_request=log, on_response=spans["on_response"]) as client:
+            ...
+    """
+
+    on_request: RequestHook
+    on_response: RequestHook
+
+
+def hooks(tracer: Tracer | None = None) -> RequestHooks:
     """The ``Prolific(...)`` keyword arguments that record a span per attempt on ``tracer``
     (by default the global provider's ``prolific_async`` tracer).
 

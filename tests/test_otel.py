@@ -55,7 +55,7 @@ async def test_each_attempt_is_one_timed_span_and_a_failed_one_is_marked(
                          times=1)
     async with pa.Prolific(fake_prolific.token, base_url=fake_prolific.url,
                            retry=pa.RetryPolicy(wait_initial=0.001, wait_max=0.002),
-                           **otel.hooks(tracer)) as client:  # type: ignore[arg-type]
+                           **otel.hooks(tracer)) as client:
         await client.batches.list(workspace_id=fake_prolific.workspace_id)
     failed, ok = tracer.spans
     assert failed["name"] == ok["name"] == "prolific GET"
