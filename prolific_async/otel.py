@@ -19,8 +19,9 @@ dataset_create``...) inside it, skipped stages included. They carry the plan's n
 stage, its outcome (``done``, ``skipped``, ``failed``, ``cancelled``), why it was skipped,
 and the ids it created or adopted (``prolific.batch_id``...; the plan's span: all of them);
 a failed one has an error status with the exception's type and message. A stage's span is
-current while it runs, so the spans of the requests it sends are its children. (A poll
-shared by several plans' waits is sent by one of them: its span is that plan's.)
+current while it runs, so the spans of the requests it sends are its children. (A request
+shared by several plans, such as one poll of a workspace's batches or the run's first look at
+a workspace, is sent by one of them: its span is in that plan's.)
 
 Nothing secret is in any of them: no headers, no query string, not even inside an error's
 message.
