@@ -161,3 +161,22 @@ def test_a_failed_stage_span_keeps_no_query_string_of_a_url_in_its_message(
     assert span.status.description is not None
     assert "https://storage.example/export.zip" in span.status.description
     assert "abc123" not in span.status.description and "Credential" not in repr(span.attributes)
+
+
+async def test_leaving_a_run_early_ends_its_spans_as_cancelled_not_failed(
+        exported: tuple[Tracer, InMemorySpanExporter], fake_prolific: FakeProlific,
+        caplog: pytest.LogCaptureFixture) -> None:
+    tracer, exporter = exported
+    plans = [plan(f"left-{n}", fake_prolific.workspace_id) for n in range(2)]
+    async with client_for(fake_prolific, **otel.hooks(tracer)) as client, pa.orchestrate(
+            client, plans, on_stage=otel.stage_spans(tracer)) as run:
+        async for event in run:
+            if event.kind is pa.EventKind.STARTED:
+                break  # leaving the block cancels both plans mid-stage
+    whole = [s for s in exporter.get_finished_spans() if s.name == "prolific plan"]
+    assert len(whole) == 2
+    for span in whole:
+        assert (span.attributes or {})["prolific.outcome"] == "cancelled"
+        assert span.status.status_code is StatusCode.UNSET and span.end_time is not None
+    # Each span was made current and let go in the task that ran it.
+    assert "Failed to detach context" not in caplog.text
