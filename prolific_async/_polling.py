@@ -188,7 +188,6 @@ class PollLoop:
     #: reads it and adds to it.
     shortest: dict[str, float] | None = None
     learn: bool = False
-    floor_at: float = -math.inf
 
     @property
     def resource_id(self) -> str:
@@ -198,13 +197,15 @@ class PollLoop:
     def deadline_at(self) -> float:
         return self.started_at + self.policy.deadline
 
-    def __attrs_post_init__(self) -> None:
-        # A fresh wait for a job just started: no poll before the quickest such job this
-        # client has seen finish could have finished (the first poll still goes at once).
-        if self.shortest is not None and self.learn and self.attempt == 0:
-            seen = self.shortest.get(self.job.name)
-            if seen is not None:
-                self.floor_at = self.started_at + seen
+    @property
+    def floor_at(self) -> float:
+        """No poll of a wait for a job just started before the quickest such job this client
+        has seen finish could have finished (the first poll still goes at once). Read at each
+        poll: waits started together learn from the first of them to end."""
+        if self.shortest is None or not self.learn:
+            return -math.inf
+        seen = self.shortest.get(self.job.name)
+        return -math.inf if seen is None else self.started_at + seen
 
     def next_poll_at(self, started: float, finished: float, *, spread: float,
                      error: Exception | None = None) -> float:
