@@ -110,6 +110,24 @@ async def test_a_rerun_reports_what_it_adopted_and_created_nothing(
     assert whole.outcome == "done" and whole.created == frozenset()
 
 
+async def test_a_rerun_with_its_journal_reports_every_stage_skipped_and_the_plans_ids(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    plans = [plan("plan-journaled", fake.workspace_id, publish=False)]
+    async with client_for(fake) as client:
+        [first], _ = await run_all(client, plans, tmp_path / "run.db", on_stage=Recorder())
+        hook = Recorder()
+        [second], _ = await run_all(client, plans, tmp_path / "run.db", on_stage=hook)
+
+    assert second.ok and second.batch_id == first.batch_id
+    whole, stages = hook.of("plan-journaled")
+    assert list(stages) == list(pa.Stage)
+    assert all(run.outcome == "skipped" and run.ids == {} for run in stages.values())
+    assert stages[pa.Stage.BATCH_CREATE].message == "done in an earlier run"
+    assert whole.outcome == "done" and whole.created == frozenset()
+    assert whole.ids == {"dataset_id": first.dataset_id, "batch_id": first.batch_id,
+                         "study_id": first.study_id}
+
+
 async def test_a_hook_that_swallows_an_error_cannot_make_a_failed_plan_look_done(
         fake: FakeProlific) -> None:
     hook = Recorder(swallow=True)
