@@ -22,6 +22,7 @@ from ._leases import LeaseLostError, PlanLeasedError
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
 from ._plan import BatchPlan, fingerprint
+from ._stage_hook import StageHook
 from ._survey import Survey
 
 __all__ = ["Run", "orchestrate"]
@@ -76,6 +77,7 @@ async def orchestrate(
     poll_rate: float | None = None,
     dry_run: bool = False,
     events: pa.HookReceiver | None = None,
+    on_stage: StageHook | None = None,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
@@ -111,6 +113,10 @@ async def orchestrate(
     webhooks and polls only as the receiver's safety net; batches, datasets and exports have
     no events and stay polled.
 
+    With ``on_stage`` (a `StageHook`) each plan, and each of its stages, runs inside the
+    context manager the hook returns for its `StageRun`: ``on_stage=otel.stage_spans()``
+    makes them OpenTelemetry spans (see `prolific_async.otel`). A dry run calls no hook.
+
     A plan that publishes and exports without ``wait_for`` gets a ``WARNING`` event first:
     its export holds only the responses that arrived by then.
 
@@ -125,6 +131,8 @@ async def orchestrate(
     plans = list(plans)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    if on_stage is not None and not callable(on_stage):
+        raise TypeError(f"on_stage must be a callable (a StageHook), got {on_stage!r}")
     names: set[str] = set()
     for plan in plans:
         if not isinstance(plan, BatchPlan):
@@ -169,7 +177,8 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer, survey, dry_run, events)
+                                     limiter, scratch, pacer, survey, dry_run, events,
+                                     on_stage)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -186,7 +195,7 @@ async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
-    dry_run: bool, hooks: pa.HookReceiver | None,
+    dry_run: bool, hooks: pa.HookReceiver | None, on_stage: StageHook | None,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -215,12 +224,12 @@ async def _drive(
                     with pacer.running():
                         await Pipeline(client, plan, state, emit=emit, journal=None,
                                        record=PlanRecord(), scratch=scratch, pacer=pacer,
-                                       survey=survey, hooks=hooks).run()
+                                       survey=survey, hooks=hooks, on_stage=on_stage).run()
                     return
             parts = await anyio.to_thread.run_sync(fingerprint, plan)
             await _share(client, plan, state, parts, emit=emit, journal=journal,
                          limiter=limiter, scratch=scratch, pacer=pacer, survey=survey,
-                         hooks=hooks)
+                         hooks=hooks, on_stage=on_stage)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
@@ -240,6 +249,7 @@ async def _share(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState, parts: dict[str, str], *,
     emit: Callable[[PipelineEvent], None], journal: JournalStore, limiter: anyio.CapacityLimiter,
     scratch: Path, pacer: Pacer, survey: Survey, hooks: pa.HookReceiver | None,
+    on_stage: StageHook | None,
 ) -> None:
     """Drive ``plan`` under its lease, or follow it while another worker of a shared journal
     drives it: take it over once that worker goes silent, report it once it is finished.
@@ -267,7 +277,7 @@ async def _share(
                     try:
                         await Pipeline(client, plan, state, emit=emit, journal=journal,
                                        record=record, scratch=scratch, pacer=pacer,
-                                       survey=own, hooks=hooks).run()
+                                       survey=own, hooks=hooks, on_stage=on_stage).run()
                     except LeaseLostError:
                         scope.cancel()  # found out by a write or a check: followed below
                 if not scope.cancel_called:
