@@ -21,7 +21,7 @@ from ._journal_api import JournalStore, open_journal
 from ._leases import LeaseLostError, PlanLeasedError
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
-from ._plan import BatchPlan, fingerprint
+from ._plan import BatchPlan, FileDigests, fingerprint
 from ._stage_hook import StageHook
 from ._survey import Survey
 
@@ -147,6 +147,7 @@ async def orchestrate(
         raise ValueError(f"poll_rate must be a number > 0 or None, got {poll_rate!r}")
     pacer = Pacer(client.poll, (lambda: client.poll_rate) if poll_rate is None else poll_rate)
     survey = Survey(client)
+    digests = FileDigests()
     states = [PipelineState(plan=plan.name) for plan in plans]
     stack = contextlib.AsyncExitStack()
     opened = None if journal is None or dry_run else await stack.enter_async_context(
@@ -178,7 +179,7 @@ async def orchestrate(
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
                                      limiter, scratch, pacer, survey, dry_run, events,
-                                     on_stage)
+                                     on_stage, digests)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -196,6 +197,7 @@ async def _drive(
     events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
     dry_run: bool, hooks: pa.HookReceiver | None, on_stage: StageHook | None,
+    digests: FileDigests,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -226,7 +228,9 @@ async def _drive(
                                        record=PlanRecord(), scratch=scratch, pacer=pacer,
                                        survey=survey, hooks=hooks, on_stage=on_stage).run()
                     return
-            parts = await anyio.to_thread.run_sync(fingerprint, plan)
+            source = plan.dataset
+            parts = fingerprint(plan, await digests.of(source)
+                                if isinstance(source, Path) else None)
             await _share(client, plan, state, parts, emit=emit, journal=journal,
                          limiter=limiter, scratch=scratch, pacer=pacer, survey=survey,
                          hooks=hooks, on_stage=on_stage)
