@@ -2,9 +2,9 @@
 
 Two watchers of one batch cost one request per tick: whichever is due first polls, the others
 take its answer. A channel is keyed by what is fetched, so watches of many batches that read
-one ``batches.list`` answer share that one request too. When to poll, and for how long a poll
-may run, is the fetching watcher's `PollLoop`'s to say; how many polls a second the client
-sends, its `AdaptiveRate`'s.
+one ``batches.list`` answer share that one request too. When each watcher wants its next
+poll, and for how long a poll may run, is its `PollLoop`'s to say (the channel polls when the
+first of them is due); how many polls a second the client sends, its `AdaptiveRate`'s.
 """
 
 from __future__ import annotations
