@@ -28,6 +28,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
+from ._model_hooks import generate
 from ._models.common import OpenEnum, model_keys
 from ._models.instructions import ITEM_TYPES, Item, UnknownItem
 
@@ -165,18 +166,24 @@ _extra_parts_cache: dict[type[Any], tuple[Callable[[Any, Any], Any], frozenset[s
 
 
 def _extra_parts(cls: type[Any]) -> tuple[Callable[[Any, Any], Any], frozenset[str]]:
-    """cattrs' generated hook of a request model (reading only modelled keys) and those keys."""
+    """The hook of a request model for data with modelled keys only, and those keys."""
     parts = _extra_parts_cache.get(cls)
     if parts is None:
-        base = make_dict_structure_fn(
-            cls, converter, extra=override(struct_hook=lambda value, _: dict(value)))
-        parts = _extra_parts_cache[cls] = (base, model_keys(cls))
+        fast = generate(cls, converter.get_structure_hook, skip=frozenset({"extra"}))
+        parts = _extra_parts_cache[cls] = (fast, model_keys(cls))
     return parts
+
+
+_keeping_extra_cache: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
 
 def _keeping_extra(data: Any, cls: type[Any]) -> Any:
     """The slow path: move the keys ``cls`` does not model into its ``extra``."""
-    base, known = _extra_parts(cls)
+    base = _keeping_extra_cache.get(cls)
+    if base is None:
+        base = _keeping_extra_cache[cls] = make_dict_structure_fn(
+            cls, converter, extra=override(struct_hook=lambda value, _: dict(value)))
+    known = model_keys(cls)
     kept = {key: value for key, value in data.items() if key in known}
     kept["extra"] = {key: value for key, value in data.items() if key not in known}
     return base(kept, cls)
@@ -211,6 +218,10 @@ def _list_with_extra(cls: Any) -> Any:
     return structure_list_keeping_extra
 
 
+# Every other model: a hook written for it (`_model_hooks`). Registered first, so the
+# factories below, for models keeping extra keys, take precedence.
+converter.register_structure_hook_factory(
+    attrs.has, lambda cls: generate(cls, converter.get_structure_hook))
 converter.register_structure_hook_factory(_has_extra, _structure_with_extra)
 converter.register_structure_hook_factory(_is_list_of_extra, _list_with_extra)
 

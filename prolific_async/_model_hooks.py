@@ -1,0 +1,109 @@
+"""Structure hooks written once per model class, specialised field by field.
+
+cattrs' generated hook calls a field hook for every key present (13 Python calls for a
+`Batch`, each ``str | None`` field through a function that only checks the class), gathers
+the values in a dict and passes it as ``**kwargs``. Answers are parsed on every call, so the
+hooks here inline the common cases and call the model with its keywords directly:
+
+- ``X | None`` with a ``None`` default, X a JSON primitive (str, int, float, bool): the value
+  is used as it is when it is None or exactly an X; anything else goes through X's hook;
+- open enums: a dict lookup of the known members, the enum's own hook for anything else;
+- datetimes: `parse_datetime`, called only on a value that is not None;
+- any other field type (nested models, lists, unions, mappings): the converter's hook, as
+  cattrs' generated code calls it.
+
+The model's own ``__init__`` builds the instance, so validators, converters and
+``__attrs_post_init__`` run exactly as before. A missing required key raises ``KeyError``
+naming it, as cattrs' hook does.
+"""
+
+from __future__ import annotations
+
+import linecache
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ._models.common import OpenEnum
+
+__all__ = ["generate"]
+
+Hook = Callable[..., Any]
+_PRIMITIVES = (str, int, float, bool)
+
+
+def _optional_inner(tp: Any) -> Any:
+    """X for ``X | None`` (two members), else None."""
+    args = typing.get_args(tp)
+    if (typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2
+            and type(None) in args):
+        return next(arg for arg in args if arg is not type(None))
+    return None
+
+
+def _is_open_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, OpenEnum)
+
+
+def _convert(var: str, tp: Any, n: int, env: dict[str, Any], get_hook: Callable[[Any], Hook],
+             pad: str) -> list[str]:
+    """Lines turning ``var`` (not None) into a ``tp``, with what they need added to ``env``."""
+    if tp in _PRIMITIVES:
+        env[f"_t{n}"], env[f"_h{n}"] = tp, get_hook(tp)
+        return [f"{pad}if {var}.__class__ is not _t{n}:", f"{pad}    {var} = _h{n}({var}, _t{n})"]
+    if _is_open_enum(tp):
+        env[f"_t{n}"], env[f"_m{n}"], env[f"_h{n}"] = tp, tp._value2member_map_, get_hook(tp)
+        return [f"{pad}_e = _m{n}.get({var})",
+                f"{pad}{var} = _h{n}({var}, _t{n}) if _e is None else _e"]
+    if tp is datetime:
+        env[f"_h{n}"] = get_hook(datetime)
+        return [f"{pad}{var} = _h{n}({var})"]
+    if tp is Any:
+        return []
+    env[f"_t{n}"], env[f"_h{n}"] = tp, get_hook(tp)
+    return [f"{pad}{var} = _h{n}({var}, _t{n})"]
+
+
+def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,
+             skip: frozenset[str] = frozenset()) -> Hook:
+    """The structure hook of attrs class ``cls``; fields named in ``skip`` are left to their
+    defaults (``extra``, which the caller fills on its slow path)."""
+    attrs.resolve_types(cls)
+    env: dict[str, Any] = {"_cls": cls}
+    lines = [f"def structure_{cls.__name__}(o, _=None):", "    g = o.get"]
+    args: list[str] = []
+    rest: list[str] = []  # fields with another default: given only when the key is there
+    for n, field in enumerate(attrs.fields(cls)):
+        if not field.init or field.name in skip:
+            continue
+        var, key = f"v{n}", field.name
+        inner = _optional_inner(field.type)
+        if field.default is attrs.NOTHING:
+            lines.append(f"    {var} = o[{key!r}]")
+            lines += _convert(var, field.type, n, env, get_hook, "    ")
+            args.append(f"{field.alias}={var}")
+        elif field.default is None and inner is not None:
+            lines.append(f"    {var} = g({key!r})")
+            convert = _convert(var, inner, n, env, get_hook, "        ")
+            if convert:
+                lines += [f"    if {var} is not None:", *convert]
+            args.append(f"{field.alias}={var}")
+        else:
+            convert = _convert(var, field.type, n, env, get_hook, "        ")
+            rest += [f"    if {key!r} in o:", f"        {var} = o[{key!r}]", *convert,
+                     f"        kw[{field.alias!r}] = {var}"]
+    if rest:
+        lines += ["    kw = {}", *rest]
+        args.append("**kw")
+    lines.append(f"    return _cls({', '.join(args)})")
+    source = "\n".join(lines) + "\n"
+    # A file name linecache knows, so a traceback through the hook shows its lines.
+    filename = f"<prolific_async structure {cls.__module__}.{cls.__qualname__}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), env)  # noqa: S102 - our own generated source
+    hook: Hook = env[f"structure_{cls.__name__}"]
+    return hook
