@@ -104,6 +104,6 @@ def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,
     # A file name linecache knows, so a traceback through the hook shows its lines.
     filename = f"<prolific_async structure {cls.__module__}.{cls.__qualname__}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), env)  # noqa: S102 - our own generated source
+    exec(compile(source, filename, "exec"), env)  # our own source, built from the fields
     hook: Hook = env[f"structure_{cls.__name__}"]
     return hook

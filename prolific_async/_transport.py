@@ -12,7 +12,6 @@ needs (`RequestInfo`) built only when an error happens.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import random
@@ -39,6 +38,7 @@ from ._errors import (
 from ._observe import Hooks
 from ._retrying import API, STORAGE, Attempts, Pause, RetryBudget, attempts
 from ._secret import Secret
+from ._slots import Slots
 from ._stats import ClientStats
 from ._urls import storage_url_problem
 
@@ -128,7 +128,7 @@ class Transport:
         # As many API requests under way as the pool has connections: the others wait here,
         # not in aiohttp's pool queue, so a 429 also paces those already waiting.
         # (A pool without a limit has 0: then so many that none waits.)
-        self._slots = asyncio.Semaphore(getattr(session.connector, "limit", 0) or UNLIMITED)
+        self._slots = Slots(getattr(session.connector, "limit", 0) or UNLIMITED)
         self._storage_pause = Pause()
         # The token is added below aiohttp's request frame (see `_Authorize`), and a user
         # session's own middlewares still run around it.
@@ -323,9 +323,18 @@ def _fits(resp: aiohttp.ClientResponse, cap: int) -> bool:
     return size is not None and size <= cap and "Content-Encoding" not in resp.headers
 
 
+#: ``json.loads`` of a str, without its per-call checks (json.loads(s) calls just this).
+_loads = json.JSONDecoder().decode
+
+
 def _json_answer(raw: bytes, resp: aiohttp.ClientResponse, method: str, path: str) -> Any:
     """The JSON of a 2xx answer; anything else is a clear `UnexpectedResponseError` (not a
     string handed on to the models)."""
+    try:
+        # JSON is UTF-8 (RFC 8259): decoded here, json skips guessing the encoding of bytes.
+        return _loads(raw.decode())
+    except (ValueError, RecursionError):
+        pass  # empty, another encoding json.loads detects, or not JSON: the path below says
     if not raw.strip():
         return None
     try:
