@@ -190,16 +190,11 @@ def _keeping_extra(data: Any, cls: type[Any]) -> Any:
 
 
 def _structure_with_extra(cls: type[Any]) -> Any:
-    """A request model read from JSON keeps the keys it does not model in ``extra``."""
-    base, known = _extra_parts(cls)
-
-    def structure_keeping_extra(data: Any, _: Any = None) -> Any:
-        # A subset test allocates nothing: the common case (no unknown keys) stays cheap.
-        if data.keys() <= known:
-            return base(data, cls)
-        return _keeping_extra(data, cls)
-
-    return structure_keeping_extra
+    """A request model read from JSON keeps the keys it does not model in ``extra``: its
+    hook passes data with other keys to `_keeping_extra` (a subset test allocates nothing,
+    so the common case, no unknown keys, stays cheap)."""
+    return generate(cls, converter.get_structure_hook, skip=frozenset({"extra"}),
+                    unless=(model_keys(cls), _keeping_extra))
 
 
 def _is_list_of_extra(cls: Any) -> bool:

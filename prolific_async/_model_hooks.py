@@ -69,12 +69,18 @@ def _convert(var: str, tp: Any, n: int, env: dict[str, Any], get_hook: Callable[
 
 
 def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,
-             skip: frozenset[str] = frozenset()) -> Hook:
-    """The structure hook of attrs class ``cls``; fields named in ``skip`` are left to their
-    defaults (``extra``, which the caller fills on its slow path)."""
+             skip: frozenset[str] = frozenset(),
+             unless: tuple[frozenset[str], Hook] | None = None) -> Hook:
+    """The structure hook of attrs class ``cls``. Fields named in ``skip`` are left to their
+    defaults (``extra``, which the caller fills on its slow path). ``unless``: data with
+    keys beyond these goes to this function instead, as ``slow(data, cls)``."""
     attrs.resolve_types(cls)
     env: dict[str, Any] = {"_cls": cls}
-    lines = [f"def structure_{cls.__name__}(o, _=None):", "    g = o.get"]
+    lines = [f"def structure_{cls.__name__}(o, _=None):"]
+    if unless is not None:
+        env["_known"], env["_slow"] = unless
+        lines += ["    if not o.keys() <= _known:", "        return _slow(o, _cls)"]
+    lines.append("    g = o.get")
     args: list[str] = []
     rest: list[str] = []  # fields with another default: given only when the key is there
     for n, field in enumerate(attrs.fields(cls)):
