@@ -8,7 +8,9 @@ start-up, imports and the warm-up cancel out. The same four clients as `overhead
 
 - ``bare``: a bare ``aiohttp.ClientSession`` doing ``resp.json()``, the baseline;
 - ``transport``: the SDK's request path alone (``Transport.request``, no model);
-- ``sdk``: ``client.batches.get``, the whole call;
+- ``sdk``: ``client.batches.get``, the whole call (answers parsed by orjson when the
+  ``[fast]`` extra is installed);
+- ``sdk-json``: the same with the standard library's json, the default install;
 - ``model``: the model alone (``structure_fn(Batch)`` on the answer's JSON, no I/O).
 
     python benchmarks/instructions.py [--calls 1000] [--concurrency 50] [--only sdk,bare]
@@ -32,7 +34,7 @@ from typing import Any
 import anyio
 
 HERE = Path(__file__).resolve()
-KINDS = ("bare", "transport", "sdk", "model")
+KINDS = ("bare", "transport", "sdk", "sdk-json", "model")
 
 
 async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]) -> None:
@@ -40,8 +42,11 @@ async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]
     import aiohttp
 
     import prolific_async as pa
+    from prolific_async import _jsonparse
     from prolific_async._converter import structure_fn
 
+    if kind == "sdk-json":
+        _jsonparse.loads = _jsonparse.PARSERS["json"]
     url, token, batch_id = target["url"], target["token"], target["batch_id"]
     path = f"/api/v1/data-collection/batches/{batch_id}"
     limiter = anyio.Semaphore(concurrency)

@@ -141,9 +141,11 @@ class Transport:
         self.retry = retry
         self._once = attrs.evolve(retry, attempts=1)
         # ``total`` bounds one attempt from connecting to its last byte: a server trickling
-        # bytes resets the read timeout on each one, never the total.
+        # bytes resets the read timeout on each one, never the total. A read timeout no
+        # shorter than the total cannot fire first, and costs aiohttp two timers per call.
         self._api_timeout = aiohttp.ClientTimeout(
-            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            total=timeouts.total, sock_connect=timeouts.connect,
+            sock_read=timeouts.read if timeouts.read < timeouts.total else None,
         )
         self._transfer_timeout = aiohttp.ClientTimeout(
             total=timeouts.transfer, sock_connect=timeouts.connect, sock_read=timeouts.read

@@ -193,6 +193,8 @@ class Resource:
         ``list[model]``). The one way answers are parsed."""
         response = await self._context.transport.request(
             method, path, params=params, json_body=json_body, idempotent=idempotent)
+        if model is not None and not rows:
+            return structure(response, response.data, model)  # a frame less, on every get
         return self._parse(response, model, rows=rows)
 
     async def _pages(self, path: str, item: type[T]) -> AsyncIterator[T]:
