@@ -68,27 +68,32 @@ def _convert(var: str, tp: Any, n: int, env: dict[str, Any], get_hook: Callable[
     return [f"{pad}{var} = _h{n}({var}, _t{n})"]
 
 
-def _plain_init(cls: type[Any]) -> bool:
-    """Whether ``cls``'s ``__init__`` only stores its arguments: attrs wrote it, and no
-    field has a validator or converter, none is left out of it, and there are no
-    ``__attrs_pre_init__``/``__attrs_post_init__`` nor a cached hash. Then an instance may
-    be built by storing each slot directly, as that ``__init__`` does."""
-    init = getattr(cls, "__init__", None)
-    code = getattr(init, "__code__", None)
+def _plain_init(cls: type[Any], skip: frozenset[str]) -> bool:
+    """Whether ``cls``'s ``__init__`` only stores its arguments: attrs wrote it, no field is
+    left out of it or has a converter, only fields in ``skip`` (set to their default, a plain
+    value) have a validator, and there are no ``__attrs_pre_init__``/``__attrs_post_init__``
+    nor a cached hash. Then an instance may be built by storing each slot directly, as that
+    ``__init__`` does."""
+    code = getattr(getattr(cls, "__init__", None), "__code__", None)
     return (
         "__slots__" in vars(cls) and code is not None
         and code.co_filename.startswith("<attrs generated")
         and not hasattr(cls, "__attrs_pre_init__") and not hasattr(cls, "__attrs_post_init__")
         and "__attrs_cached_hash" not in getattr(cls, "__slots__", ())
-        and all(field.init and field.validator is None and field.converter is None
+        and all(field.init and field.converter is None and (
+                    field.validator is None if field.name not in skip
+                    else field.default is not attrs.NOTHING
+                    and not isinstance(field.default, attrs.Factory))  # type: ignore[arg-type]
                 for field in attrs.fields(cls))
     )
 
 
-def _set_slots(cls: type[Any], args: list[str], env: dict[str, Any]) -> list[str]:
+def _set_slots(cls: type[Any], args: list[str], skip: frozenset[str],
+               env: dict[str, Any]) -> list[str]:
     """Lines building the instance from ``args`` (``alias=var``) the way attrs' ``__init__``
-    does, without its call: a new object, then each slot's descriptor sets its value. For a
-    15-field model this halves the cost of building it."""
+    does, without its call: a new object, each slot's descriptor sets its value (a field in
+    ``skip`` its default), then the validators of those run. For a 15-field model this
+    halves the cost of building it."""
     env["_new"] = object.__new__
     lines = ["    self = _new(_cls)"]
     by_alias = {field.alias: field.name for field in attrs.fields(cls)}
@@ -96,6 +101,13 @@ def _set_slots(cls: type[Any], args: list[str], env: dict[str, Any]) -> list[str
         alias, var = arg.split("=")
         env[f"_s_{var}"] = getattr(cls, by_alias[alias]).__set__
         lines.append(f"    _s_{var}(self, {var})")
+    for n, field in enumerate(attrs.fields(cls)):
+        if field.name in skip:
+            env[f"_s_d{n}"], env[f"_d{n}"] = getattr(cls, field.name).__set__, field.default
+            lines.append(f"    _s_d{n}(self, _d{n})")
+            if field.validator is not None:
+                env[f"_a{n}"], env[f"_val{n}"] = field, field.validator
+                lines.append(f"    _val{n}(self, _a{n}, _d{n})")
     return [*lines, "    return self"]
 
 
@@ -136,8 +148,8 @@ def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,
     if rest:
         lines += ["    kw = {}", *rest]
         args.append("**kw")
-    if _plain_init(cls) and not rest and not skip:
-        lines += _set_slots(cls, args, env)
+    if _plain_init(cls, skip) and not rest:
+        lines += _set_slots(cls, args, skip, env)
     else:
         lines.append(f"    return _cls({', '.join(args)})")
     source = "\n".join(lines) + "\n"

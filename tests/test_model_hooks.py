@@ -65,3 +65,11 @@ def test_a_missing_required_field_is_named() -> None:
         structure_fn(pa.Batch)({"name": "no id"})
     with pytest.raises(ValueError, match="missing required field 'id'"):
         pa.from_json(pa.Batch, {"name": "no id"})
+
+
+def test_a_request_model_without_unknown_keys_equals_the_one_its_init_builds() -> None:
+    data = {"task_name": "n", "task_introduction": "i", "task_steps": "s"}
+    read = structure_fn(pa.TaskDetails)(data)
+    built = pa.TaskDetails(task_name="n", task_introduction="i", task_steps="s")
+    assert read == built and repr(read) == repr(built) and hash(read) == hash(built)
+    assert pa.to_json(read) == data
