@@ -52,8 +52,9 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", "requests")  # requests: the baseline of orchestrate.py
+    session.install("-e", ".[otel]", "opentelemetry-sdk")  # stage_spans.py records spans
     for script in ("overhead.py", "structure.py", "polling.py", "archive.py", "orchestrate.py",
-                   "hooks.py", "journal.py"):
+                   "hooks.py", "journal.py", "stage_spans.py"):
         session.run("python", f"benchmarks/{script}")
 
 

@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 import anyio
 
 import prolific_async as pa
@@ -125,11 +124,9 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
     async def main() -> None:
         meter = PollMeter()
 
-        async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
-            meter.count(params.method, params.url.path)
+        def on_request(event: pa.RequestEvent) -> None:  # each attempt, storage ones too
+            meter.count(event.method, urlsplit(event.path).path)
 
-        trace = aiohttp.TraceConfig()
-        trace.on_request_start.append(on_start)
         csv = Path(folder) / "data.csv"
         csv.write_text("prompt,response\n" + "".join(f"p{i},r{i}\n" for i in range(4)))
         details = pa.TaskDetails(task_name=DETAILS["task_name"],
@@ -141,14 +138,12 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
             study=pa.StudyPlan(description="Rate", reward=10, places=1, estimated_minutes=1,
                                publish=True, wait_for="complete"),
             export_to=Path(folder) / "out") for n in range(plans)]
-        # The client's own session, with a request counter attached (same pool as the default).
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100),
-                                        trace_configs=[trace])
         if go is not None:  # workers sharing a journal start together
             await anyio.to_thread.run_sync(go.wait)
         started = time.monotonic()
         meter.started = started
-        async with session, pa.Prolific(token, base_url=url, session=session) as client:
+        # Requests counted by the client's own hook (an aiohttp trace config costs more).
+        async with pa.Prolific(token, base_url=url, on_request=on_request) as client:
             rate: dict[str, Any] = {} if poll_rate is None else {"poll_rate": poll_rate}
             async with pa.orchestrate(client, todo, concurrency=plans,
                                       journal=shared or Path(folder) / "run.db",

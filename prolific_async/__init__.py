@@ -163,6 +163,9 @@ from .orchestration import (
     PlanStatus,
     Run,
     Stage,
+    StageHook,
+    StageOutcome,
+    StageRun,
     StudyPlan,
     WorkerStatus,
     journal_status,
@@ -200,7 +203,7 @@ __all__ += [
     # orchestration
     "BatchPlan", "StudyPlan", "ExistingDataset", "Stage", "EventKind", "PipelineEvent",
     "PlanResult", "Run", "orchestrate", "load_plans", "JournalInUseError", "PlanChangedError",
-    "PlanFileError", "PlanCancelled",
+    "PlanFileError", "PlanCancelled", "StageHook", "StageOutcome", "StageRun",
 ]
 
 __all__ += [

@@ -9,6 +9,7 @@ sends, its `AdaptiveRate`'s.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
@@ -61,7 +62,9 @@ class Channel:
         self.outcome: Any = None
         self.next_at: float = 0.0
         self.busy: bool = False
-        self.changed: anyio.Event = anyio.Event()
+        # asyncio's own event (the client runs on asyncio only): anyio's looks up the running
+        # library on every creation, and a channel makes one per poll.
+        self.changed: asyncio.Event = asyncio.Event()
         self.subscribers: int = 0
         #: A webhook said the job changed while a fetch was in flight (see `wake`).
         self.woken: bool = False
@@ -91,7 +94,7 @@ class Channel:
         if not self.busy:
             self.next_at = 0.0
         self.changed.set()
-        self.changed = anyio.Event()
+        self.changed = asyncio.Event()
 
     async def _fetch(self, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
                      draw: Callable[[], float]) -> bool:
@@ -124,7 +127,7 @@ class Channel:
             # Also on cancellation: waiters wake and one of them takes over the polling.
             self.busy = False
             self.changed.set()
-            self.changed = anyio.Event()
+            self.changed = asyncio.Event()
 
 
 class Channels:

@@ -217,6 +217,20 @@ class Prolific:
                 await transport.session.close()
 
     @property
+    def poll_rate(self) -> float:
+        """The status polls a second this client allows right now, across all its watches.
+
+        It adapts as TCP does: it starts high (500), halves on each 429 and grows back while
+        none come, never above `max_poll_rate` when that is set. `orchestrate` spaces its
+        waits by it.
+
+        Example::
+
+            print(f"polling at most {client.poll_rate:.0f} times a second")
+        """
+        return self._context.rate.rate
+
+    @property
     def max_poll_rate(self) -> float | None:
         """The cap on status polls a second across every watch of this client, or None.
 

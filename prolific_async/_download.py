@@ -20,13 +20,16 @@ Faults, from the cheapest remedy to the dearest:
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import glob
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import anyio
@@ -114,18 +117,9 @@ async def download(
     is ``<stem>-<timestamp><suffix>`` so runs never overwrite each other. ``progress`` is
     called with ``(bytes_done, total_or_None)`` as the file grows.
     """
-    target = Path(dest)
-    if str(dest).endswith(("/", os.sep)) or await anyio.Path(target).is_dir():
-        target = target / _timestamped(stem, suffix)
-    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-    await anyio.to_thread.run_sync(
-        remove_abandoned_parts, target.parent,
-        f"{glob.escape(stem)}-*{glob.escape(suffix)}" if target.name.startswith(f"{stem}-")
-        else glob.escape(target.name))
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    # Held (locked) for the whole download, across retries: a later run that finds this file
-    # unheld knows its process died, and removes it (`remove_abandoned_parts`).
-    holder = await anyio.to_thread.run_sync(hold, partial)
+    # Each step that touches the disk is one trip to a worker thread (a thousand downloads
+    # at once pay for every trip): the preparations in one, each write in one, the end in one.
+    target, partial, holder = await anyio.to_thread.run_sync(_prepare, dest, stem, suffix)
     state = Resume()
 
     async def sink(resp: aiohttp.ClientResponse) -> None:
@@ -137,29 +131,27 @@ async def download(
                 f"storage answered {resp.headers.get('Content-Range')!r} to bytes={asked}-")
         if progress is not None:
             progress(offset, state.total)
-        async with await anyio.open_file(partial, "r+b" if offset else "wb") as out:
-            if offset:
-                await out.seek(offset)
-                await out.truncate()
-            pending: list[bytes] = []
-            size = 0
-            try:
-                async for chunk in resp.content.iter_chunked(READ_CHUNK):
-                    pending.append(chunk)
-                    size += len(chunk)
-                    if size >= WRITE_BUFFER:
-                        await _flush(out, pending, state, progress)
-                        pending, size = [], 0
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                if state.ranges:
-                    # Keep what arrived before the break: the retry asks only for the rest.
-                    await _flush(out, pending, state, progress)
-                raise
-            await _flush(out, pending, state, progress)
+        start: int | None = offset  # the first write of an answer starts at its offset
+        pending: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in resp.content.iter_chunked(READ_CHUNK):
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= WRITE_BUFFER:
+                    await _flush(holder, start, pending, state, progress)
+                    start, pending, size = None, [], 0
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            if state.ranges:
+                # Keep what arrived before the break: the retry asks only for the rest.
+                await _flush(holder, start, pending, state, progress)
+            raise
+        await _flush(holder, start, pending, state, progress)
         if not state.complete:
             # aiohttp notices a body shorter than its Content-Length; this also covers a range.
             raise aiohttp.ClientPayloadError(f"storage sent {state.done} of {state.total} bytes")
 
+    done: Path | None = None
     try:
         for refresh in (False, True):
             try:
@@ -169,13 +161,59 @@ async def download(
             except StorageError as exc:
                 if refresh or exc.status_code != 403:
                     raise
-        await anyio.Path(partial).replace(target)
+        done = target
     finally:
         # Shielded: a cancelled download must still remove its partial file.
         with anyio.CancelScope(shield=True):
-            await anyio.Path(partial).unlink(missing_ok=True)
-            await anyio.to_thread.run_sync(holder.close)
+            await anyio.to_thread.run_sync(_settle, holder, partial, done)
     return target
+
+
+def _prepare(dest: str | os.PathLike[str], stem: str, suffix: str
+             ) -> tuple[Path, Path, IO[bytes]]:
+    """The target's path, and its partial file created and held (blocking).
+
+    Held (locked) for the whole download, across retries: a later run that finds the partial
+    file unheld knows its process died, and removes it (`remove_abandoned_parts`)."""
+    target = Path(dest)
+    if str(dest).endswith(("/", os.sep)) or target.is_dir():
+        target = target / _timestamped(stem, suffix)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_parts(
+        target.parent, f"{glob.escape(stem)}-*{glob.escape(suffix)}"
+        if target.name.startswith(f"{stem}-") else glob.escape(target.name))
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    return target, partial, hold(partial)
+
+
+def _write(holder: IO[bytes], start: int | None, chunks: list[bytes]) -> None:
+    """Write ``chunks`` to the partial file: at ``start`` (dropping what lies beyond it), or
+    after the last write when None (blocking)."""
+    if start is not None:
+        holder.seek(start)
+        holder.truncate()
+    holder.writelines(chunks)
+
+
+def _settle(holder: IO[bytes], partial: Path, target: Path | None) -> None:
+    """Move a complete partial file to ``target``; remove it otherwise; let it go (blocking)."""
+    try:
+        if target is not None:
+            holder.flush()
+            partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+        holder.close()
+
+
+#: The partial files seen in each folder this process downloaded to, by folder (a bounded
+#: number of folders, oldest forgotten first): a folder is listed once, not once per download,
+#: which a thousand exports into one folder would make quadratic. A download of this process
+#: removes its own partial file however it ends; those a killed process leaves behind are
+#: found by the first download into their folder of each later process.
+_LEFTOVERS: dict[Path, set[str]] = {}
+_LEFTOVER_FOLDERS = 256
+_LEFTOVERS_LOCK = threading.Lock()
 
 
 def remove_abandoned_parts(folder: Path, pattern: str) -> list[Path]:
@@ -185,19 +223,34 @@ def remove_abandoned_parts(folder: Path, pattern: str) -> list[Path]:
     Only files this module names (``.<target>.<hex>.part``) are candidates, and only those no
     living process holds, so another download of the same file in progress is left alone.
     """
+    with _LEFTOVERS_LOCK:
+        names = _LEFTOVERS.get(folder)
+        if names is None:
+            if len(_LEFTOVERS) >= _LEFTOVER_FOLDERS:
+                del _LEFTOVERS[next(iter(_LEFTOVERS))]
+            with os.scandir(folder) as entries:
+                names = _LEFTOVERS[folder] = {
+                    entry.name for entry in entries
+                    if entry.name.startswith(".") and entry.name.endswith(".part")}
+        match = re.compile(fnmatch.translate(f".{pattern}.*.part")).match
+        candidates = [name for name in names if match(name)]
     removed = []
-    for path in folder.glob(f".{pattern}.*.part"):
+    for name in candidates:
+        path = folder / name
         if abandoned(path):
             path.unlink(missing_ok=True)
             removed.append(path)
+        if not path.exists():
+            with _LEFTOVERS_LOCK:
+                names.discard(name)
     return removed
 
 
-async def _flush(out: anyio.AsyncFile[bytes], pending: list[bytes], state: Resume,
+async def _flush(holder: IO[bytes], start: int | None, pending: list[bytes], state: Resume,
                  progress: ProgressCallback | None) -> None:
-    if not pending:
+    if not pending and start is None:
         return
-    await out.writelines(pending)
+    await anyio.to_thread.run_sync(_write, holder, start, pending)
     state.done += sum(map(len, pending))
     if progress is not None:
         progress(state.done, state.total)

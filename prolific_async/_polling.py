@@ -96,9 +96,14 @@ class AdaptiveRate:
         return self._cut_at != -math.inf and self.rate < self.top
 
     def cap(self, ceiling: float | None) -> None:
-        """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once."""
+        """Set (or, with None, lift) the explicit ceiling; the rate comes down to it at once.
+        A higher ceiling, or none, gives back the starting rate if no 429 ever cut it (a
+        run's fixed cap is no sign of the server's limit); after a 429 it grows back."""
         self.ceiling = ceiling
-        self.rate = min(self.rate, self.top)
+        if self._cut_at == -math.inf:
+            self.rate = min(self.start, self.top)
+        else:
+            self.rate = min(self.rate, self.top)
 
     def throttled(self, now: float) -> None:
         """A 429 came back: slow every watch down, once per burst."""
@@ -183,7 +188,6 @@ class PollLoop:
     #: reads it and adds to it.
     shortest: dict[str, float] | None = None
     learn: bool = False
-    floor_at: float = -math.inf
 
     @property
     def resource_id(self) -> str:
@@ -193,13 +197,15 @@ class PollLoop:
     def deadline_at(self) -> float:
         return self.started_at + self.policy.deadline
 
-    def __attrs_post_init__(self) -> None:
-        # A fresh wait for a job just started: no poll before the quickest such job this
-        # client has seen finish could have finished (the first poll still goes at once).
-        if self.shortest is not None and self.learn and self.attempt == 0:
-            seen = self.shortest.get(self.job.name)
-            if seen is not None:
-                self.floor_at = self.started_at + seen
+    @property
+    def floor_at(self) -> float:
+        """No poll of a wait for a job just started before the quickest such job this client
+        has seen finish could have finished (the first poll still goes at once). Read at each
+        poll: waits started together learn from the first of them to end."""
+        if self.shortest is None or not self.learn:
+            return -math.inf
+        seen = self.shortest.get(self.job.name)
+        return -math.inf if seen is None else self.started_at + seen
 
     def next_poll_at(self, started: float, finished: float, *, spread: float,
                      error: Exception | None = None) -> float:

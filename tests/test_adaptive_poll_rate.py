@@ -60,6 +60,30 @@ def test_a_wait_polls_first_at_once_then_not_before_the_quickest_such_job_could_
     assert plain.next_poll_at(10.0, 10.01, spread=0.5) == pytest.approx(10.25)
 
 
+def test_waits_started_together_learn_from_the_first_of_them_to_end() -> None:
+    shortest: dict[str, float] = {}
+    policy = pa.PollPolicy(initial=0.25, jitter=0)
+    early, late = (PollLoop(job=KINDS["dataset"], ids=(name,), policy=policy, started_at=0.0,
+                            shortest=shortest, learn=True) for name in ("d1", "d2"))
+    late.on_status("PROCESSING", 0.0)
+    assert late.next_poll_at(0.0, 0.01, spread=0.5) == pytest.approx(0.325)  # none learned
+    early.on_status("PROCESSING", 0.0)
+    assert early.on_status("READY", 1.0).done
+    # The other wait, already under way, now skips the polls that could only see it pending.
+    assert late.next_poll_at(0.25, 0.26, spread=0.5) == pytest.approx(1.0)
+
+
+def test_lifting_a_runs_cap_gives_back_the_start_rate_unless_a_429_cut_it() -> None:
+    rate = AdaptiveRate(start=500)
+    rate.cap(40)
+    rate.cap(None)
+    assert rate.rate == 500  # a run's fixed cap says nothing of the server's limit
+    rate.cap(40)
+    rate.throttled(1.0)
+    rate.cap(None)
+    assert rate.rate == 20  # a 429 did: it grows back from there
+
+
 async def test_watches_under_a_rate_limit_are_held_near_it_and_their_429s_counted() -> None:
     limit = 40
     async with FakeProlific(clock=FakeClock(speed=0), rate_limit=limit) as fake, \

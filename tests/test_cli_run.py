@@ -90,6 +90,37 @@ def test_a_failed_plan_fails_the_run_with_its_reason(fake: Served, tmp_path: Pat
     assert "1 of 2 batches done, 1 failed" in result.stdout
 
 
+def test_under_a_set_up_tracer_provider_run_makes_plan_stage_and_request_spans(
+        fake: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As under `opentelemetry-instrument prolific-async run ...`, which sets the provider up.
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from prolific_async.cli import _tracing
+
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    # Not set up (the API alone records nothing): no hook at all, so nothing to pay.
+    assert _tracing.request_spans() is None and _tracing.stage_spans() is None
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    plans = plan_file(tmp_path, fake.fake.workspace_id, ["traced"])
+    result = invoke(fake, "run", str(plans))
+    assert result.exit_code == 0, result.stderr
+    spans = exporter.get_finished_spans()
+    [whole] = [s for s in spans if s.name == "prolific plan"]
+    stages = {s.name for s in spans if s.parent and s.parent.span_id == whole.context.span_id}
+    assert {f"prolific stage {stage}" for stage in pa.Stage} <= stages
+    attributes = whole.attributes or {}
+    assert attributes["prolific.outcome"] == "done" and attributes["prolific.batch_id"]
+    assert any(s.name == "prolific GET" for s in spans)
+
+
 def test_missing_plan_file(fake: Served, tmp_path: Path) -> None:
     result = invoke(fake, "run", str(tmp_path / "nope.toml"))
     assert result.exit_code == 6

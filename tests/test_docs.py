@@ -101,6 +101,25 @@ def test_the_module_map_lists_every_module_with_its_docstring() -> None:
     assert "__main__" not in text
 
 
+def test_the_readmes_short_module_map_names_only_modules_of_the_full_one() -> None:
+    # The README lists the main modules and links to the full map: a renamed or removed module
+    # must not linger there.
+    full = set(re.findall(r"^\| `([\w.]+)` \|", generate.module_map(), re.MULTILINE))
+    readme = (DOCS.parent / "README.md").read_text()
+    assert "(docs/how-it-works.md#the-layers)" in readme
+    rows = [line.split(" | ")[0] for line in readme.splitlines() if line.startswith("| `")]
+    named = []
+    for row in rows:
+        first, *rest = re.findall(r"`([\w.*/]+)`", row)
+        package = first.rsplit(".", 1)[0] if "." in first else ""
+        named += [first, *(package + name if name.startswith(".") else name for name in rest)]
+    assert len(named) > 25
+    for name in named:
+        stem = name.rstrip("/*")
+        assert any(m == stem or (m.startswith(stem) and name.endswith("*")) for m in full), name
+    assert "orchestration._stage_hook" in named and "otel" in named
+
+
 def test_the_nav_drops_guides_not_written_yet_and_adds_unnamed_ones() -> None:
     nav = [{"Home": "index.md"},
            {"Guides": ["guides/orchestrating.md", "guides/webhooks.md"]},

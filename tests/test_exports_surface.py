@@ -58,6 +58,8 @@ def test_public_names() -> None:
         # many workers
         "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
         "journal_status",
+        # tracing a run
+        "StageHook", "StageOutcome", "StageRun",
     }
     assert set(pa.__all__) == expected
 

@@ -127,3 +127,54 @@ async def test_a_file_that_is_not_a_journal(fake: FakeProlific, tmp_path: Path) 
         with pytest.raises(pa.ConfigurationError, match="is not a prolific_async journal"):
             async with pa.orchestrate(client, [], journal=bogus):
                 pass  # pragma: no cover
+
+
+async def test_writes_made_at_once_all_land_and_a_failing_one_fails_alone(
+        tmp_path: Path) -> None:
+    # A thousand plans write together, and the journal carries waiting writes to its thread
+    # in groups: each write must still land, in order, and an error reach only its caller.
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    try:
+        await journal.enter("p0", {"inputs": "a"})
+        failures: list[BaseException] = []
+
+        async def one(n: int) -> None:
+            await journal.set_id(f"p{n}", "batch", f"b{n}")
+            await journal.set_id(f"p{n}", "batch", f"b{n}-again")  # the later write wins
+
+        async def changed() -> None:
+            try:
+                await journal.enter("p0", {"inputs": "b"})
+            except pa.PlanChangedError as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for n in range(200):
+                group.start_soon(one, n)
+                if n == 100:
+                    group.start_soon(changed)
+    finally:
+        await journal.aclose()
+    assert len(failures) == 1
+    assert sorted(read(path, "SELECT plan, value FROM ids WHERE key='batch'")) == sorted(
+        (f"p{n}", f"b{n}-again") for n in range(200))
+
+
+async def test_a_write_cancelled_from_outside_still_lands(tmp_path: Path) -> None:
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    try:
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+                for n in range(50):
+                    group.start_soon(journal.set_id, f"p{n}", "batch", f"b{n}")
+                await anyio.lowlevel.checkpoint()  # every write has joined the queue
+                scope.cancel()
+    finally:
+        await journal.aclose()
+    assert len(read(path, "SELECT plan FROM ids")) == 50

@@ -323,7 +323,47 @@ def test_waits_are_paced_by_the_plans_running() -> None:
             stack.enter_context(pacer.running())
         paced = pacer.policy()
         assert (paced.initial, paced.ceiling, paced.deadline) == (10.0, 15, 600)
-        assert 2.0 <= pacer.first_delay(paced) <= 10.0
+        assert 2.0 <= pacer.first_delay(paced, "dataset") <= 10.0
+        # The quickest wait of a kind sets the first poll of the next ones, never another's.
+        pacer.took("dataset", 12.0)
+        pacer.took("dataset", 11.0)
+        assert pacer.first_delay(paced, "dataset") == 11.0
+        assert pacer.first_delay(paced, "export") <= 10.0
     assert pacer.running_plans == 0 and pacer.policy() is base
     with pytest.raises(ValueError, match="poll_rate must be > 0"):
         Pacer(base, rate=0)
+
+
+def test_by_default_waits_are_paced_by_the_clients_adaptive_rate() -> None:
+    from contextlib import ExitStack
+
+    from prolific_async.orchestration._pacing import Pacer
+
+    base = pa.PollPolicy(initial=0.25, ceiling=15, deadline=600)
+    rate = [500.0]
+    pacer = Pacer(base, rate=lambda: rate[0])
+    with ExitStack() as stack:
+        for _ in range(1000):
+            stack.enter_context(pacer.running())
+        assert pacer.policy().initial == 2.0  # 1,000 plans at 500 polls/s
+        rate[0] = 250.0  # a 429 halved the client's rate: every new wait slows with it
+        assert pacer.policy().initial == 4.0
+
+
+async def test_a_run_leaves_the_clients_rate_adaptive_unless_given_a_fixed_one(
+        tmp_path: Path) -> None:
+    async with FakeProlific(clock=FakeClock(speed=0, per_request=0.25), seed=4) as fake, \
+            client_for(fake) as client:
+        caps: list[float | None] = []
+        for poll_rate in (None, 40.0):
+            async with pa.orchestrate(client, [plan(f"p{poll_rate}", fake.workspace_id)],
+                                      poll_rate=poll_rate) as run:
+                async for _ in run:
+                    caps.append(client.max_poll_rate)
+            assert all(r.ok for r in run.results)
+        assert client.max_poll_rate is None  # given back after each run
+        assert set(caps) == {None, 40.0}
+        assert client.poll_rate == 500.0  # no 429 met: the adaptive rate is where it started
+        with pytest.raises(ValueError, match="poll_rate must be a number > 0 or None"):
+            async with pa.orchestrate(client, [], poll_rate=0):
+                pass

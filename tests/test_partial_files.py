@@ -82,6 +82,24 @@ async def test_the_next_download_removes_a_killed_downloads_partial_file_only(
     assert abandoned(live)  # once its process lets go, the next download would remove it
 
 
+async def test_a_leftover_let_go_later_is_removed_by_a_later_download_of_this_process(
+    big_client: pa.Prolific, big_fake: FakeProlific, tmp_path: Path,
+) -> None:
+    # A folder's partial files are listed once per process: one held at that time (its
+    # download still running elsewhere) must still be removed once its process lets it go.
+    batch_id = await export_ready(big_client, big_fake)
+    live = tmp_path / f".{batch_id}-export-20260101-000001.zip.0000beef.part"
+    held = hold(live)
+    try:
+        first = await big_client.batches.export(batch_id, tmp_path)
+        assert parts(tmp_path) == [live]
+    finally:
+        held.close()
+    second = await big_client.batches.export(batch_id, tmp_path)
+    assert parts(tmp_path) == []
+    assert second.stat().st_size > 6 * MiB and first.parent == second.parent
+
+
 def test_a_leftover_is_abandoned_only_once_its_holder_is_gone(tmp_path: Path) -> None:
     path = tmp_path / ".x.part"
     handle = hold(path)

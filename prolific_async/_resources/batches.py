@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .._config import PollPolicy
 from .._converter import converter
 from .._download import ProgressCallback, download
@@ -42,6 +44,14 @@ from ._base import (
 from ._exports import Exports, export_job
 
 __all__ = ["BATCH", "BATCH_SYNC", "Batches"]
+
+
+@attrs.frozen
+class _Listed:
+    """What a watch reads of each row of ``batches.list``: its id and status."""
+
+    id: str
+    status: BatchStatus | None = None
 
 BATCH = JobKind(
     "batch", pending={BatchStatus.UNINITIALISED, BatchStatus.PROCESSING},
@@ -220,26 +230,28 @@ class Batches(Exports):
         segment("batch_id", batch_id)
         required("workspace_id", workspace_id)
 
-        async def fetch() -> dict[str, Batch]:
+        async def fetch() -> dict[str, BatchStatus | None]:
             response = await self._request("GET", f"{DC}/batches", retry=False,
                                            params={"workspace_id": workspace_id})
-            batches: list[Batch] = self._parse(response, Batch, rows=True)
-            return {batch.id: batch for batch in batches}
+            # One answer a tick serves every watch of the workspace, and each reads only its
+            # batch's status: a thousand batches' layouts are not built into models each tick.
+            listed: list[_Listed] = self._parse(response, _Listed, rows=True)
+            return {batch.id: batch.status for batch in listed}
 
         seen = False
 
-        def status(answer: dict[str, Batch]) -> str | None:
+        def status(answer: dict[str, BatchStatus | None]) -> str | None:
             # Not listed yet is waited for; gone from the list once seen is deleted.
             nonlocal seen
-            batch = answer.get(batch_id)
-            if batch is None and seen:
+            if batch_id not in answer and seen:
                 url = f"{self._transport.base_url}{DC}/batches?workspace_id={workspace_id}"
                 raise NotFoundError(
                     f"batch {batch_id} is no longer listed in workspace {workspace_id}: it "
                     "was deleted", status_code=404, body=None, detail="batch not listed",
                     request=RequestInfo("GET", url))
-            seen = seen or batch is not None
-            return None if batch is None or batch.status is None else str(batch.status)
+            seen = seen or batch_id in answer
+            value = answer.get(batch_id)
+            return None if value is None else str(value)
 
         return WatchSpec(job=BATCH, ids=(batch_id,), fetch=fetch, status_of=status,
                          snapshot_of=lambda answer: StatusSnapshot(status(answer) or ""),

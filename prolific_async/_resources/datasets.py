@@ -56,6 +56,33 @@ UPLOAD_CHUNK = 1 << 20
 SNIFF_BYTES = 64 * 1024
 
 
+def _read_chunk(path: str | os.PathLike[str], offset: int) -> bytes:
+    """Up to `UPLOAD_CHUNK` bytes of the file from ``offset`` (blocking)."""
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        return stream.read(UPLOAD_CHUNK)
+
+
+def _fit_to_send(shown: str, name: str) -> int:
+    """The size of the file at ``shown``, or the error saying why it cannot be sent
+    (blocking)."""
+    path = Path(shown)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file to upload: {shown!r}")
+    if not name.lower().endswith(UPLOAD_SUFFIXES):
+        raise ValueError(f"cannot upload {name!r}: datasets take .csv or .zip (V3) and "
+                         ".csv or .jsonl (V4) files")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"cannot upload {shown!r}: the file is empty")
+    problem = _sniff(path, name)
+    if problem is not None:
+        raise ValueError(f"cannot upload {shown!r}: {problem}")
+    return size
+
+
 def _sniff(path: Path, name: str) -> str | None:
     """What is wrong with the start of the file for its kind, or None (blocking).
 
@@ -172,12 +199,17 @@ class Datasets(V4Datasets):
             # Streamed from disk, as chunks aiohttp cannot rewind: it silently sends a PUT again
             # after a cut connection when it can rewind the body, and an upload must not be
             # repeated unseen (storage may have kept the first; see Transport.transfer).
-            async with await anyio.open_file(path, "rb") as stream:
-                async def chunks() -> AsyncIterator[bytes]:
-                    while chunk := await stream.read(UPLOAD_CHUNK):
-                        yield chunk
+            # One trip to a worker thread per chunk (open, read, close): most files are one.
+            async def chunks() -> AsyncIterator[bytes]:
+                offset = 0
+                while offset < size:
+                    chunk = await anyio.to_thread.run_sync(_read_chunk, path, offset)
+                    if not chunk:
+                        break  # shortened since it was checked: the length check says so
+                    yield chunk
+                    offset += len(chunk)
 
-                yield chunks()
+            yield chunks()
 
         await self._transport.transfer(
             "PUT", target.upload_url, body=opened,
@@ -201,24 +233,11 @@ class Datasets(V4Datasets):
     @staticmethod
     async def _checked(path: str | os.PathLike[str], filename: str | None) -> tuple[str, int]:
         """The name to upload as and the size, once the file is known to be fit to send."""
-        source = anyio.Path(path)
-        name = filename or source.name
+        name = filename or Path(path).name
         segment("filename", name, text=True)
-        shown = os.fspath(path)
-        if await source.is_dir():
-            raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
-        if not await source.is_file():
-            raise FileNotFoundError(f"no such file to upload: {shown!r}")
-        if not name.lower().endswith(UPLOAD_SUFFIXES):
-            raise ValueError(f"cannot upload {name!r}: datasets take .csv or .zip (V3) and "
-                             ".csv or .jsonl (V4) files")
-        size = (await source.stat()).st_size
-        if size == 0:
-            raise ValueError(f"cannot upload {shown!r}: the file is empty")
-        problem = await anyio.to_thread.run_sync(_sniff, Path(shown), name)
-        if problem is not None:
-            raise ValueError(f"cannot upload {shown!r}: {problem}")
-        return name, size
+        # One trip to a worker thread for every look at the disk: a run of a thousand plans
+        # checks a thousand files, and each trip costs more than the looks themselves.
+        return name, await anyio.to_thread.run_sync(_fit_to_send, os.fspath(path), name)
 
     async def import_status(self, dataset_id: str, import_id: str) -> DatasetImport:
         """A V4 import job's status and counts."""

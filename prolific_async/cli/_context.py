@@ -15,6 +15,7 @@ import prolific_async as pa
 
 from ._errors import CONFIG, CommandError
 from ._output import Output
+from ._tracing import request_spans
 
 __all__ = ["App", "json_option", "pass_app", "run_async", "workspace_option"]
 
@@ -43,7 +44,7 @@ class App:
                 "no API token: set PROLIFIC_TOKEN to a Prolific API token "
                 "(or run `prolific-async fake-server` and eval the lines it prints)", CONFIG)
         retry = None if self.retries is None else pa.RetryPolicy(attempts=self.retries + 1)
-        return pa.Prolific(base_url=self.base_url, retry=retry)
+        return pa.Prolific(base_url=self.base_url, retry=retry, on_response=request_spans())
 
     def run(self, work: Callable[[pa.Prolific], Awaitable[T]]) -> T:
         """Open a client, await ``work(client)`` on an event loop, close the client."""

@@ -145,12 +145,13 @@ class Outcome:
 
 
 async def drive(output: Output, client: pa.Prolific, plans: Sequence[pa.BatchPlan], *,
-                concurrency: int, journal: str | None = None) -> Outcome:
+                concurrency: int, journal: str | None = None,
+                on_stage: pa.StageHook | None = None) -> Outcome:
     """Run ``plans`` through `pa.orchestrate`, showing it live on stderr."""
     started = time.monotonic()
     with RunView(output, [plan.name for plan in plans], client) as view:
         async with pa.orchestrate(client, plans, concurrency=concurrency,
-                                  journal=journal) as run:
+                                  journal=journal, on_stage=on_stage) as run:
             async for event in run:
                 view.show(event)
     # Measured before the task counts are read, which are not part of the run.

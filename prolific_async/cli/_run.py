@@ -23,6 +23,7 @@ from ._context import App, pass_app
 from ._errors import DECLINED, CommandError
 from ._live import Outcome, check, drive, summary
 from ._output import Output
+from ._tracing import stage_spans
 
 __all__ = ["run"]
 
@@ -47,7 +48,8 @@ def run(app: App, plan_file: Path, journal: str | None, concurrency: int, dry_ru
     A rerun (with or without --journal) finds on the server what an earlier run made, by
     each plan's name, and goes on from there: nothing is created or published twice. On the
     real API, plans that publish are confirmed first (--yes skips the question; exit code 9
-    when declined).
+    when declined). Run under opentelemetry-instrument (the otel extra), each plan, stage and
+    request is an OpenTelemetry span.
     """
     plans = pa.load_plans(plan_file)
     if dry_run:
@@ -62,7 +64,8 @@ def run(app: App, plan_file: Path, journal: str | None, concurrency: int, dry_ru
         if not yes and _spends_money(client.base_url) and any(
                 plan.study is not None and plan.study.publish for plan in plans):
             await _confirm(app.output, client, plans, concurrency)
-        return await drive(app.output, client, plans, concurrency=concurrency, journal=journal)
+        return await drive(app.output, client, plans, concurrency=concurrency, journal=journal,
+                           on_stage=stage_spans())
 
     # A URL may carry a password: the closing lines name a file, never a URL.
     shown = "the same URL" if journal and "://" in journal else journal

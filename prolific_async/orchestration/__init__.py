@@ -4,7 +4,7 @@
 each creates, how it is found on the server, what it can leave behind) driven by the runner
 in `_pipeline`, looking first at what the server holds (`_survey`, `_reconcile`), optionally
 with a `_journal` that saves requests on a rerun. `load_plans` reads plans from a TOML file
-(`_planfile`).
+(`_planfile`). An ``on_stage`` hook (`_stage_hook`) runs around each plan and stage (spans).
 A journal is a SQLite file or, shared by many workers, PostgreSQL (`_journal_api` says what
 every journal does, `_leases` how workers share plans, `_journal_pg` how PostgreSQL does it).
 """
@@ -18,6 +18,7 @@ from ._pipeline import PlanCancelled
 from ._plan import BatchPlan, ExistingDataset, StudyPlan
 from ._planfile import PlanFileError, load_plans
 from ._run import Run, orchestrate
+from ._stage_hook import StageHook, StageOutcome, StageRun
 from ._survey import DuplicateBatchesError
 
 __all__ = [
@@ -29,4 +30,6 @@ __all__ = [
     # many workers
     "JournalStatus", "LeaseLostError", "PlanLeasedError", "PlanStatus", "WorkerStatus",
     "journal_status",
+    # tracing a run
+    "StageHook", "StageOutcome", "StageRun",
 ]

@@ -5,9 +5,12 @@ each stage begun and finished. Every write is committed (WAL) before the pipelin
 after a crash the journal is never behind by more than the one step in flight, and that step
 is marked *begun*: the pipeline then asks the server what happened instead of guessing.
 
-SQLite is used through the standard library in one worker thread (writes never block the
-event loop, and one connection serialises them). The file is opened with an exclusive lock,
-so a second run on the same journal, in this process or another, is refused.
+SQLite is used through the standard library in a worker thread (writes never block the event
+loop, and one connection serialises them). A thousand plans write at once, and a trip to a
+thread costs more than a write, so writes are carried in groups: whoever finds the thread free
+takes every write waiting by then, in order, in one trip (`Journal._run`). The file is opened
+with an exclusive lock, so a second run on the same journal, in this process or another, is
+refused.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import json
 import math
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -100,9 +102,9 @@ class Journal:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._db = connection
-        # One thread at a time touches the connection; the limiter queues writers in order.
-        self._limiter = anyio.CapacityLimiter(1)
-        self._lock = threading.Lock()
+        # One trip to the thread at a time touches the connection; see `_run`.
+        self._waiting: list[_Call] = []
+        self._trip: anyio.Event | None = None  # set when the trip under way ends
         # One run holds the file, so its leases need no database: it holds them all.
         self._added: dict[str, None] = {}
         self._leased: set[str] = set()
@@ -162,13 +164,34 @@ class Journal:
         return cls(path, db)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn(*args)
+        """``fn(*args)`` on the connection, in the journal's worker thread, in call order.
 
+        Group commit: a call joins the calls waiting; when no trip to the thread is under
+        way, the caller takes every waiting call in one trip, and callers whose call went in
+        it wake when it ends (no trip of their own). Each statement still commits on its own.
+        """
+        call = _Call(fn, args)
+        self._waiting.append(call)
         # Not abandoned on cancellation: a write in flight finishes (and commits) first, so a
         # cancelled run leaves the journal consistent.
-        return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
+        with anyio.CancelScope(shield=True):
+            while not call.done:
+                if self._trip is None:
+                    await self._carry()
+                else:
+                    await self._trip.wait()
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[no-any-return]
+
+    async def _carry(self) -> None:
+        group, self._waiting = self._waiting, []
+        self._trip = trip = anyio.Event()
+        try:
+            await anyio.to_thread.run_sync(_run_calls, group)
+        finally:
+            self._trip = None
+            trip.set()
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -285,6 +308,27 @@ class Journal:
             "SELECT plan FROM ids WHERE key=?", (_FINISHED,))}
         return JournalStatus(tuple(plan_status(plan, found, finished=plan in finished)
                                    for plan, found in rows.items()))
+
+
+@attrs.define
+class _Call:
+    """One call waiting for the journal's thread, and what came of it."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    done: bool = False
+    result: Any = None
+    error: Exception | None = None
+
+
+def _run_calls(calls: list[_Call]) -> None:
+    """Run ``calls`` in order (blocking); each keeps its own result or error."""
+    for call in calls:
+        try:
+            call.result = call.fn(*call.args)
+        except Exception as exc:  # handed to the call's own caller
+            call.error = exc
+        call.done = True
 
 
 def changed_inputs(plan: str, recorded: Mapping[str, str], fingerprint: Mapping[str, str]) -> bool:

@@ -15,11 +15,17 @@ Before the first stage the plan's batch is looked up on the server (one shared
 ``batches.list`` per workspace, see `Survey`): two batches of the plan's name stop the plan
 before anything is created, and a batch the journal recorded that the server no longer
 lists is a `NotFoundError`.
+
+With ``orchestrate(on_stage=...)`` the plan and each of its stages run inside the hook's
+context manager (`prolific_async.orchestration._stage_hook`), told by the stage's events how
+it ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,7 @@ from ._journal_api import JournalStore
 from ._pacing import Pacer
 from ._plan import BatchPlan, ExistingDataset
 from ._reconcile import create_once
+from ._stage_hook import StageHook, StageObserver
 from ._stages import STAGES, StageSpec, upload_name
 from ._survey import Survey
 
@@ -77,7 +84,7 @@ class Pipeline:
         self, client: pa.Prolific, plan: BatchPlan, state: PipelineState, *,
         emit: Callable[[PipelineEvent], None], journal: JournalStore | None,
         record: PlanRecord, scratch: Path, pacer: Pacer, survey: Survey,
-        hooks: pa.HookReceiver | None = None,
+        hooks: pa.HookReceiver | None = None, on_stage: StageHook | None = None,
     ) -> None:
         self.client = client
         self.plan = plan
@@ -119,6 +126,9 @@ class Pipeline:
             state.responses = int(record.ids["responses"])
         if isinstance(plan.dataset, ExistingDataset):
             self.ids["dataset_id"] = plan.dataset.id
+        #: ``orchestrate(on_stage=...)``'s hook around the plan and each stage, or None.
+        self._observer = None if on_stage is None else StageObserver(
+            on_stage, plan.name, self.ids, self.fresh)
 
     # -- what stages use ----------------------------------------------------------------------
 
@@ -147,9 +157,15 @@ class Pipeline:
         poll = self.pacer.policy()
         if deadline is not None:
             poll = attrs.evolve(poll, deadline=deadline)
-        if just_started:
-            await anyio.sleep(self.pacer.first_delay(poll))
-        return await self.watch(start(poll))
+        if not just_started:
+            return await self.watch(start(poll))
+        # Each stage waits on one kind of job: the quickest such wait sets the first poll.
+        kind = str(self.state.stage)
+        began = anyio.current_time()
+        await anyio.sleep(self.pacer.first_delay(poll, kind))
+        last = await self.watch(start(poll))
+        self.pacer.took(kind, anyio.current_time() - began)
+        return last
 
     async def set(self, key: str, value: str, *, created: bool = False) -> None:
         """Keep an id (or an output) of the plan, in the journal at once."""
@@ -157,6 +173,8 @@ class Pipeline:
         self.journaled[key] = value
         if created:
             self.fresh.add(key)
+        if self._observer is not None:
+            self._observer.kept(key)
         if self._journal is not None:
             await self._journal.set_id(self.plan.name, key, value)
 
@@ -169,18 +187,28 @@ class Pipeline:
     # -- the runner ---------------------------------------------------------------------------
 
     def _emit(self, stage: Stage, kind: EventKind, **fields: Any) -> None:
-        self._emit_event(PipelineEvent(plan=self.plan.name, stage=stage, kind=kind,
-                                       elapsed=anyio.current_time() - self._started, **fields))
+        event = PipelineEvent(plan=self.plan.name, stage=stage, kind=kind,
+                              elapsed=anyio.current_time() - self._started, **fields)
+        if self._observer is not None:
+            self._observer.saw(event)
+        self._emit_event(event)
+
+    def _observed(self, stage: Stage | None) -> AbstractContextManager[None]:
+        """The ``on_stage`` hook around the plan (``stage`` None) or a stage, if any."""
+        return contextlib.nullcontext() if self._observer is None \
+            else self._observer.observe(stage)
 
     async def run(self) -> None:
-        if isinstance(self.plan.dataset, Path):
-            # A file the upload would refuse is refused before anything is sent.
-            self.state.stage = STAGES[0].stage
-            await self.client.datasets.check_upload(
-                self.plan.dataset, filename=upload_name(self.plan.dataset))
-        await self._look_up_batch()
-        for spec in STAGES:
-            await self._stage(spec)
+        with self._observed(None):
+            if isinstance(self.plan.dataset, Path):
+                # A file the upload would refuse is refused before anything is sent.
+                self.state.stage = STAGES[0].stage
+                await self.client.datasets.check_upload(
+                    self.plan.dataset, filename=upload_name(self.plan.dataset))
+            await self._look_up_batch()
+            for spec in STAGES:
+                with self._observed(spec.stage):
+                    await self._stage(spec)
 
     async def _look_up_batch(self) -> None:
         plan = self.plan

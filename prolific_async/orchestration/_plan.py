@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import anyio
 import attrs
 
 from . import _sdk as pa
@@ -429,8 +430,43 @@ def _file_digest(path: Path) -> str:
     return hasher.hexdigest()[:16]
 
 
-def fingerprint(plan: BatchPlan) -> dict[str, str]:
-    """A digest per input that shapes something the plan creates (blocking: reads the file).
+def file_data(path: Path) -> str:
+    """The fingerprint of a data file: its digest, or that it is missing (blocking)."""
+    return f"file:{_file_digest(path)}" if path.exists() else f"missing:{path}"
+
+
+class FileDigests:
+    """Each data file's `file_data`, read once per run: a thousand plans often share one file,
+    and each read is a trip to a worker thread.
+
+    Example::
+
+        digests = FileDigests()
+        parts = fingerprint(plan, await digests.of(plan.dataset))
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[Path, str] = {}
+        self._reading: dict[Path, anyio.Event] = {}
+
+    async def of(self, path: Path) -> str:
+        while path not in self._known:
+            reading = self._reading.get(path)
+            if reading is not None:  # another plan is reading it: share its answer
+                await reading.wait()
+                continue
+            self._reading[path] = reading = anyio.Event()
+            try:
+                self._known[path] = await anyio.to_thread.run_sync(file_data, path)
+            finally:
+                del self._reading[path]
+                reading.set()
+        return self._known[path]
+
+
+def fingerprint(plan: BatchPlan, data_file: str | None = None) -> dict[str, str]:
+    """A digest per input that shapes something the plan creates (blocking when the plan's
+    data is a file and ``data_file``, its `file_data`, is not given: it reads the file).
 
     What only steers the run (``publish``, ``wait_for``, ``wait_deadline``, ``approve``,
     ``bonus``, ``max_bonus``, ``export_to``) is left out, so a rerun may go on to publish or
@@ -438,7 +474,7 @@ def fingerprint(plan: BatchPlan) -> dict[str, str]:
     """
     source = plan.dataset
     if isinstance(source, Path):
-        data = f"file:{_file_digest(source)}" if source.exists() else f"missing:{source}"
+        data = data_file if data_file is not None else file_data(source)
     elif isinstance(source, ExistingDataset):
         data = f"existing:{source.id}"
     elif isinstance(source, Feed):

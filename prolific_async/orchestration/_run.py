@@ -21,7 +21,8 @@ from ._journal_api import JournalStore, open_journal
 from ._leases import LeaseLostError, PlanLeasedError
 from ._pacing import Pacer
 from ._pipeline import Pipeline, PipelineState, PlanCancelled
-from ._plan import BatchPlan, fingerprint
+from ._plan import BatchPlan, FileDigests, fingerprint
+from ._stage_hook import StageHook
 from ._survey import Survey
 
 __all__ = ["Run", "orchestrate"]
@@ -73,19 +74,22 @@ async def orchestrate(
     *,
     concurrency: int = 50,
     journal: str | os.PathLike[str] | None = None,
-    poll_rate: float = 300.0,
+    poll_rate: float | None = None,
     dry_run: bool = False,
     events: pa.HookReceiver | None = None,
+    on_stage: StageHook | None = None,
 ) -> AsyncIterator[Run]:
     """Run many `BatchPlan` s at once, each through its whole pipeline.
 
     At most ``concurrency`` plans run at a time. A plan mostly waits on the server, so a few
     hundred at once are cheap: watches of batches in one workspace share one ``batches.list``
     per tick, the other waits (datasets, studies, exports) are paced so that all of them
-    together poll about ``poll_rate`` times a second however many plans run (and never more:
-    the run sets ``client.max_poll_rate`` unless it is set already), and a 429 pauses
-    the whole client. (Status reads are cheap and Prolific publishes no limit on them; lower
-    ``poll_rate`` if your workspace sees 429s, at the cost of noticing finished jobs later.)
+    together poll about the client's `Prolific.poll_rate` times a second however many plans
+    run. That rate adapts: it starts high, halves on each 429 (every wait slows together)
+    and grows back while none come, so the run finds the server's limit on its own. A wait
+    for a job just started first polls no earlier than the quickest such wait of the run
+    took. A fixed ``poll_rate`` (polls a second) replaces the adaptive rate for the run and
+    caps the client (unless ``client.max_poll_rate`` is set already).
 
     One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
     SQLite file), a rerun with the same plans resumes: done stages are skipped and created
@@ -95,8 +99,9 @@ async def orchestrate(
     the journal only saves requests. Leaving the block early, or cancelling it, stops every
     pipeline at once; the journal stays consistent. A ``postgresql://`` URL as ``journal``
     keeps it in PostgreSQL (the ``postgres`` extra), where several workers may share the run:
-    each plan is leased to one worker at a time, and ``poll_rate`` is the whole run's, divided
-    between its live workers (see `prolific_async.orchestration._journal_pg`).
+    each plan is leased to one worker at a time, and a fixed ``poll_rate`` is the whole run's,
+    divided between its live workers (the adaptive rate needs no sharing: each worker's
+    client slows on the 429s it meets) (see `prolific_async.orchestration._journal_pg`).
 
     With ``dry_run=True`` nothing is created or changed: each plan is checked, the server
     read, and a ``PLANNED`` event per stage says what exists and what would be done; each
@@ -107,6 +112,10 @@ async def orchestrate(
     ``wait_for`` count, ``study.progress.change``) every wait on a study is woken by its
     webhooks and polls only as the receiver's safety net; batches, datasets and exports have
     no events and stay polled.
+
+    With ``on_stage`` (a `StageHook`) each plan, and each of its stages, runs inside the
+    context manager the hook returns for its `StageRun`: ``on_stage=otel.stage_spans()``
+    makes them OpenTelemetry spans (see `prolific_async.otel`). A dry run calls no hook.
 
     A plan that publishes and exports without ``wait_for`` gets a ``WARNING`` event first:
     its export holds only the responses that arrived by then.
@@ -122,6 +131,8 @@ async def orchestrate(
     plans = list(plans)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    if on_stage is not None and not callable(on_stage):
+        raise TypeError(f"on_stage must be a callable (a StageHook), got {on_stage!r}")
     names: set[str] = set()
     for plan in plans:
         if not isinstance(plan, BatchPlan):
@@ -131,8 +142,12 @@ async def orchestrate(
                              "batch, study and journal entry, so it must be unique")
         names.add(plan.name)
 
-    pacer = Pacer(client.poll, poll_rate)
+    if poll_rate is not None and (isinstance(poll_rate, bool) or not isinstance(
+            poll_rate, (int, float)) or not poll_rate > 0):
+        raise ValueError(f"poll_rate must be a number > 0 or None, got {poll_rate!r}")
+    pacer = Pacer(client.poll, (lambda: client.poll_rate) if poll_rate is None else poll_rate)
     survey = Survey(client)
+    digests = FileDigests()
     states = [PipelineState(plan=plan.name) for plan in plans]
     stack = contextlib.AsyncExitStack()
     opened = None if journal is None or dry_run else await stack.enter_async_context(
@@ -142,9 +157,10 @@ async def orchestrate(
     scratch = scratch_dir.path
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
     limiter = anyio.CapacityLimiter(concurrency)
-    # The pacer spaces each wait's polls; the client's cap keeps their sum flat even when
-    # many plans reach the same stage together. A cap the caller set is left alone.
-    capped = client.max_poll_rate is None
+    # The pacer spaces each wait's polls; the client's rate gate keeps their sum flat even
+    # when many plans reach the same stage together. A fixed ``poll_rate`` caps the client
+    # for the run (a cap the caller set is left alone), shared between a run's workers.
+    capped = poll_rate is not None and client.max_poll_rate is None
 
     def share(rate: float) -> None:  # this worker's part of the run's poll budget
         pacer.rate = rate
@@ -152,7 +168,9 @@ async def orchestrate(
             client.max_poll_rate = rate
 
     try:
-        if opened is None:
+        if poll_rate is None:
+            pass  # adaptive: each worker's client finds the server's limit on its own
+        elif opened is None:
             share(poll_rate)
         else:
             await opened.share_polls(poll_rate, share)
@@ -160,7 +178,8 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state, send.clone(), opened,
-                                     limiter, scratch, pacer, survey, dry_run, events)
+                                     limiter, scratch, pacer, survey, dry_run, events,
+                                     on_stage, digests)
             yield Run(states, receive)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
@@ -177,7 +196,8 @@ async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
     events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
-    dry_run: bool, hooks: pa.HookReceiver | None,
+    dry_run: bool, hooks: pa.HookReceiver | None, on_stage: StageHook | None,
+    digests: FileDigests,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
 
@@ -206,12 +226,14 @@ async def _drive(
                     with pacer.running():
                         await Pipeline(client, plan, state, emit=emit, journal=None,
                                        record=PlanRecord(), scratch=scratch, pacer=pacer,
-                                       survey=survey, hooks=hooks).run()
+                                       survey=survey, hooks=hooks, on_stage=on_stage).run()
                     return
-            parts = await anyio.to_thread.run_sync(fingerprint, plan)
+            source = plan.dataset
+            parts = fingerprint(plan, await digests.of(source)
+                                if isinstance(source, Path) else None)
             await _share(client, plan, state, parts, emit=emit, journal=journal,
                          limiter=limiter, scratch=scratch, pacer=pacer, survey=survey,
-                         hooks=hooks)
+                         hooks=hooks, on_stage=on_stage)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
@@ -231,6 +253,7 @@ async def _share(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState, parts: dict[str, str], *,
     emit: Callable[[PipelineEvent], None], journal: JournalStore, limiter: anyio.CapacityLimiter,
     scratch: Path, pacer: Pacer, survey: Survey, hooks: pa.HookReceiver | None,
+    on_stage: StageHook | None,
 ) -> None:
     """Drive ``plan`` under its lease, or follow it while another worker of a shared journal
     drives it: take it over once that worker goes silent, report it once it is finished.
@@ -258,7 +281,7 @@ async def _share(
                     try:
                         await Pipeline(client, plan, state, emit=emit, journal=journal,
                                        record=record, scratch=scratch, pacer=pacer,
-                                       survey=own, hooks=hooks).run()
+                                       survey=own, hooks=hooks, on_stage=on_stage).run()
                     except LeaseLostError:
                         scope.cancel()  # found out by a write or a check: followed below
                 if not scope.cancel_called:

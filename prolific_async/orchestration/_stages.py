@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -517,8 +518,8 @@ async def _download(p: Runner) -> str | None:
     assert p.plan.export_to is not None
     batch_id, export_id = p.ids["batch_id"], p.ids["export_id"]
     job = p.export_job
-    folder = anyio.Path(p.plan.export_to)
-    await folder.mkdir(parents=True, exist_ok=True)
+    # A folder (a trailing separator): the download makes it if need be.
+    folder = os.path.join(p.plan.export_to, "")
     path = await p.client.batches.download_export(
         batch_id, job if job is not None and job.url is not None else export_id, folder)
     p.state.export_path = path

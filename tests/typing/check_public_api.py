@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import prolific_async as pa
 
 
@@ -54,3 +57,22 @@ async def orchestrate_many(client: pa.Prolific, workspace_id: str) -> list[str |
             print(stage.value, kind.value, change, event.error, event.elapsed)
     results: list[pa.PlanResult] = run.results
     return [r.batch_id for r in results if r.ok]
+
+
+@contextlib.contextmanager
+def timed(run: pa.StageRun) -> Iterator[None]:
+    yield
+    outcome: pa.StageOutcome | None = run.outcome
+    stage: pa.Stage | None = run.stage
+    print(run.plan, stage, outcome, run.message, run.error, dict(run.ids), sorted(run.created))
+
+
+async def traced(client: pa.Prolific, plans: list[pa.BatchPlan]) -> None:
+    from prolific_async import otel
+
+    hook: pa.StageHook = timed
+    async with pa.orchestrate(client, plans, on_stage=hook) as run:
+        await run.wait()
+    async with pa.Prolific(**otel.hooks()) as traced_client, pa.orchestrate(
+            traced_client, plans, on_stage=otel.stage_spans()) as run:
+        await run.wait()
