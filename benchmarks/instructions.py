@@ -11,17 +11,21 @@ start-up, imports and the warm-up cancel out. The same four clients as `overhead
 - ``sdk``: ``client.batches.get``, the whole call (answers parsed by orjson when the
   ``[fast]`` extra is installed);
 - ``sdk-json``: the same with the standard library's json, the default install;
+- ``sdk-read60``: ``sdk`` with ``Timeouts(read=60)``, as long as the total: aiohttp then
+  sets no read timer (two a call, with the default ``read=30``);
 - ``model``: the model alone (``structure_fn(Batch)`` on the answer's JSON, no I/O).
 
     python benchmarks/instructions.py [--calls 1000] [--concurrency 50] [--only sdk,bare]
 
 Needs ``valgrind`` on the PATH. Figures are instructions per call (thousands) and the ratio to
-bare; they are stable to about 1 % from run to run, so a change worth 2 % shows.
+bare. Counts depend a little on how the event loop batches answers (the machine's load), so
+compare figures from one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -34,7 +38,7 @@ from typing import Any
 import anyio
 
 HERE = Path(__file__).resolve()
-KINDS = ("bare", "transport", "sdk", "sdk-json", "model")
+KINDS = ("bare", "transport", "sdk", "sdk-json", "sdk-read60", "model")
 
 
 async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]) -> None:
@@ -70,13 +74,17 @@ async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]
                     await resp.json()
 
             await run(bare, 200)
+            settle_heap()
             await run(bare, calls)
         return
-    async with pa.Prolific(token, base_url=url, max_connections=concurrency) as sdk:
+    timeouts = pa.Timeouts(read=60, total=60) if kind == "sdk-read60" else pa.Timeouts()
+    async with pa.Prolific(token, base_url=url, max_connections=concurrency,
+                           timeouts=timeouts) as sdk:
         if kind == "model":
             data = (await sdk._context.transport.request("GET", path)).data
             read = structure_fn(pa.Batch)
-            for _ in range(200 + calls):
+            settle_heap()
+            for _ in range(calls):
                 read(data)
             return
         if kind == "transport":
@@ -90,7 +98,17 @@ async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]
                 await sdk.batches.get(batch_id)
 
         await run(one, 200)
+        settle_heap()
         await run(one, calls)
+
+
+def settle_heap() -> None:
+    """Move what start-up made out of the collector's sight: a full collection walks every
+    object, and one more or less of them in a run would add millions of instructions to its
+    count, scattering the per-call figure by 10 % (what imports and warm-up left is not the
+    per-call work being counted)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(ready: Path) -> None:

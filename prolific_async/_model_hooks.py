@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import attrs
+from cattrs.errors import StructureHandlerNotFoundError
 
 from ._models.common import OpenEnum
 
@@ -66,6 +67,14 @@ def _convert(var: str, tp: Any, n: int, env: dict[str, Any], get_hook: Callable[
         return []
     env[f"_t{n}"], env[f"_h{n}"] = tp, get_hook(tp)
     return [f"{pad}{var} = _h{n}({var}, _t{n})"]
+
+
+def _has_hook(tp: Any, get_hook: Callable[[Any], Hook]) -> bool:
+    try:
+        get_hook(tp)
+    except StructureHandlerNotFoundError:
+        return False
+    return True
 
 
 def _plain_init(cls: type[Any], skip: frozenset[str]) -> bool:
@@ -131,6 +140,13 @@ def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,
             continue
         var, key = f"v{n}", field.name
         inner = _optional_inner(field.type)
+        if field.converter is not None and not _has_hook(field.type, get_hook):
+            # As cattrs does: a type it cannot structure is left to the field's converter.
+            if field.default is attrs.NOTHING:
+                args.append(f"{field.alias}=o[{key!r}]")
+            else:
+                rest += [f"    if {key!r} in o:", f"        kw[{field.alias!r}] = o[{key!r}]"]
+            continue
         if field.default is attrs.NOTHING:
             lines.append(f"    {var} = o[{key!r}]")
             lines += _convert(var, field.type, n, env, get_hook, "    ")

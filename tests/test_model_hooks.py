@@ -28,6 +28,7 @@ CASES: list[tuple[type[Any], dict[str, Any]]] = [
     (pa.DatasetImport, example("cli-tests-transcribed/dataset_import_complete.json")),
     (pa.ExportJob, example("cli-tests-transcribed/batch_export_get_complete.json")),
     (pa.Collection, example("cli-tests-transcribed/collection_get_200.json")),
+    (pa.BonusPayment, {"id": "x", "amount": "1.25", "fees": 0.3, "amounts": {"s1": 125}}),
     (pa.TaskDetails, {"task_name": "n", "task_introduction": "i", "task_steps": "s",
                       "new_field": [1]}),
 ]
