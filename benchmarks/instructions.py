@@ -46,10 +46,11 @@ async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]
     import aiohttp
 
     import prolific_async as pa
-    from prolific_async import _jsonparse
     from prolific_async._converter import structure_fn
 
     if kind == "sdk-json":
+        from prolific_async import _jsonparse
+
         _jsonparse.loads = _jsonparse.PARSERS["json"]
     url, token, batch_id = target["url"], target["token"], target["batch_id"]
     path = f"/api/v1/data-collection/batches/{batch_id}"

@@ -17,7 +17,6 @@ case, and JSON's own unions (numbers, strings, booleans) pass through unconverte
 from __future__ import annotations
 
 import sys
-import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,7 +27,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
-from ._model_hooks import generate
+from ._model_hooks import generate, is_open_enum, optional_inner
 from ._models.common import OpenEnum, model_keys
 from ._models.instructions import ITEM_TYPES, Item, UnknownItem
 
@@ -94,10 +93,6 @@ converter.register_unstructure_hook(datetime, _unstructure_datetime)
 # -- open enums ------------------------------------------------------------------------------
 
 
-def _is_open_enum(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, OpenEnum)
-
-
 def _open_enum_hook(cls: type[OpenEnum], *, optional: bool = False) -> Any:
     # A dict lookup of the known members; calling the enum (its metaclass's __call__) is
     # several times slower and only needed for a value this version does not know.
@@ -112,7 +107,7 @@ def _open_enum_hook(cls: type[OpenEnum], *, optional: bool = False) -> Any:
     return structure_open_enum
 
 
-converter.register_structure_hook_factory(_is_open_enum, _open_enum_hook)
+converter.register_structure_hook_factory(is_open_enum, _open_enum_hook)
 # A plain string is accepted where an enum is expected (users write "DC_TOOL" too).
 converter.register_unstructure_hook(
     OpenEnum, lambda member: member.value if isinstance(member, OpenEnum) else member)
@@ -122,9 +117,7 @@ converter.register_unstructure_hook(
 
 
 def _is_optional(cls: Any) -> bool:
-    args = typing.get_args(cls)
-    return (typing.get_origin(cls) in (typing.Union, types.UnionType) and len(args) == 2
-            and type(None) in args)
+    return optional_inner(cls) is not None
 
 
 def _optional_hook(cls: Any) -> Any:
@@ -132,8 +125,8 @@ def _optional_hook(cls: Any) -> Any:
     two-member optionals to cattrs' generic path, which dispatches on every call; here each
     field gets its inner hook once. A JSON primitive of the right type is returned as it is;
     any other value goes through X's (converting) hook, as before."""
-    inner_type = next(arg for arg in typing.get_args(cls) if arg is not type(None))
-    if _is_open_enum(inner_type):
+    inner_type = optional_inner(cls)
+    if is_open_enum(inner_type):
         return _open_enum_hook(inner_type, optional=True)
     inner = converter.get_structure_hook(inner_type)
 

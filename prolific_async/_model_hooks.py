@@ -13,8 +13,9 @@ hooks here inline the common cases and call the model with its keywords directly
   cattrs' generated code calls it.
 
 The model's own ``__init__`` builds the instance, so validators, converters and
-``__attrs_post_init__`` run exactly as before. A missing required key raises ``KeyError``
-naming it, as cattrs' hook does.
+``__attrs_post_init__`` run exactly as before; when that ``__init__`` only stores its
+arguments (most answer models), the hook stores each slot itself, at half the cost. A
+missing required key raises ``KeyError`` naming it, as cattrs' hook does.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from cattrs.errors import StructureHandlerNotFoundError
 
 from ._models.common import OpenEnum
 
-__all__ = ["generate"]
+__all__ = ["generate", "is_open_enum", "optional_inner"]
 
 Hook = Callable[..., Any]
 _PRIMITIVES = (str, int, float, bool)
 
 
-def _optional_inner(tp: Any) -> Any:
+def optional_inner(tp: Any) -> Any:
     """X for ``X | None`` (two members), else None."""
     args = typing.get_args(tp)
     if (typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2
@@ -46,7 +47,8 @@ def _optional_inner(tp: Any) -> Any:
     return None
 
 
-def _is_open_enum(tp: Any) -> bool:
+def is_open_enum(tp: Any) -> bool:
+    """Whether ``tp`` is an `OpenEnum` (it keeps values it does not know)."""
     return isinstance(tp, type) and issubclass(tp, OpenEnum)
 
 
@@ -56,7 +58,7 @@ def _convert(var: str, tp: Any, n: int, env: dict[str, Any], get_hook: Callable[
     if tp in _PRIMITIVES:
         env[f"_t{n}"], env[f"_h{n}"] = tp, get_hook(tp)
         return [f"{pad}if {var}.__class__ is not _t{n}:", f"{pad}    {var} = _h{n}({var}, _t{n})"]
-    if _is_open_enum(tp):
+    if is_open_enum(tp):
         env[f"_t{n}"], env[f"_m{n}"], env[f"_h{n}"] = tp, tp._value2member_map_, get_hook(tp)
         return [f"{pad}_e = _m{n}.get({var})",
                 f"{pad}{var} = _h{n}({var}, _t{n}) if _e is None else _e"]
@@ -139,7 +141,7 @@ def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,
         if not field.init or field.name in skip:
             continue
         var, key = f"v{n}", field.name
-        inner = _optional_inner(field.type)
+        inner = optional_inner(field.type)
         if field.converter is not None and not _has_hook(field.type, get_hook):
             # As cattrs does: a type it cannot structure is left to the field's converter.
             if field.default is attrs.NOTHING:
