@@ -2,20 +2,21 @@
 
 Two watchers of one batch cost one request per tick: whichever is due first polls, the others
 take its answer. A channel is keyed by what is fetched, so watches of many batches that read
-one ``batches.list`` answer share that one request too. When to poll, and for how long a poll
-may run, is the fetching watcher's `PollLoop`'s to say; how many polls a second the client
-sends, its `AdaptiveRate`'s.
+one ``batches.list`` answer share that one request too. When each watcher wants its next
+poll, and for how long a poll may run, is its `PollLoop`'s to say (the channel polls when the
+first of them is due); how many polls a second the client sends, its `AdaptiveRate`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import anyio
 
-from ._polling import MIN_DELAY, AdaptiveRate, Failure, PollLoop
+from ._polling import AdaptiveRate, Failure, PollLoop
 
 __all__: list[str] = []  # nothing public here
 
@@ -54,36 +55,50 @@ class RateGate:
 
 
 class Channel:
-    """The shared poll schedule and latest answer for one key."""
+    """The shared poll schedule and latest answer for one key.
+
+    Each watcher keeps its own cadence (its `PollLoop`'s backoff, counted from the channel's
+    last fetch), and the channel polls when the most eager of them is due: a watch that has
+    just joined a shared ``batches.list`` is not held to the slow cadence of one that has
+    been waiting for minutes.
+    """
 
     def __init__(self, gate: RateGate) -> None:
         self._gate = gate
         self.version: int = 0
         self.outcome: Any = None
-        self.next_at: float = 0.0
+        #: When the last fetch started and ended: each watcher's next poll counts from them.
+        self.started: float = 0.0
+        self.finished: float = 0.0
         self.busy: bool = False
         # asyncio's own event (the client runs on asyncio only): anyio's looks up the running
         # library on every creation, and a channel makes one per poll.
         self.changed: asyncio.Event = asyncio.Event()
         self.subscribers: int = 0
-        #: A webhook said the job changed while a fetch was in flight (see `wake`).
+        #: A webhook said the job changed: the next look goes at once (see `wake`).
         self.woken: bool = False
 
     async def poll(self, seen: int, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
                    draw: Callable[[], float]) -> tuple[int, Any] | None:
         """The first answer newer than version ``seen``; None when ``loop``'s deadline came
         first."""
+        if self.version > seen:
+            return self.version, self.outcome
+        # This watcher's next poll: at once before any answer, else after its own backoff.
+        due = -math.inf if self.version == 0 else loop.next_poll_at(
+            self.started, self.finished, spread=draw(),
+            error=self.outcome.error if isinstance(self.outcome, Failure) else None)
         while True:
             if self.version > seen:
                 return self.version, self.outcome
             now = anyio.current_time()
-            if not self.busy and now >= self.next_at:
-                if not await self._fetch(fetch, loop, draw):
+            if not self.busy and (now >= due or self.woken):
+                if not await self._fetch(fetch, loop):
                     return None  # cut at the deadline
                 continue
             if now >= loop.deadline_at:
                 return None
-            wait_until = loop.deadline_at if self.busy else min(self.next_at, loop.deadline_at)
+            wait_until = loop.deadline_at if self.busy else min(due, loop.deadline_at)
             with anyio.move_on_after(wait_until - now):
                 await self.changed.wait()
 
@@ -91,13 +106,13 @@ class Channel:
         """A webhook event says the job changed: poll now. A fetch in flight may have been
         answered before the change, so it is followed by another at once."""
         self.woken = True
-        if not self.busy:
-            self.next_at = 0.0
+        self._changed()
+
+    def _changed(self) -> None:
         self.changed.set()
         self.changed = asyncio.Event()
 
-    async def _fetch(self, fetch: Callable[[], Awaitable[Any]], loop: PollLoop,
-                     draw: Callable[[], float]) -> bool:
+    async def _fetch(self, fetch: Callable[[], Awaitable[Any]], loop: PollLoop) -> bool:
         """One poll for every watcher; False when the fetching watch's deadline cut it."""
         self.busy = True
         self.woken = False
@@ -111,23 +126,17 @@ class Channel:
                     outcome = await fetch()
                 except Exception as exc:  # handed to every watcher, which decides
                     outcome = Failure(exc)
-                finished = anyio.current_time()
-                self.next_at = loop.next_poll_at(
-                    started, finished, spread=draw(),
-                    error=outcome.error if isinstance(outcome, Failure) else None)
-                if self.woken:
-                    self.next_at = finished + MIN_DELAY
+                self.started, self.finished = started, anyio.current_time()
                 self.version += 1
                 self.outcome = outcome
                 if not isinstance(outcome, Failure):
-                    self._gate.rate.answered(finished)
+                    self._gate.rate.answered(self.finished)
                 return True
             return False
         finally:
             # Also on cancellation: waiters wake and one of them takes over the polling.
             self.busy = False
-            self.changed.set()
-            self.changed = asyncio.Event()
+            self._changed()
 
 
 class Channels:

@@ -366,3 +366,26 @@ async def test_leaving_watch_many_early_stops_every_watch(
     polls = len(fake_prolific.requests_to("GET", "*/status"))
     await prolific_client.batches.list(workspace_id=fake_prolific.workspace_id)
     assert len(fake_prolific.requests_to("GET", "*/status")) == polls
+
+
+async def test_a_watch_joining_a_shared_list_keeps_its_own_cadence() -> None:
+    # One batches.list answer serves every watch of a workspace. A watch that joins is not
+    # held to the slow cadence an older watch has backed off to: the channel polls when its
+    # most eager watcher is due.
+    async with FakeProlific(clock=FakeClock(speed=0), seed=5) as fake, \
+            pa.Prolific(fake.token, base_url=fake.url, seed=5) as client:
+        dataset = await ready_dataset(client, fake)
+        old, new = [await new_batch(client, fake, dataset, name) for name in ("old", "new")]
+        for batch in (old, new):
+            await client.batches.setup(batch.id, tasks_per_group=1)
+        patient = pa.PollPolicy(initial=600, ceiling=600, deadline=3600)
+        eager = pa.PollPolicy(initial=0.01, ceiling=0.01, deadline=3600)
+        async with client.batches.watch(old.id, workspace_id=fake.workspace_id,
+                                        poll=patient) as slow, \
+                client.batches.watch(new.id, workspace_id=fake.workspace_id,
+                                     poll=eager) as quick:
+            assert (await slow.__anext__()).current == "PROCESSING"  # next poll in 600 s
+            assert (await quick.__anext__()).current == "PROCESSING"  # the same answer
+            fake.clock.advance(fake.world.batch_setup)
+            with anyio.fail_after(30):  # the old schedule would wait 600 s
+                assert (await quick.__anext__()).current == "READY"

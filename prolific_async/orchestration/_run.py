@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -46,15 +47,25 @@ class Run:
                  events: MemoryObjectReceiveStream[PipelineEvent]) -> None:
         self._states = states
         self._events = events
+        self._ready: collections.deque[PipelineEvent] = collections.deque()
 
     def __aiter__(self) -> Run:
         return self
 
     async def __anext__(self) -> PipelineEvent:
-        try:
-            return await self._events.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
+        if not self._ready:
+            try:
+                self._ready.append(await self._events.receive())
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise StopAsyncIteration from None
+            # What else was sent comes with it: one turn of the event loop a batch, not an
+            # event. A thousand plans send events faster than a busy loop comes round to its
+            # reader, which then showed progress seconds late.
+            with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream,
+                                     anyio.ClosedResourceError):
+                while True:
+                    self._ready.append(self._events.receive_nowait())
+        return self._ready.popleft()
 
     @property
     def results(self) -> list[PlanResult]:
