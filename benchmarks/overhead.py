@@ -12,6 +12,9 @@ loopback the server is the bottleneck, so wall time hides the client's own work.
 
     python benchmarks/overhead.py [--calls 10000] [--concurrency 50] [--rounds 9]
 
+With the ``[fast]`` extra (orjson) installed, the SDK runs twice per round: with orjson,
+and with the standard library's json, the default install's figure.
+
 Rounds of 2,000 calls scatter from 0.86 to 1.90 on a loaded machine; rounds of at least
 10,000 calls are needed for a stable median, and the spread is printed with it.
 
@@ -30,6 +33,7 @@ import aiohttp
 import anyio
 
 import prolific_async as pa
+from prolific_async import _jsonparse
 from prolific_async.testing import FakeClock, FakeProlific
 
 
@@ -46,6 +50,19 @@ Timing = tuple[float, float]  # (wall seconds, client CPU seconds)
 
 
 async def run_sdk(url: str, token: str, batch_id: str, calls: int, concurrency: int) -> Timing:
+    """``batches.get`` with the fastest JSON parser installed."""
+    _jsonparse.loads = _jsonparse.PARSERS.get("orjson", _jsonparse.PARSERS["json"])
+    return await _run_sdk(url, token, batch_id, calls, concurrency)
+
+
+async def run_sdk_json(url: str, token: str, batch_id: str, calls: int,
+                       concurrency: int) -> Timing:
+    """``batches.get`` with the standard library's json: the default install."""
+    _jsonparse.loads = _jsonparse.PARSERS["json"]
+    return await _run_sdk(url, token, batch_id, calls, concurrency)
+
+
+async def _run_sdk(url: str, token: str, batch_id: str, calls: int, concurrency: int) -> Timing:
     limiter = anyio.Semaphore(concurrency)
     async with pa.Prolific(token, base_url=url, max_connections=concurrency) as client:
 
@@ -60,6 +77,7 @@ async def run_transport(url: str, token: str, batch_id: str, calls: int,
                         concurrency: int) -> Timing:
     """The SDK's request path alone (auth, timeouts, retry loop, JSON), no model: where the
     SDK's cost lies, between bare aiohttp and ``batches.get``."""
+    _jsonparse.loads = _jsonparse.PARSERS.get("orjson", _jsonparse.PARSERS["json"])
     limiter = anyio.Semaphore(concurrency)
     path = f"/api/v1/data-collection/batches/{batch_id}"
     async with pa.Prolific(token, base_url=url, max_connections=concurrency) as client:
@@ -120,32 +138,42 @@ def main() -> None:
         anyio.run(run_bare, url, token, batch_id, 200, args.concurrency)
         anyio.run(run_sdk, url, token, batch_id, 200, args.concurrency)
         runners = [run_bare, run_sdk, run_transport]
+        if "orjson" in _jsonparse.PARSERS:
+            runners.append(run_sdk_json)
         times: dict[Any, list[Timing]] = {runner: [] for runner in runners}
         for number in range(args.rounds):
             # Rotate which goes first, so none always meets a warmer or busier machine.
-            for runner in runners[number % 3:] + runners[:number % 3]:
+            at = number % len(runners)
+            for runner in runners[at:] + runners[:at]:
                 took = anyio.run(runner, url, token, batch_id, args.calls, args.concurrency)
                 times[runner].append(took)
-        sdk, bare, transport = times[run_sdk], times[run_bare], times[run_transport]
     finally:
         stop.set()
         server.join(timeout=10)
 
+    bare = times[run_bare]
+    fastest = "orjson" if "orjson" in _jsonparse.PARSERS else "json"
     print(f"{args.calls} batches.get calls, concurrency {args.concurrency}, "
-          f"{args.rounds} alternating rounds (medians)")
+          f"{args.rounds} alternating rounds (medians); answers parsed by {fastest}")
     for index, what in ((1, "client CPU"), (0, "wall time ")):
-        sdk_t = statistics.median(t[index] for t in sdk)
-        bare_t = statistics.median(t[index] for t in bare)
-        # Each round's two runs are back to back, so their ratio cancels most machine noise.
-        ratios = sorted(s[index] / b[index] for s, b in zip(sdk, bare, strict=True))
+        sdk, bare_t = times[run_sdk], statistics.median(t[index] for t in bare)
         print(f"  {what}: bare aiohttp {bare_t * 1e6 / args.calls:6.0f} us/call, "
-              f"prolific_async {sdk_t * 1e6 / args.calls:6.0f} us/call; ratio SDK/bare "
-              f"median {statistics.median(ratios):.3f} (range {ratios[0]:.2f}-{ratios[-1]:.2f})"
+              f"prolific_async {statistics.median(t[index] for t in sdk) * 1e6 / args.calls:6.0f}"
+              f" us/call; ratio SDK/bare {spread(sdk, bare, index)}"
               + ("; goal <= 1.1" if index == 1 else ""))
-    alone = statistics.median(t[1] for t in transport)
-    ratios = sorted(t[1] / b[1] for t, b in zip(transport, bare, strict=True))
+    if run_sdk_json in times:
+        print(f"  default install (json), client CPU: ratio SDK/bare "
+              f"{spread(times[run_sdk_json], bare, 1)}")
+    alone = statistics.median(t[1] for t in times[run_transport])
     print(f"  of which the request path alone (no model): {alone * 1e6 / args.calls:6.0f} "
-          f"us/call CPU; ratio to bare median {statistics.median(ratios):.3f}")
+          f"us/call CPU; ratio to bare {spread(times[run_transport], bare, 1)}")
+
+
+def spread(runs: list[Timing], bare: list[Timing], index: int) -> str:
+    """The median and range of the per-round ratios: each round's runs are back to back, so
+    their ratio cancels most machine noise."""
+    ratios = sorted(s[index] / b[index] for s, b in zip(runs, bare, strict=True))
+    return f"median {statistics.median(ratios):.3f} (range {ratios[0]:.2f}-{ratios[-1]:.2f})"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ case, and JSON's own unions (numbers, strings, booleans) pass through unconverte
 from __future__ import annotations
 
 import sys
-import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
+from ._model_hooks import generate, is_open_enum, optional_inner
 from ._models.common import OpenEnum, model_keys
 from ._models.instructions import ITEM_TYPES, Item, UnknownItem
 
@@ -93,10 +93,6 @@ converter.register_unstructure_hook(datetime, _unstructure_datetime)
 # -- open enums ------------------------------------------------------------------------------
 
 
-def _is_open_enum(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, OpenEnum)
-
-
 def _open_enum_hook(cls: type[OpenEnum], *, optional: bool = False) -> Any:
     # A dict lookup of the known members; calling the enum (its metaclass's __call__) is
     # several times slower and only needed for a value this version does not know.
@@ -111,7 +107,7 @@ def _open_enum_hook(cls: type[OpenEnum], *, optional: bool = False) -> Any:
     return structure_open_enum
 
 
-converter.register_structure_hook_factory(_is_open_enum, _open_enum_hook)
+converter.register_structure_hook_factory(is_open_enum, _open_enum_hook)
 # A plain string is accepted where an enum is expected (users write "DC_TOOL" too).
 converter.register_unstructure_hook(
     OpenEnum, lambda member: member.value if isinstance(member, OpenEnum) else member)
@@ -121,9 +117,7 @@ converter.register_unstructure_hook(
 
 
 def _is_optional(cls: Any) -> bool:
-    args = typing.get_args(cls)
-    return (typing.get_origin(cls) in (typing.Union, types.UnionType) and len(args) == 2
-            and type(None) in args)
+    return optional_inner(cls) is not None
 
 
 def _optional_hook(cls: Any) -> Any:
@@ -131,8 +125,8 @@ def _optional_hook(cls: Any) -> Any:
     two-member optionals to cattrs' generic path, which dispatches on every call; here each
     field gets its inner hook once. A JSON primitive of the right type is returned as it is;
     any other value goes through X's (converting) hook, as before."""
-    inner_type = next(arg for arg in typing.get_args(cls) if arg is not type(None))
-    if _is_open_enum(inner_type):
+    inner_type = optional_inner(cls)
+    if is_open_enum(inner_type):
         return _open_enum_hook(inner_type, optional=True)
     inner = converter.get_structure_hook(inner_type)
 
@@ -165,34 +159,35 @@ _extra_parts_cache: dict[type[Any], tuple[Callable[[Any, Any], Any], frozenset[s
 
 
 def _extra_parts(cls: type[Any]) -> tuple[Callable[[Any, Any], Any], frozenset[str]]:
-    """cattrs' generated hook of a request model (reading only modelled keys) and those keys."""
+    """The hook of a request model for data with modelled keys only, and those keys."""
     parts = _extra_parts_cache.get(cls)
     if parts is None:
-        base = make_dict_structure_fn(
-            cls, converter, extra=override(struct_hook=lambda value, _: dict(value)))
-        parts = _extra_parts_cache[cls] = (base, model_keys(cls))
+        fast = generate(cls, converter.get_structure_hook, skip=frozenset({"extra"}))
+        parts = _extra_parts_cache[cls] = (fast, model_keys(cls))
     return parts
+
+
+_keeping_extra_cache: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
 
 def _keeping_extra(data: Any, cls: type[Any]) -> Any:
     """The slow path: move the keys ``cls`` does not model into its ``extra``."""
-    base, known = _extra_parts(cls)
+    base = _keeping_extra_cache.get(cls)
+    if base is None:
+        base = _keeping_extra_cache[cls] = make_dict_structure_fn(
+            cls, converter, extra=override(struct_hook=lambda value, _: dict(value)))
+    known = model_keys(cls)
     kept = {key: value for key, value in data.items() if key in known}
     kept["extra"] = {key: value for key, value in data.items() if key not in known}
     return base(kept, cls)
 
 
 def _structure_with_extra(cls: type[Any]) -> Any:
-    """A request model read from JSON keeps the keys it does not model in ``extra``."""
-    base, known = _extra_parts(cls)
-
-    def structure_keeping_extra(data: Any, _: Any = None) -> Any:
-        # A subset test allocates nothing: the common case (no unknown keys) stays cheap.
-        if data.keys() <= known:
-            return base(data, cls)
-        return _keeping_extra(data, cls)
-
-    return structure_keeping_extra
+    """A request model read from JSON keeps the keys it does not model in ``extra``: its
+    hook passes data with other keys to `_keeping_extra` (a subset test allocates nothing,
+    so the common case, no unknown keys, stays cheap)."""
+    return generate(cls, converter.get_structure_hook, skip=frozenset({"extra"}),
+                    unless=(model_keys(cls), _keeping_extra))
 
 
 def _is_list_of_extra(cls: Any) -> bool:
@@ -211,6 +206,10 @@ def _list_with_extra(cls: Any) -> Any:
     return structure_list_keeping_extra
 
 
+# Every other model: a hook written for it (`_model_hooks`). Registered first, so the
+# factories below, for models keeping extra keys, take precedence.
+converter.register_structure_hook_factory(
+    attrs.has, lambda cls: generate(cls, converter.get_structure_hook))
 converter.register_structure_hook_factory(_has_extra, _structure_with_extra)
 converter.register_structure_hook_factory(_is_list_of_extra, _list_with_extra)
 

@@ -230,7 +230,7 @@ async def attempts(send: Callable[[], Awaitable[T]], shared: Attempts, pause: Pa
         shared.stats.requests += 1
         if hooks is not None:
             hooks.request(RequestEvent(method, url, number))
-        started = time.monotonic()
+        started = time.monotonic() if hooks is not None else 0.0  # for hooks only
         try:
             result = await send()
         except (*RAW_FAILURES, APIStatusError, StorageError) as failure:

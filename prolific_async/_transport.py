@@ -12,7 +12,6 @@ needs (`RequestInfo`) built only when an error happens.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import random
@@ -26,6 +25,7 @@ import aiohttp
 import attrs
 from aiohttp.client_middlewares import ClientHandlerType
 
+from . import _jsonparse
 from ._config import RetryPolicy, Timeouts
 from ._errors import (
     APIStatusError,
@@ -39,6 +39,7 @@ from ._errors import (
 from ._observe import Hooks
 from ._retrying import API, STORAGE, Attempts, Pause, RetryBudget, attempts
 from ._secret import Secret
+from ._slots import Slots
 from ._stats import ClientStats
 from ._urls import storage_url_problem
 
@@ -128,7 +129,7 @@ class Transport:
         # As many API requests under way as the pool has connections: the others wait here,
         # not in aiohttp's pool queue, so a 429 also paces those already waiting.
         # (A pool without a limit has 0: then so many that none waits.)
-        self._slots = asyncio.Semaphore(getattr(session.connector, "limit", 0) or UNLIMITED)
+        self._slots = Slots(getattr(session.connector, "limit", 0) or UNLIMITED)
         self._storage_pause = Pause()
         # The token is added below aiohttp's request frame (see `_Authorize`), and a user
         # session's own middlewares still run around it.
@@ -140,9 +141,11 @@ class Transport:
         self.retry = retry
         self._once = attrs.evolve(retry, attempts=1)
         # ``total`` bounds one attempt from connecting to its last byte: a server trickling
-        # bytes resets the read timeout on each one, never the total.
+        # bytes resets the read timeout on each one, never the total. A read timeout no
+        # shorter than the total cannot fire first, and costs aiohttp two timers per call.
         self._api_timeout = aiohttp.ClientTimeout(
-            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            total=timeouts.total, sock_connect=timeouts.connect,
+            sock_read=timeouts.read if timeouts.read < timeouts.total else None,
         )
         self._transfer_timeout = aiohttp.ClientTimeout(
             total=timeouts.transfer, sock_connect=timeouts.connect, sock_read=timeouts.read
@@ -326,6 +329,10 @@ def _fits(resp: aiohttp.ClientResponse, cap: int) -> bool:
 def _json_answer(raw: bytes, resp: aiohttp.ClientResponse, method: str, path: str) -> Any:
     """The JSON of a 2xx answer; anything else is a clear `UnexpectedResponseError` (not a
     string handed on to the models)."""
+    try:
+        return _jsonparse.loads(raw)  # looked up here: benchmarks/overhead.py swaps it
+    except (ValueError, RecursionError):
+        pass  # empty, another encoding json.loads detects, or not JSON: the path below says
     if not raw.strip():
         return None
     try:

@@ -32,6 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 DC = "/api/v1/data-collection"
 
 _BAD_SEGMENT = re.compile(r"[/\\\s\x00-\x1f\x7f?#%]")
+#: Ids as Prolific makes them (hex, dashes): safe as they are, and left unchanged by quoting.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def segment(name: str, value: str, *, text: bool = False) -> str:
@@ -42,6 +44,8 @@ def segment(name: str, value: str, *, text: bool = False) -> str:
     hex and dashes); a ``text`` segment (a filename) may be any text whose compatibility form
     (NFKC, which some servers apply: a fullwidth solidus becomes ``/``) is still a safe segment.
     """
+    if value.__class__ is str and _PLAIN_ID.fullmatch(value):
+        return value  # the common case, on every call: nothing to normalise nor to quote
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     plain = unicodedata.normalize("NFKC", value)
@@ -189,6 +193,8 @@ class Resource:
         ``list[model]``). The one way answers are parsed."""
         response = await self._context.transport.request(
             method, path, params=params, json_body=json_body, idempotent=idempotent)
+        if model is not None and not rows:
+            return structure(response, response.data, model)  # a frame less, on every get
         return self._parse(response, model, rows=rows)
 
     async def _pages(self, path: str, item: type[T]) -> AsyncIterator[T]:
