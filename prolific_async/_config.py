@@ -43,7 +43,12 @@ class Timeouts:
     whole API call attempt, from asking for a connection to the last byte of the answer: a
     server that trickles a byte at a time resets ``read`` on every byte, never ``total``.
     ``transfer`` is the total of a whole upload or download to a presigned URL, which may be
-    large. Each retry gets fresh timeouts; a watch's deadline also cuts a poll in flight.
+    large, where ``read`` catches a stalled transfer long before it. Each retry gets fresh
+    timeouts; a watch's deadline also cuts a poll in flight.
+
+    By default ``read`` equals ``total``, so an API call is bounded by ``total`` alone (a
+    ``read`` no shorter than ``total`` cannot fire first, and is not armed: it would cost
+    every call two timers). Set a shorter ``read`` to give up sooner on a server gone silent.
 
     Example::
 
@@ -51,7 +56,7 @@ class Timeouts:
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
-    read: float = attrs.field(default=30.0, validator=_positive)
+    read: float = attrs.field(default=60.0, validator=_positive)
     total: float = attrs.field(default=60.0, validator=_positive)
     transfer: float = attrs.field(default=600.0, validator=_positive)
 
