@@ -11,8 +11,8 @@ start-up, imports and the warm-up cancel out. The same four clients as `overhead
 - ``sdk``: ``client.batches.get``, the whole call (answers parsed by orjson when the
   ``[fast]`` extra is installed);
 - ``sdk-json``: the same with the standard library's json, the default install;
-- ``sdk-read60``: ``sdk`` with ``Timeouts(read=60)``, as long as the total: aiohttp then
-  sets no read timer (two a call, with the default ``read=30``);
+- ``sdk-read30``: ``sdk`` with ``Timeouts(read=30)``, shorter than the total: aiohttp then
+  arms a read timer (two timers a call; the default ``read`` equals the total and arms none);
 - ``model``: the model alone (``structure_fn(Batch)`` on the answer's JSON, no I/O).
 
     python benchmarks/instructions.py [--calls 1000] [--concurrency 50] [--only sdk,bare]
@@ -38,7 +38,7 @@ from typing import Any
 import anyio
 
 HERE = Path(__file__).resolve()
-KINDS = ("bare", "transport", "sdk", "sdk-json", "sdk-read60", "model")
+KINDS = ("bare", "transport", "sdk", "sdk-json", "sdk-read30", "model")
 
 
 async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]) -> None:
@@ -78,7 +78,7 @@ async def client(kind: str, calls: int, concurrency: int, target: dict[str, str]
             settle_heap()
             await run(bare, calls)
         return
-    timeouts = pa.Timeouts(read=60, total=60) if kind == "sdk-read60" else pa.Timeouts()
+    timeouts = pa.Timeouts(read=30) if kind == "sdk-read30" else pa.Timeouts()
     async with pa.Prolific(token, base_url=url, max_connections=concurrency,
                            timeouts=timeouts) as sdk:
         if kind == "model":
