@@ -178,3 +178,43 @@ async def test_a_write_cancelled_from_outside_still_lands(tmp_path: Path) -> Non
     finally:
         await journal.aclose()
     assert len(read(path, "SELECT plan FROM ids")) == 50
+
+
+async def test_a_broken_trip_to_the_thread_fails_each_write_it_took_and_none_waits_forever(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prolific_async.orchestration import _journal
+    from prolific_async.orchestration._journal import Journal
+
+    class Broke(BaseException):
+        pass
+
+    trips: list[object] = []
+    real = _journal._run_calls
+
+    def broken(calls: list[object]) -> None:
+        trips.append(calls)
+        if len(trips) == 2:  # the trip taking the writes that queued behind the first
+            raise Broke
+        real(calls)  # type: ignore[arg-type]
+
+    journal = await Journal.open(tmp_path / "run.db")
+    ended: list[type[BaseException]] = []
+
+    async def one(n: int) -> None:
+        try:
+            await journal.set_id(f"p{n}", "batch", f"b{n}")
+        except (Broke, RuntimeError) as exc:
+            ended.append(type(exc))
+
+    monkeypatch.setattr(_journal, "_run_calls", broken)
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                for n in range(5):
+                    group.start_soon(one, n)
+    finally:
+        monkeypatch.undo()
+        await journal.aclose()
+    assert len(trips[1]) > 1  # type: ignore[arg-type]
+    assert sorted(map(str, ended)) == sorted(map(str, [Broke] + [RuntimeError] * (
+        len(trips[1]) - 1)))  # type: ignore[arg-type]

@@ -189,6 +189,13 @@ class Journal:
         self._trip = trip = anyio.Event()
         try:
             await anyio.to_thread.run_sync(_run_calls, group)
+        except BaseException as exc:
+            # The trip itself broke: every call it took ends with that, none waits forever.
+            for call in group:
+                if not call.done:
+                    call.error = RuntimeError(f"the journal's thread failed: {exc!r}")
+                    call.done = True
+            raise
         finally:
             self._trip = None
             trip.set()
