@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from aiohttp import web
 
 import prolific_async as pa
 from prolific_async.testing import FakeProlific
@@ -57,3 +61,17 @@ async def published_study(client: pa.Prolific, fake: FakeProlific, batch: pa.Bat
         reward=100, total_available_places=places, estimated_completion_time=5,
         data_collection_metadata=pa.DataCollectionMetadata(annotators_per_task=1)))
     return await client.studies.publish(study.id)
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served on a free loopback port (a webhook receiver, say); yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

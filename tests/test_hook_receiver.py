@@ -7,8 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -17,6 +15,8 @@ import pytest
 from aiohttp import web
 
 import prolific_async as pa
+
+from .helpers import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -150,19 +150,6 @@ def test_the_secret_is_never_shown() -> None:
 
 
 # -- adapters ---------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def test_the_aiohttp_handler_answers_over_http() -> None:

@@ -12,7 +12,7 @@ from aiohttp import web
 import prolific_async as pa
 from prolific_async.testing import FakeProlific
 
-from .helpers import published_study, ready_batch
+from .helpers import published_study, ready_batch, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -22,15 +22,8 @@ async def listening(receiver: pa.HookReceiver) -> AsyncIterator[str]:
     """``receiver`` served on a free loopback port; yields its URL."""
     app = web.Application()
     app.router.add_post("/hooks", receiver.aiohttp_handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}/hooks"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield f"{url}/hooks"
 
 
 async def test_event_types_lists_the_four_documented_types(

@@ -13,7 +13,7 @@ from aiohttp import web
 import prolific_async as pa
 from prolific_async.testing import FakeProlific
 
-from .helpers import published_study, ready_batch
+from .helpers import published_study, ready_batch, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -42,16 +42,9 @@ class Listener:
     async def serving(self) -> AsyncIterator[Listener]:
         app = web.Application()
         app.router.add_post("/hooks", self.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            host, port = runner.addresses[0][:2]
-            self.url = f"http://{host}:{port}/hooks"
+        async with serve(app) as url:
+            self.url = f"{url}/hooks"
             yield self
-        finally:
-            await runner.cleanup()
 
 
 @asynccontextmanager
