@@ -16,6 +16,21 @@ from prolific_async.testing import FakeClock, FakeProlific
 pytestmark = pytest.mark.anyio
 
 
+async def create_datasets_at_once(client: pa.Prolific, fake: FakeProlific, count: int
+                                  ) -> list[str]:
+    """``count`` datasets created together; their ids, in the order they landed."""
+    created: list[str] = []
+
+    async def create(n: int) -> None:
+        dataset = await client.datasets.create(name=f"d{n}", workspace_id=fake.workspace_id)
+        created.append(dataset.id)
+
+    async with anyio.create_task_group() as group:
+        for n in range(count):
+            group.start_soon(create, n)
+    return created
+
+
 def test_a_429_halves_the_rate_once_per_burst_and_quiet_seconds_grow_it_back() -> None:
     rate = AdaptiveRate(start=400, increase=20)
     rate.throttled(10.0)
@@ -136,15 +151,7 @@ async def test_429s_with_retry_after_spend_no_retry_budget_so_a_burst_of_creates
     retry = pa.RetryPolicy(budget=0, budget_refill_per_second=0)
     async with FakeProlific(clock=FakeClock(speed=0), rate_limit=50) as fake, \
             pa.Prolific(fake.token, base_url=fake.url, seed=7, retry=retry) as client:
-        created: list[str] = []
-
-        async def create(n: int) -> None:
-            dataset = await client.datasets.create(name=f"d{n}", workspace_id=fake.workspace_id)
-            created.append(dataset.id)
-
-        async with anyio.create_task_group() as group:
-            for n in range(100):
-                group.start_soon(create, n)
+        created = await create_datasets_at_once(client, fake, 100)
         assert fake.rate_limited >= 1
         assert len(set(created)) == 100
         # A 503 still needs the budget: with none left it is raised at once.
@@ -171,14 +178,6 @@ async def test_a_429_holds_the_requests_queued_for_a_connection_not_only_later_o
     # out its Retry-After and the cut rate, and then land within the refilled bucket.
     async with FakeProlific(clock=FakeClock(speed=0), rate_limit=20) as fake, \
             pa.Prolific(fake.token, base_url=fake.url, seed=11, max_connections=5) as client:
-        created: list[str] = []
-
-        async def create(n: int) -> None:
-            dataset = await client.datasets.create(name=f"d{n}", workspace_id=fake.workspace_id)
-            created.append(dataset.id)
-
-        async with anyio.create_task_group() as group:
-            for n in range(40):
-                group.start_soon(create, n)
+        created = await create_datasets_at_once(client, fake, 40)
     assert len(set(created)) == 40
     assert 1 <= fake.rate_limited <= 5

@@ -19,6 +19,21 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+def entering(slots: Slots, entered: list[str], name: str) -> asyncio.Task[None]:
+    """A task that takes a slot and notes ``name`` in ``entered`` once it holds it."""
+    async def user() -> None:
+        async with slots:
+            entered.append(name)
+
+    return asyncio.create_task(user())
+
+
+async def assert_free(slots: Slots) -> None:
+    with anyio.fail_after(10):  # a lost slot would hang here
+        async with slots:
+            pass
+
+
 async def test_no_more_holders_than_slots_and_waiters_are_served_in_arrival_order() -> None:
     slots = Slots(2)
     release = asyncio.Event()
@@ -45,13 +60,8 @@ async def test_no_more_holders_than_slots_and_waiters_are_served_in_arrival_orde
 async def test_a_freed_slot_goes_to_the_first_waiter_not_to_a_newcomer() -> None:
     slots = Slots(1)
     order: list[str] = []
-
-    async def user(name: str) -> None:
-        async with slots:
-            order.append(name)
-
     async with slots:
-        waiter = asyncio.create_task(user("waiter"))
+        waiter = entering(slots, order, "waiter")
         await settle()
     # The slot was just freed and the waiter has not run yet: coming straight back, this
     # task queues behind it.
@@ -65,14 +75,9 @@ async def test_a_freed_slot_goes_to_the_first_waiter_not_to_a_newcomer() -> None
 async def test_a_cancelled_waiter_takes_no_slot_and_loses_none() -> None:
     slots = Slots(1)
     entered: list[str] = []
-
-    async def user(name: str) -> None:
-        async with slots:
-            entered.append(name)
-
     async with slots:
-        doomed = asyncio.create_task(user("doomed"))
-        later = asyncio.create_task(user("later"))
+        doomed = entering(slots, entered, "doomed")
+        later = entering(slots, entered, "later")
         await settle()
         doomed.cancel()
         await settle()
@@ -80,22 +85,15 @@ async def test_a_cancelled_waiter_takes_no_slot_and_loses_none() -> None:
         await asyncio.gather(doomed, later, return_exceptions=True)
     assert doomed.cancelled()
     assert entered == ["later"]
-    with anyio.fail_after(10):  # the one slot is free again
-        async with slots:
-            pass
+    await assert_free(slots)  # the one slot is free again
 
 
 async def test_a_waiter_cancelled_after_being_handed_the_slot_passes_it_on() -> None:
     slots = Slots(1)
     entered: list[str] = []
-
-    async def user(name: str) -> None:
-        async with slots:
-            entered.append(name)
-
     async with slots:
-        handed = asyncio.create_task(user("handed"))
-        next_in_line = asyncio.create_task(user("next"))
+        handed = entering(slots, entered, "handed")
+        next_in_line = entering(slots, entered, "next")
         await settle()
     # Leaving the block handed the slot to the first waiter, which has not run yet.
     handed.cancel()
@@ -103,9 +101,7 @@ async def test_a_waiter_cancelled_after_being_handed_the_slot_passes_it_on() -> 
         await asyncio.gather(handed, next_in_line, return_exceptions=True)
     assert handed.cancelled()
     assert entered == ["next"]
-    with anyio.fail_after(10):
-        async with slots:
-            pass
+    await assert_free(slots)
 
 
 def test_zero_slots_are_refused() -> None:

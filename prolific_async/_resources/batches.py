@@ -53,6 +53,7 @@ class _Listed:
     id: str
     status: BatchStatus | None = None
 
+
 BATCH = JobKind(
     "batch", pending={BatchStatus.UNINITIALISED, BatchStatus.PROCESSING},
     done={BatchStatus.READY}, failed={BatchStatus.ERROR},
