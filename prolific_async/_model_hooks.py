@@ -99,27 +99,60 @@ def _plain_init(cls: type[Any], skip: frozenset[str]) -> bool:
     )
 
 
+def _builder(cls: type[Any]) -> type[Any] | None:
+    """A subclass of ``cls`` with its layout and plain attribute stores, or None when its
+    instances cannot become ``cls`` instances (``__class__`` assignment refused)."""
+    builder = type(f"_{cls.__name__}Builder", (cls,), {
+        "__slots__": (), "__module__": cls.__module__,
+        # Both: one of them left to a frozen class keeps the slow Python-level setattr.
+        "__setattr__": object.__setattr__, "__delattr__": object.__delattr__})
+    try:
+        object.__new__(builder).__class__ = cls
+    except TypeError:
+        return None
+    return builder
+
+
 def _set_slots(cls: type[Any], args: list[str], skip: frozenset[str],
                env: dict[str, Any]) -> list[str]:
     """Lines building the instance from ``args`` (``alias=var``) the way attrs' ``__init__``
-    does, without its call: a new object, each slot's descriptor sets its value (a field in
-    ``skip`` its default), then the validators of those run. For a 15-field model this
-    halves the cost of building it."""
+    does, without its call: a new object, each slot set to its value (a field in ``skip`` to
+    its default), then the validators of those run.
+
+    The object is born a builder, a subclass of ``cls`` with the same layout whose attribute
+    stores are plain (the interpreter's specialised slot store, not a call through the slot's
+    descriptor: a tenth of the cost), and becomes a ``cls`` once every slot is set, before
+    anything else sees it. For a 15-field model this cuts building it by two thirds."""
+    builder = _builder(cls)
     env["_new"] = object.__new__
-    lines = ["    self = _new(_cls)"]
     by_alias = {field.alias: field.name for field in attrs.fields(cls)}
+    stores: list[str] = []
     for arg in args:
         alias, var = arg.split("=")
-        env[f"_s_{var}"] = getattr(cls, by_alias[alias]).__set__
-        lines.append(f"    _s_{var}(self, {var})")
+        name = by_alias[alias]
+        if builder is None:
+            env[f"_s_{var}"] = getattr(cls, name).__set__
+            stores.append(f"    _s_{var}(self, {var})")
+        else:
+            stores.append(f"    self.{name} = {var}")
+    checks: list[str] = []
     for n, field in enumerate(attrs.fields(cls)):
         if field.name in skip:
-            env[f"_s_d{n}"], env[f"_d{n}"] = getattr(cls, field.name).__set__, field.default
-            lines.append(f"    _s_d{n}(self, _d{n})")
+            env[f"_d{n}"] = field.default
+            if builder is None:
+                env[f"_s_d{n}"] = getattr(cls, field.name).__set__
+                stores.append(f"    _s_d{n}(self, _d{n})")
+            else:
+                stores.append(f"    self.{field.name} = _d{n}")
             if field.validator is not None:
                 env[f"_a{n}"], env[f"_val{n}"] = field, field.validator
-                lines.append(f"    _val{n}(self, _a{n}, _d{n})")
-    return [*lines, "    return self"]
+                checks.append(f"    _val{n}(self, _a{n}, _d{n})")
+    if builder is None:
+        head, tail = ["    self = _new(_cls)"], []
+    else:
+        env["_builder"] = builder
+        head, tail = ["    self = _new(_builder)"], ["    self.__class__ = _cls"]
+    return [*head, *stores, *tail, *checks, "    return self"]
 
 
 def generate(cls: type[Any], get_hook: Callable[[Any], Hook], *,

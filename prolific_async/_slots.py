@@ -35,9 +35,20 @@ class Slots:
         self._free = count
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def __aenter__(self) -> None:
+    def take_free(self) -> bool:
+        """Take a slot if one is free and nobody waits for one (no await); else False.
+
+        ``take_free() or await take()``, then ``release()``, is ``async with`` without
+        the two coroutines of ``__aenter__``/``__aexit__``: the transport's way, once per call.
+        """
         if self._free and not self._waiters:
             self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Wait in line for a slot (held when this returns; give it back with `release`)."""
+        if self.take_free():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -45,17 +56,21 @@ class Slots:
             await waiter
         except BaseException:
             if waiter.cancelled():
-                if waiter in self._waiters:  # `_release` may have dropped it already
+                if waiter in self._waiters:  # `release` may have dropped it already
                     self._waiters.remove(waiter)
             else:
-                self._release()  # handed a slot, then cancelled before using it
+                self.release()  # handed a slot, then cancelled before using it
             raise
+
+    async def __aenter__(self) -> None:
+        await self.take()
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         tb: TracebackType | None) -> None:
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Give back a slot taken by `take_free` or `take`: to the first in line, if any."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

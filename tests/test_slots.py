@@ -107,3 +107,17 @@ async def test_a_waiter_cancelled_after_being_handed_the_slot_passes_it_on() -> 
 def test_zero_slots_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Slots(0)
+
+
+async def test_take_free_takes_only_a_free_slot_nobody_waits_for() -> None:
+    slots = Slots(1)
+    assert slots.take_free()
+    assert not slots.take_free()  # none free: nothing taken, nothing to give back
+    entered: list[str] = []
+    waiter = entering(slots, entered, "waiter")
+    await settle()
+    slots.release()  # goes to the one in line, not back to the pool
+    assert not slots.take_free()
+    await settle()
+    assert entered == ["waiter"] and await waiter is None
+    assert slots.take_free()  # the waiter gave it back
