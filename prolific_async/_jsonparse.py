@@ -13,18 +13,28 @@ bounded.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["PARSERS", "loads"]
 
+_decoder = json.JSONDecoder()
 #: ``json.loads`` of a str without its per-call checks (json.loads(s) calls just this).
-_decode = json.JSONDecoder().decode
+_decode = _decoder.decode
+#: The scanner that ``decode`` calls through two Python frames and two whitespace matches.
+_scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]
 
 
 def _stdlib_loads(raw: bytes) -> Any:
     # JSON is UTF-8 (RFC 8259): decoded here, json skips guessing the encoding of bytes.
-    return _decode(raw.decode())
+    text = raw.decode()
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:  # empty, leading whitespace, or not JSON: decode says which
+        return _decode(text)
+    # Anything after the value (whitespace, or what makes it not JSON): decode says which.
+    return value if end == len(text) else _decode(text)
 
 
 PARSERS: dict[str, Callable[[bytes], Any]] = {"json": _stdlib_loads}

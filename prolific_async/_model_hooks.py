@@ -106,8 +106,9 @@ def _builder(cls: type[Any]) -> type[Any] | None:
         "__slots__": (), "__module__": cls.__module__,
         # Both: one of them left to a frozen class keeps the slow Python-level setattr.
         "__setattr__": object.__setattr__, "__delattr__": object.__delattr__})
+    probe: Any = object.__new__(builder)
     try:
-        object.__new__(builder).__class__ = cls
+        probe.__class__ = cls
     except TypeError:
         return None
     return builder

@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timezone
 from functools import partial
@@ -171,7 +171,7 @@ class Transport:
     def __reduce__(self) -> Any:
         raise TypeError("a Transport cannot be pickled: it holds a session and the token")
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -181,8 +181,10 @@ class Transport:
         idempotent: bool = True,
         retry: bool = True,
         content: tuple[str, bytes] | None = None,
-    ) -> Response:
-        """Call the API; ``path`` starts with ``/api/v1/`` and is already quoted.
+    ) -> Coroutine[Any, Any, Response]:
+        """Call the API (``await`` what this returns: the loop of `_retrying`'s coroutine,
+        handed on rather than awaited in a frame of its own); ``path`` starts with
+        ``/api/v1/`` and is already quoted.
 
         ``idempotent=False`` (a request that creates something) is repeated only when the
         server provably did not act on it: the connection never opened, or it answered 429.
@@ -201,7 +203,7 @@ class Transport:
             headers = {**self._headers, "Content-Type": content[0]}
             data = content[1]
         send = partial(self._send, method, path, params, data, headers, retry)
-        return await attempts(send, self.shared, self._api_pause, method=method, url=path,
+        return attempts(send, self.shared, self._api_pause, method=method, url=path,
                               rules=API, idempotent=idempotent, unsafe=not idempotent,
                               policy=None if retry else self._once, body=json_body)
 
