@@ -75,3 +75,15 @@ def test_a_request_model_without_unknown_keys_equals_the_one_its_init_builds() -
     built = pa.TaskDetails(task_name="n", task_introduction="i", task_steps="s")
     assert read == built and repr(read) == repr(built)
     assert pa.to_json(read) == data
+
+
+def test_a_model_read_without_extra_keys_pickles_and_hashes() -> None:
+    import pickle
+
+    batch = structure_fn(pa.Batch)({**BATCH, "datasets": None, "batch_items": None})
+    assert batch.task_details is not None and batch.task_details.extra == {}
+    again = pickle.loads(pickle.dumps(batch))
+    assert again == batch and hash(again) == hash(batch)
+    assert again.task_details.extra is batch.task_details.extra  # the one shared default
+    with pytest.raises(TypeError):
+        batch.task_details.extra["x"] = 1  # type: ignore[index]

@@ -5,8 +5,7 @@ presigned URLs never show their signature in a ``repr``."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,9 +92,35 @@ def extra_field() -> Any:
                        repr=_repr_extra)
 
 
+class _NoExtra(Mapping[str, Any]):
+    """The empty, read-only ``extra`` every model shares by default. Unlike an empty
+    ``mappingproxy`` it hashes and pickles (as this one instance), so a model without extra
+    fields can be pickled (multiprocessing, caches) and, when its other fields allow, hashed."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return hash(frozenset())
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> str:
+        return "_NO_EXTRA"  # the module-level instance, found by name when unpickled
+
+
 #: The shared, read-only default: most models have no extra fields, and allocating an empty
 #: dict for each would cost every parsed answer.
-_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+_NO_EXTRA: Mapping[str, Any] = _NoExtra()
 
 
 def _repr_extra(value: Mapping[str, Any]) -> str:
