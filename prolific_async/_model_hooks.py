@@ -21,6 +21,7 @@ missing required key raises ``KeyError`` naming it, as cattrs' hook does.
 from __future__ import annotations
 
 import linecache
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -35,7 +36,11 @@ from ._models.common import OpenEnum
 __all__ = ["generate", "is_open_enum", "optional_inner"]
 
 Hook = Callable[..., Any]
+#: Python 3.11's fromisoformat reads every ISO-8601 form the API sends ("Z", any fraction).
+_READS_ISO = sys.version_info >= (3, 11)
 _PRIMITIVES = (str, int, float, bool)
+#: List hooks that call their element's hook on each element, and nothing else.
+_LIST_HOOKS = ("structure_list", "structure_list_keeping_extra")
 
 
 def optional_inner(tp: Any) -> Any:
@@ -64,7 +69,25 @@ def _convert(var: str, tp: Any, n: int, env: dict[str, Any], get_hook: Callable[
                 f"{pad}{var} = _h{n}({var}, _t{n}) if _e is None else _e"]
     if tp is datetime:
         env[f"_h{n}"] = get_hook(datetime)
-        return [f"{pad}{var} = _h{n}({var})"]
+        if not _READS_ISO:
+            return [f"{pad}{var} = _h{n}({var})"]
+        # The converter's hook (`parse_datetime`) is fromisoformat for an aware ISO string:
+        # called here directly; a naive or odd value, or another type, goes to the hook.
+        env["_str"], env["_fromiso"] = str, datetime.fromisoformat
+        return [f"{pad}_d = None",
+                f"{pad}if {var}.__class__ is _str:",
+                f"{pad}    try:",
+                f"{pad}        _d = _fromiso({var})",
+                f"{pad}    except ValueError:",
+                f"{pad}        pass",
+                f"{pad}{var} = _d if _d is not None and _d.tzinfo is not None else _h{n}({var})"]
+    if (typing.get_origin(tp) is list and typing.get_args(tp)[-1:] != (Any,)
+            and getattr(get_hook(tp), "__name__", "") in _LIST_HOOKS):
+        # The list hooks (cattrs' without detailed validation, the converter's for models
+        # keeping extra keys) are this comprehension in a frame of their own: one call less.
+        [elem] = typing.get_args(tp)
+        env[f"_t{n}"], env[f"_h{n}"] = elem, get_hook(elem)
+        return [f"{pad}{var} = [_h{n}(_x, _t{n}) for _x in {var}]"]
     if tp is Any:
         return []
     env[f"_t{n}"], env[f"_h{n}"] = tp, get_hook(tp)
