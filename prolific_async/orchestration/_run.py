@@ -243,10 +243,9 @@ async def _drive(
                                                             started=started)
                     return
                 if journal is None:
-                    with pacer.running():
-                        await Pipeline(client, plan, state, emit=emit, journal=None,
-                                       record=PlanRecord(), scratch=scratch, pacer=pacer,
-                                       survey=survey, hooks=hooks, on_stage=on_stage).run()
+                    await Pipeline(client, plan, state, emit=emit, journal=None,
+                                   record=PlanRecord(), scratch=scratch, pacer=pacer,
+                                   survey=survey, hooks=hooks, on_stage=on_stage).run()
                     return
             source = plan.dataset
             parts = fingerprint(plan, await digests.of(source)
@@ -296,7 +295,7 @@ async def _share(
                 # server: such a plan looks again, for itself.
                 own = Survey(client) if journal.shared and (record.ids or record.stages) \
                     else survey
-                with pacer.running(), anyio.CancelScope() as scope:
+                with anyio.CancelScope() as scope:
                     journal.on_lost(plan.name, scope.cancel)  # told by the heartbeat
                     try:
                         await Pipeline(client, plan, state, emit=emit, journal=journal,
