@@ -163,6 +163,40 @@ async def test_writes_made_at_once_all_land_and_a_failing_one_fails_alone(
         (f"p{n}", f"b{n}-again") for n in range(200))
 
 
+async def test_a_failing_write_undoes_only_its_own_statements_and_each_trip_commits(
+        tmp_path: Path) -> None:
+    # A trip to the thread is one transaction: a call that fails half-way must leave nothing
+    # of itself, the others in the trip must land, and no caller goes on before the commit.
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    open_after: list[bool] = []
+
+    def half_then_fail() -> None:
+        journal._execute("INSERT OR REPLACE INTO ids VALUES (?, ?, ?)", ("bad", "batch", "x"))
+        raise ValueError("half-way")
+
+    async def good(n: int) -> None:
+        await journal.set_id(f"p{n}", "batch", f"b{n}")
+        open_after.append(journal._db.in_transaction)
+
+    async def bad() -> None:
+        with pytest.raises(ValueError, match="half-way"):
+            await journal._run(half_then_fail)
+
+    try:
+        async with anyio.create_task_group() as group:
+            for n in range(20):
+                group.start_soon(good, n)
+                if n == 10:
+                    group.start_soon(bad)
+    finally:
+        await journal.aclose()
+    assert open_after == [False] * 20
+    assert sorted(read(path, "SELECT plan FROM ids")) == sorted((f"p{n}",) for n in range(20))
+
+
 async def test_a_write_cancelled_from_outside_still_lands(tmp_path: Path) -> None:
     from prolific_async.orchestration._journal import Journal
 
@@ -191,11 +225,11 @@ async def test_a_broken_trip_to_the_thread_fails_each_write_it_took_and_none_wai
     trips: list[object] = []
     real = _journal._run_calls
 
-    def broken(calls: list[object]) -> None:
+    def broken(db: object, calls: list[object]) -> None:
         trips.append(calls)
         if len(trips) == 2:  # the trip taking the writes that queued behind the first
             raise Broke
-        real(calls)  # type: ignore[arg-type]
+        real(db, calls)  # type: ignore[arg-type]
 
     journal = await Journal.open(tmp_path / "run.db")
     ended: list[type[BaseException]] = []
