@@ -180,10 +180,10 @@ class Datasets(V4Datasets):
         ``.csv`` or ``.jsonl``. The path is checked before anything is sent: a missing file,
         a directory, an empty file, another extension or content that does not match it is a
         clear error. The file is streamed from disk in 1 MiB chunks (one under 64 KiB is sent
-        as the check read it), and the storage request carries no ``Authorization`` header. An upload whose answer was lost is not sent again
-        (`OutcomeUnknownError`): storage may have kept it, so look at the dataset's status.
-        Returns the upload URL answer, whose ``import_id`` identifies the import job of a V4
-        dataset.
+        as the check read it), and the storage request carries no ``Authorization`` header.
+        An upload whose answer was lost is not sent again (`OutcomeUnknownError`): storage
+        may have kept it, so look at the dataset's status. Returns the upload URL answer,
+        whose ``import_id`` identifies the import job of a V4 dataset.
 
         Example::
 
