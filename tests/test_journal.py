@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -197,6 +198,40 @@ async def test_a_failing_write_undoes_only_its_own_statements_and_each_trip_comm
     assert sorted(read(path, "SELECT plan FROM ids")) == sorted((f"p{n}",) for n in range(20))
 
 
+async def test_writes_nobody_waits_for_land_and_their_errors_reach_their_plan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ids and finished stages only save requests: the pipeline does not wait for them. They
+    # must still land (with no awaited write to carry them), before the journal closes, and
+    # a failure must stop the plan at its next awaited write, not vanish.
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    try:
+        await journal.set_id("p1", "batch", "b1")
+        await journal.finish("p1", "dataset_create", 1.5)
+        record, _ = await journal.peek("p1")  # read after them, in call order
+        assert record.ids == {"batch": "b1"} and record.seconds == {"dataset_create": 1.5}
+
+        def refuse(sql: str, args: tuple[object, ...]) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(journal, "_execute", refuse)
+        await journal.set_id("p2", "batch", "b2")  # returns: nobody waits for it
+        monkeypatch.undo()
+        await journal.set_id("p3", "batch", "b3")
+        carriers = set(journal._carriers)  # carried with no awaited write behind them
+        assert carriers
+        with anyio.fail_after(10):
+            await asyncio.wait(carriers)
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            await journal.begin("p2", "study_create")
+        await journal.begin("p3", "study_create")  # another plan's writes are unharmed
+    finally:
+        await journal.aclose()
+    assert sorted(read(path, "SELECT plan, value FROM ids")) == [("p1", "b1"), ("p3", "b3")]
+
+
 async def test_a_write_cancelled_from_outside_still_lands(tmp_path: Path) -> None:
     from prolific_async.orchestration._journal import Journal
 
@@ -236,7 +271,7 @@ async def test_a_broken_trip_to_the_thread_fails_each_write_it_took_and_none_wai
 
     async def one(n: int) -> None:
         try:
-            await journal.set_id(f"p{n}", "batch", f"b{n}")
+            await journal.begin(f"p{n}", "dataset_create")  # a write its caller waits for
         except (Broke, RuntimeError) as exc:
             ended.append(type(exc))
 
