@@ -160,11 +160,13 @@ class Pipeline:
                 poll = attrs.evolve(poll, deadline=deadline)
             if not just_started:
                 return await self.watch(start(poll))
-            # Each stage waits on one kind of job: the quickest such wait sets the first poll.
+            # Each stage waits on one kind of job: the quickest such wait sets the first poll,
+            # and the watch, counting from the job's start, looks again around that age.
             kind = str(self.state.stage)
             began = anyio.current_time()
             await anyio.sleep(self.pacer.first_delay(poll, kind))
-            last = await self.watch(start(poll))
+            with pa.job_started_at(began):
+                last = await self.watch(start(poll))
             self.pacer.took(kind, anyio.current_time() - began)
             return last
 
