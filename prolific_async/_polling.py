@@ -192,6 +192,9 @@ class PollLoop:
     #: reads it and adds to it.
     shortest: dict[str, float] | None = None
     learn: bool = False
+    #: Whether ``started_at`` is when the job was started (`job_started_at`): a job seen done
+    #: at the first poll then also tells how long such a job takes (at most).
+    from_job_start: bool = False
 
     @property
     def resource_id(self) -> str:
@@ -270,7 +273,8 @@ class PollLoop:
             )
             return Step(changed=changed, previous=previous, category=category, error=error)
         if category is Category.DONE:
-            if self.learn and self.shortest is not None and previous is not None:
+            if self.learn and self.shortest is not None and (
+                    previous is not None or self.from_job_start):
                 took = now - self.started_at
                 self.shortest[self.job.name] = min(took, self.shortest.get(self.job.name, took))
             return Step(changed=changed, previous=previous, category=category, done=True)

@@ -196,7 +196,8 @@ async def transitions(
                     previous=previous, attempt=attempt,
                     expect_started=expect_started and previous is None,
                     timeout_hint=env.timeout_hint, shortest=env.shortest,
-                    learn=expect_started or job_started is not None)
+                    learn=expect_started or job_started is not None,
+                    from_job_start=job_started is not None)
     key = spec.key
     channel = env.channels.join(key)
     stop_listening = events.listen(spec.resource_id, channel.wake) if events else None

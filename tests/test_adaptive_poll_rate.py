@@ -115,6 +115,22 @@ def test_a_wait_that_polled_too_early_looks_again_around_the_age_such_jobs_end()
     assert plain.next_poll_at(1.0, 1.01, spread=0.5) == pytest.approx(1.0 + 30 * 1.3)
 
 
+def test_a_job_seen_done_at_the_first_poll_teaches_only_when_its_start_is_known() -> None:
+    # A wait that knows when its job started learns from a first look that finds it done
+    # (the job took at most that long); a plain wait_ready may begin long after its job
+    # ended, so a first look that finds it done teaches nothing.
+    policy = pa.PollPolicy(initial=0.25, jitter=0)
+    shortest: dict[str, float] = {}
+    plain = PollLoop(job=KINDS["batch_export"], ids=("e1",), policy=policy, started_at=5.0,
+                     shortest=shortest, learn=True)
+    assert plain.on_status("complete", 5.1).done
+    assert shortest == {}
+    counted = PollLoop(job=KINDS["batch_export"], ids=("e2",), policy=policy, started_at=5.0,
+                       shortest=shortest, learn=True, from_job_start=True)
+    assert counted.on_status("complete", 6.25).done
+    assert shortest == {"batch_export": 1.25}
+
+
 async def test_a_watch_begun_under_job_started_at_counts_from_the_jobs_start() -> None:
     # Its deadline, as what it learns, counts from when the job was started, not from when
     # the watch began: a job started 4 s before a watch with a 5 s deadline times out 1 s in.
