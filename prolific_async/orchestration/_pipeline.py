@@ -171,7 +171,7 @@ class Pipeline:
             return last
 
     async def set(self, key: str, value: str, *, created: bool = False) -> None:
-        """Keep an id (or an output) of the plan, in the journal at once."""
+        """Keep an id (or an output) of the plan: in the journal by its next begun mark."""
         self.state.ids[key] = value
         self.journaled[key] = value
         if created:
