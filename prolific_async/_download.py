@@ -33,6 +33,7 @@ from typing import IO
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import attrs
 
 from ._errors import StorageError
@@ -118,11 +119,14 @@ async def download(
     called with ``(bytes_done, total_or_None)`` as the file grows.
     """
     # Each step that touches the disk is one trip to a worker thread (a thousand downloads
-    # at once pay for every trip): the preparations in one, each write in one, the end in one.
-    target, partial, holder = await anyio.to_thread.run_sync(_prepare, dest, stem, suffix)
+    # at once pay for every trip): a body under `WRITE_BUFFER` takes one, at the end, which
+    # makes the partial file, writes it and moves it into place.
+    part = _Part(dest, stem, suffix)
     state = Resume()
 
     async def sink(resp: aiohttp.ClientResponse) -> None:
+        if part.tail is not None:  # an earlier answer ended, then its attempt failed
+            await _flush(part, *part.tail, state, None, counted=True)
         asked = state.done
         offset = state.begin(resp.status, resp.headers, resp.content_length)
         if offset is None:
@@ -139,19 +143,25 @@ async def download(
                 pending.append(chunk)
                 size += len(chunk)
                 if size >= WRITE_BUFFER:
-                    await _flush(holder, start, pending, state, progress)
+                    await _flush(part, start, pending, state, progress)
                     start, pending, size = None, [], 0
         except (aiohttp.ClientError, asyncio.TimeoutError):
             if state.ranges:
                 # Keep what arrived before the break: the retry asks only for the rest.
-                await _flush(holder, start, pending, state, progress)
+                await _flush(part, start, pending, state, progress)
             raise
-        await _flush(holder, start, pending, state, progress)
+        # A cancel that came while buffered bytes were read (no await) still ends it here.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        # The last bytes are written by the trip that ends the download.
+        part.tail = (start, pending)
+        state.done += size
+        if progress is not None and size:
+            progress(state.done, state.total)
         if not state.complete:
             # aiohttp notices a body shorter than its Content-Length; this also covers a range.
             raise aiohttp.ClientPayloadError(f"storage sent {state.done} of {state.total} bytes")
 
-    done: Path | None = None
+    complete, target = False, None
     try:
         for refresh in (False, True):
             try:
@@ -161,49 +171,72 @@ async def download(
             except StorageError as exc:
                 if refresh or exc.status_code != 403:
                     raise
-        done = target
+        complete = True
     finally:
         # Shielded: a cancelled download must still remove its partial file.
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_settle, holder, partial, done)
+        if complete or part.holder is not None:
+            with anyio.CancelScope(shield=True):
+                target = await anyio.to_thread.run_sync(part.settle, complete)
+    assert target is not None  # complete, so settled into place
     return target
 
 
-def _prepare(dest: str | os.PathLike[str], stem: str, suffix: str
-             ) -> tuple[Path, Path, IO[bytes]]:
-    """The target's path, and its partial file created and held (blocking).
+@attrs.define
+class _Part:
+    """A download's partial file, made at its first write (its methods block).
 
-    Held (locked) for the whole download, across retries: a later run that finds the partial
+    Held (locked) from then to the end, across retries: a later run that finds the partial
     file unheld knows its process died, and removes it (`remove_abandoned_parts`)."""
-    target = Path(dest)
-    if str(dest).endswith(("/", os.sep)) or target.is_dir():
-        target = target / _timestamped(stem, suffix)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_abandoned_parts(
-        target.parent, f"{glob.escape(stem)}-*{glob.escape(suffix)}"
-        if target.name.startswith(f"{stem}-") else glob.escape(target.name))
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    return target, partial, hold(partial)
 
+    dest: str | os.PathLike[str]
+    stem: str
+    suffix: str
+    target: Path | None = None
+    partial: Path | None = None
+    holder: IO[bytes] | None = None
+    #: The last bytes of an answer, waiting for the end: (where they start, the chunks).
+    tail: tuple[int | None, list[bytes]] | None = None
 
-def _write(holder: IO[bytes], start: int | None, chunks: list[bytes]) -> None:
-    """Write ``chunks`` to the partial file: at ``start`` (dropping what lies beyond it), or
-    after the last write when None (blocking)."""
-    if start is not None:
-        holder.seek(start)
-        holder.truncate()
-    holder.writelines(chunks)
+    def write(self, start: int | None, chunks: list[bytes]) -> None:
+        """Write ``chunks``: at ``start`` (dropping what lies beyond it), or after the last
+        write when None."""
+        holder = self.holder if self.holder is not None else self._make()
+        if start is not None:
+            holder.seek(start)
+            holder.truncate()
+        holder.writelines(chunks)
 
+    def settle(self, complete: bool) -> Path | None:
+        """Complete: the tail written and the file moved to its target (returned). Else the
+        partial file removed (None). Either way let go."""
+        try:
+            if complete:
+                self.write(*(self.tail or (None, [])))
+                assert self.holder is not None and self.partial is not None
+                assert self.target is not None
+                self.holder.flush()
+                self.partial.replace(self.target)
+                return self.target
+            return None
+        finally:
+            if self.holder is not None and self.partial is not None:
+                self.partial.unlink(missing_ok=True)
+                self.holder.close()
 
-def _settle(holder: IO[bytes], partial: Path, target: Path | None) -> None:
-    """Move a complete partial file to ``target``; remove it otherwise; let it go (blocking)."""
-    try:
-        if target is not None:
-            holder.flush()
-            partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
-        holder.close()
+    def _make(self) -> IO[bytes]:
+        """The target's path, and its partial file created and held."""
+        target = Path(self.dest)
+        if str(self.dest).endswith(("/", os.sep)) or target.is_dir():
+            target = target / _timestamped(self.stem, self.suffix)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stem, suffix = self.stem, self.suffix
+        remove_abandoned_parts(
+            target.parent, f"{glob.escape(stem)}-*{glob.escape(suffix)}"
+            if target.name.startswith(f"{stem}-") else glob.escape(target.name))
+        self.target = target
+        self.partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        self.holder = hold(self.partial)
+        return self.holder
 
 
 #: The partial files seen in each folder this process downloaded to, by folder (a bounded
@@ -246,11 +279,14 @@ def remove_abandoned_parts(folder: Path, pattern: str) -> list[Path]:
     return removed
 
 
-async def _flush(holder: IO[bytes], start: int | None, pending: list[bytes], state: Resume,
-                 progress: ProgressCallback | None) -> None:
+async def _flush(part: _Part, start: int | None, pending: list[bytes], state: Resume,
+                 progress: ProgressCallback | None, *, counted: bool = False) -> None:
+    """Write ``pending`` in one trip; ``counted``: its bytes are in ``state.done`` already."""
+    part.tail = None
     if not pending and start is None:
         return
-    await anyio.to_thread.run_sync(_write, holder, start, pending)
-    state.done += sum(map(len, pending))
+    await anyio.to_thread.run_sync(part.write, start, pending)
+    if not counted:
+        state.done += sum(map(len, pending))
     if progress is not None:
         progress(state.done, state.total)

@@ -35,6 +35,10 @@ HINT_CEILINGS = 4.0
 #: A poll sent at (or just before) the deadline may run this much past it, so the final
 #: look at the job is not cut before it can answer.
 FINAL_POLL_GRACE = 0.5
+#: A learning wait looks again this share of the quickest such job's duration after a poll
+#: that found its job still running, until the job is this many times as old (then backoff).
+LOOK_AGAIN = 0.25
+LOOK_AROUND = 1.5
 
 
 def next_delay(policy: PollPolicy, attempt: int, *, hint: float | None = None,
@@ -188,6 +192,9 @@ class PollLoop:
     #: reads it and adds to it.
     shortest: dict[str, float] | None = None
     learn: bool = False
+    #: Whether ``started_at`` is when the job was started (`job_started_at`): a job seen done
+    #: at the first poll then also tells how long such a job takes (at most).
+    from_job_start: bool = False
 
     @property
     def resource_id(self) -> str:
@@ -202,10 +209,8 @@ class PollLoop:
         """No poll of a wait for a job just started before the quickest such job this client
         has seen finish could have finished (the first poll still goes at once). Read at each
         poll: waits started together learn from the first of them to end."""
-        if self.shortest is None or not self.learn:
-            return -math.inf
-        seen = self.shortest.get(self.job.name)
-        return -math.inf if seen is None else self.started_at + seen
+        quickest = self.quickest
+        return -math.inf if quickest is None else self.started_at + quickest
 
     def next_poll_at(self, started: float, finished: float, *, spread: float,
                      error: Exception | None = None) -> float:
@@ -216,10 +221,27 @@ class PollLoop:
         the delay is followed at once, so the rate never exceeds 1/delay. A server's
         ``Retry-After`` (a 429) stretches the delay. A final poll lands on the deadline
         rather than after it.
+
+        A wait for a job just started, once such a job's duration is known, polls when the
+        quickest such job had ended, then every `LOOK_AGAIN` of that duration until the job
+        is `LOOK_AROUND` times as old, rather than on its backoff: most jobs of a kind end
+        at about the same age, and a wait that polled a moment too early would otherwise
+        see its job only a whole (run-paced) delay later.
         """
         delay = next_delay(self.policy, self.attempt, hint=self.hint_of(error), spread=spread)
         due = max(started + delay, finished + MIN_DELAY, self.floor_at)
+        quickest = self.quickest
+        if error is None and quickest is not None and \
+                finished < self.started_at + LOOK_AROUND * quickest:
+            due = min(due, max(self.floor_at, finished + LOOK_AGAIN * quickest))
         return min(due, max(self.deadline_at, finished + MIN_DELAY))
+
+    @property
+    def quickest(self) -> float | None:
+        """The quickest such job's duration, for a wait that learns; else None."""
+        if self.shortest is None or not self.learn:
+            return None
+        return self.shortest.get(self.job.name)
 
     def cutoff(self, now: float) -> float:
         """Until when a poll sent at ``now`` may run: the deadline bounds it too."""
@@ -251,7 +273,8 @@ class PollLoop:
             )
             return Step(changed=changed, previous=previous, category=category, error=error)
         if category is Category.DONE:
-            if self.learn and self.shortest is not None and previous is not None:
+            if self.learn and self.shortest is not None and (
+                    previous is not None or self.from_job_start):
                 took = now - self.started_at
                 self.shortest[self.job.name] = min(took, self.shortest.get(self.job.name, took))
             return Step(changed=changed, previous=previous, category=category, done=True)

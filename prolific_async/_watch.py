@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -22,7 +24,7 @@ from ._polling import Failure, PollLoop
 if TYPE_CHECKING:
     from ._hooks import HookReceiver
 
-__all__ = ["Transition", "Watch"]
+__all__ = ["Transition", "Watch", "job_started_at"]
 
 logger = logging.getLogger("prolific_async.polling")
 
@@ -137,6 +139,32 @@ class Watch(Generic[S]):
         await self.aclose()
 
 
+#: When the job a wait is for was started (`job_started_at`).
+_JOB_STARTED: ContextVar[float | None] = ContextVar("prolific_async_job_started", default=None)
+
+
+@contextmanager
+def job_started_at(when: float) -> Iterator[None]:
+    """Watches begun in this block are for a job started at ``when`` (an
+    ``anyio.current_time()`` reading taken as it was started): they count their time and
+    deadline from then, and learn from it, as `wait_ready` does. Once a job of that kind has
+    ended, a later wait polls when that one had ended, then looks again shortly after, rather
+    than only on its backoff (see `PollPolicy`).
+
+    Example::
+
+        began = anyio.current_time()
+        await client.datasets.upload(ds.id, "reviews.csv")
+        with pa.job_started_at(began):
+            await client.datasets.watch(ds.id).wait()
+    """
+    token = _JOB_STARTED.set(when)
+    try:
+        yield
+    finally:
+        _JOB_STARTED.reset(token)
+
+
 @attrs.define
 class WatchEnv:
     """What every watch of one client shares: its channels, its retry budget, its random
@@ -162,11 +190,14 @@ async def transitions(
     a job found never started on the first poll a `JobNotStarted`; each ``events`` webhook
     about the job makes the channel poll at once.
     """
-    loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy, started_at=anyio.current_time(),
+    job_started = _JOB_STARTED.get()
+    loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy,
+                    started_at=anyio.current_time() if job_started is None else job_started,
                     previous=previous, attempt=attempt,
                     expect_started=expect_started and previous is None,
                     timeout_hint=env.timeout_hint, shortest=env.shortest,
-                    learn=expect_started)
+                    learn=expect_started or job_started is not None,
+                    from_job_start=job_started is not None)
     key = spec.key
     channel = env.channels.join(key)
     stop_listening = events.listen(spec.resource_id, channel.wake) if events else None

@@ -88,6 +88,63 @@ def test_waits_started_together_learn_from_the_first_of_them_to_end() -> None:
     assert late.next_poll_at(0.25, 0.26, spread=0.5) == pytest.approx(1.0)
 
 
+def test_a_wait_that_polled_too_early_looks_again_around_the_age_such_jobs_end() -> None:
+    # Learned: such a job takes 1.0 s. A wait whose poll at 1.0 s found its job running looks
+    # again a quarter of that later, until the job is 1.5 s old; then its backoff (30 s
+    # here, as a run of many plans paces it) takes over.
+    shortest = {"dataset": 1.0}
+    policy = pa.PollPolicy(initial=30, ceiling=60, jitter=0)
+    wait = PollLoop(job=KINDS["dataset"], ids=("d1",), policy=policy, started_at=0.0,
+                    shortest=shortest, learn=True)
+    wait.on_status("PROCESSING", 0.0)
+    assert wait.next_poll_at(0.0, 0.01, spread=0.5) == pytest.approx(1.0)  # the floor
+    wait.on_status("PROCESSING", 1.0)
+    assert wait.next_poll_at(1.0, 1.01, spread=0.5) == pytest.approx(1.26)
+    wait.on_status("PROCESSING", 1.26)
+    assert wait.next_poll_at(1.26, 1.27, spread=0.5) == pytest.approx(1.52)
+    wait.on_status("PROCESSING", 1.52)
+    assert wait.next_poll_at(1.52, 1.53, spread=0.5) == pytest.approx(1.52 + 60)  # ceiling
+    # A 429's Retry-After is obeyed as before; a wait that does not learn keeps its backoff.
+    limited = pa.RateLimitError("slow down", status_code=429, body=None, detail="",
+                                request=pa.RequestInfo("GET", "/x"))
+    limited.retry_after = 7.0
+    assert wait.next_poll_at(1.0, 1.01, spread=0.5, error=limited) > 7
+    plain = PollLoop(job=KINDS["dataset"], ids=("d2",), policy=policy, started_at=0.0,
+                     shortest=shortest)
+    plain.on_status("PROCESSING", 0.0)
+    assert plain.next_poll_at(1.0, 1.01, spread=0.5) == pytest.approx(1.0 + 30 * 1.3)
+
+
+def test_a_job_seen_done_at_the_first_poll_teaches_only_when_its_start_is_known() -> None:
+    # A wait that knows when its job started learns from a first look that finds it done
+    # (the job took at most that long); a plain wait_ready may begin long after its job
+    # ended, so a first look that finds it done teaches nothing.
+    policy = pa.PollPolicy(initial=0.25, jitter=0)
+    shortest: dict[str, float] = {}
+    plain = PollLoop(job=KINDS["batch_export"], ids=("e1",), policy=policy, started_at=5.0,
+                     shortest=shortest, learn=True)
+    assert plain.on_status("complete", 5.1).done
+    assert shortest == {}
+    counted = PollLoop(job=KINDS["batch_export"], ids=("e2",), policy=policy, started_at=5.0,
+                       shortest=shortest, learn=True, from_job_start=True)
+    assert counted.on_status("complete", 6.25).done
+    assert shortest == {"batch_export": 1.25}
+
+
+async def test_a_watch_begun_under_job_started_at_counts_from_the_jobs_start() -> None:
+    # Its deadline, as what it learns, counts from when the job was started, not from when
+    # the watch began: a job started 4 s before a watch with a 5 s deadline times out 1 s in.
+    async with FakeProlific(clock=FakeClock(speed=0)) as fake, pa.Prolific(
+            fake.token, base_url=fake.url,
+            poll=pa.PollPolicy(initial=0.25, ceiling=0.5, deadline=5)) as client:
+        dataset = await client.datasets.create(name="d", workspace_id=fake.workspace_id)
+        began = anyio.current_time()
+        with pa.job_started_at(began - 4.0), pytest.raises(pa.PollTimeout), \
+                anyio.fail_after(30):
+            await client.datasets.watch(dataset.id).wait()
+        assert anyio.current_time() - began < 3.0
+
+
 def test_lifting_a_runs_cap_gives_back_the_start_rate_unless_a_429_cut_it() -> None:
     rate = AdaptiveRate(start=500)
     rate.cap(40)

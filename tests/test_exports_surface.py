@@ -16,7 +16,7 @@ def test_public_names() -> None:
     expected = {
         "Prolific", "DEFAULT_BASE_URL", "PollPolicy", "RetryPolicy", "Timeouts", "UNSET",
         "__version__", "Transition", "Category", "StatusSnapshot", "watch_many",
-        "Watch", "WatchFailure",
+        "Watch", "WatchFailure", "job_started_at",
         "ProlificError", "ConfigurationError", "ClientClosedError", "APIConnectionError",
         "APITimeoutError", "APIStatusError", "BadRequestError", "AuthenticationError",
         "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",

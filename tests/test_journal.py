@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -163,6 +164,74 @@ async def test_writes_made_at_once_all_land_and_a_failing_one_fails_alone(
         (f"p{n}", f"b{n}-again") for n in range(200))
 
 
+async def test_a_failing_write_undoes_only_its_own_statements_and_each_trip_commits(
+        tmp_path: Path) -> None:
+    # A trip to the thread is one transaction: a call that fails half-way must leave nothing
+    # of itself, the others in the trip must land, and no caller goes on before the commit.
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    open_after: list[bool] = []
+
+    def half_then_fail() -> None:
+        journal._execute("INSERT OR REPLACE INTO ids VALUES (?, ?, ?)", ("bad", "batch", "x"))
+        raise ValueError("half-way")
+
+    async def good(n: int) -> None:
+        await journal.set_id(f"p{n}", "batch", f"b{n}")
+        open_after.append(journal._db.in_transaction)
+
+    async def bad() -> None:
+        with pytest.raises(ValueError, match="half-way"):
+            await journal._run(half_then_fail)
+
+    try:
+        async with anyio.create_task_group() as group:
+            for n in range(20):
+                group.start_soon(good, n)
+                if n == 10:
+                    group.start_soon(bad)
+    finally:
+        await journal.aclose()
+    assert open_after == [False] * 20
+    assert sorted(read(path, "SELECT plan FROM ids")) == sorted((f"p{n}",) for n in range(20))
+
+
+async def test_writes_nobody_waits_for_land_and_their_errors_reach_their_plan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ids and finished stages only save requests: the pipeline does not wait for them. They
+    # must still land (with no awaited write to carry them), before the journal closes, and
+    # a failure must stop the plan at its next awaited write, not vanish.
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    try:
+        await journal.set_id("p1", "batch", "b1")
+        await journal.finish("p1", "dataset_create", 1.5)
+        record, _ = await journal.peek("p1")  # read after them, in call order
+        assert record.ids == {"batch": "b1"} and record.seconds == {"dataset_create": 1.5}
+
+        def refuse(sql: str, args: tuple[object, ...]) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(journal, "_execute", refuse)
+        await journal.set_id("p2", "batch", "b2")  # returns: nobody waits for it
+        monkeypatch.undo()
+        await journal.set_id("p3", "batch", "b3")
+        carriers = set(journal._carriers)  # carried with no awaited write behind them
+        assert carriers
+        with anyio.fail_after(10):
+            await asyncio.wait(carriers)
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            await journal.begin("p2", "study_create")
+        await journal.begin("p3", "study_create")  # another plan's writes are unharmed
+    finally:
+        await journal.aclose()
+    assert sorted(read(path, "SELECT plan, value FROM ids")) == [("p1", "b1"), ("p3", "b3")]
+
+
 async def test_a_write_cancelled_from_outside_still_lands(tmp_path: Path) -> None:
     from prolific_async.orchestration._journal import Journal
 
@@ -191,18 +260,18 @@ async def test_a_broken_trip_to_the_thread_fails_each_write_it_took_and_none_wai
     trips: list[object] = []
     real = _journal._run_calls
 
-    def broken(calls: list[object]) -> None:
+    def broken(db: object, calls: list[object]) -> None:
         trips.append(calls)
         if len(trips) == 2:  # the trip taking the writes that queued behind the first
             raise Broke
-        real(calls)  # type: ignore[arg-type]
+        real(db, calls)  # type: ignore[arg-type]
 
     journal = await Journal.open(tmp_path / "run.db")
     ended: list[type[BaseException]] = []
 
     async def one(n: int) -> None:
         try:
-            await journal.set_id(f"p{n}", "batch", f"b{n}")
+            await journal.begin(f"p{n}", "dataset_create")  # a write its caller waits for
         except (Broke, RuntimeError) as exc:
             ended.append(type(exc))
 

@@ -307,7 +307,7 @@ def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert len(list((tmp_path / "exports").glob("*.zip"))) == 5
 
 
-def test_waits_are_paced_by_the_plans_running() -> None:
+def test_waits_are_paced_by_the_waits_under_way() -> None:
     from contextlib import ExitStack
 
     from prolific_async.orchestration._pacing import Pacer
@@ -317,10 +317,10 @@ def test_waits_are_paced_by_the_plans_running() -> None:
     assert pacer.policy() is base
     with ExitStack() as stack:
         for _ in range(20):
-            stack.enter_context(pacer.running())
-        assert pacer.policy() is base  # 20 plans at 100/s: the client's own cadence is slower
+            stack.enter_context(pacer.waiting())
+        assert pacer.policy() is base  # 20 waits at 100/s: the client's own cadence is slower
         for _ in range(980):
-            stack.enter_context(pacer.running())
+            stack.enter_context(pacer.waiting())
         paced = pacer.policy()
         assert (paced.initial, paced.ceiling, paced.deadline) == (10.0, 15, 600)
         assert 2.0 <= pacer.first_delay(paced, "dataset") <= 10.0
@@ -329,7 +329,7 @@ def test_waits_are_paced_by_the_plans_running() -> None:
         pacer.took("dataset", 11.0)
         assert pacer.first_delay(paced, "dataset") == 11.0
         assert pacer.first_delay(paced, "export") <= 10.0
-    assert pacer.running_plans == 0 and pacer.policy() is base
+    assert pacer.waits == 0 and pacer.policy() is base
     with pytest.raises(ValueError, match="poll_rate must be > 0"):
         Pacer(base, rate=0)
 
@@ -344,8 +344,8 @@ def test_by_default_waits_are_paced_by_the_clients_adaptive_rate() -> None:
     pacer = Pacer(base, rate=lambda: rate[0])
     with ExitStack() as stack:
         for _ in range(1000):
-            stack.enter_context(pacer.running())
-        assert pacer.policy().initial == 2.0  # 1,000 plans at 500 polls/s
+            stack.enter_context(pacer.waiting())
+        assert pacer.policy().initial == 2.0  # 1,000 waits at 500 polls/s
         rate[0] = 250.0  # a 429 halved the client's rate: every new wait slows with it
         assert pacer.policy().initial == 4.0
 

@@ -63,9 +63,10 @@ def _read_chunk(path: str | os.PathLike[str], offset: int) -> bytes:
         return stream.read(UPLOAD_CHUNK)
 
 
-def _fit_to_send(shown: str, name: str) -> int:
-    """The size of the file at ``shown``, or the error saying why it cannot be sent
-    (blocking)."""
+def _fit_to_send(shown: str, name: str) -> tuple[int, bytes | None]:
+    """The size of the file at ``shown`` and, when it is smaller than `SNIFF_BYTES`, its
+    bytes (read to check it: sent as they are, with no other trip to the disk); or the error
+    saying why it cannot be sent (blocking)."""
     path = Path(shown)
     if path.is_dir():
         raise IsADirectoryError(f"cannot upload {shown!r}: it is a directory; give a file")
@@ -77,21 +78,21 @@ def _fit_to_send(shown: str, name: str) -> int:
     size = path.stat().st_size
     if size == 0:
         raise ValueError(f"cannot upload {shown!r}: the file is empty")
-    problem = _sniff(path, name)
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    problem = _sniff(head, name)
     if problem is not None:
         raise ValueError(f"cannot upload {shown!r}: {problem}")
-    return size
+    return size, head if len(head) == size < SNIFF_BYTES else None
 
 
-def _sniff(path: Path, name: str) -> str | None:
+def _sniff(head: bytes, name: str) -> str | None:
     """What is wrong with the start of the file for its kind, or None (blocking).
 
     The server would take a mislabelled file and end the dataset in ERROR after processing;
     the start of the file tells most mistakes (a spreadsheet saved as .csv, a JSON array
-    named .jsonl) before anything is sent.
+    named .jsonl) before anything is sent: ``head`` is its first `SNIFF_BYTES`.
     """
-    with path.open("rb") as stream:
-        head = stream.read(SNIFF_BYTES)
     whole = len(head) < SNIFF_BYTES
     if name.lower().endswith(".zip"):
         return None if head.startswith(b"PK\x03\x04") else "it is not a ZIP archive"
@@ -178,18 +179,18 @@ class Datasets(V4Datasets):
         A V3 dataset takes ``.csv`` or ``.zip``, a V4 dataset (created with a schema)
         ``.csv`` or ``.jsonl``. The path is checked before anything is sent: a missing file,
         a directory, an empty file, another extension or content that does not match it is a
-        clear error. The file is streamed from disk, never read whole, and the storage request
-        carries no ``Authorization`` header. An upload whose answer was lost is not sent again
-        (`OutcomeUnknownError`): storage may have kept it, so look at the dataset's status.
-        Returns the upload URL answer, whose ``import_id`` identifies the import job of a V4
-        dataset.
+        clear error. The file is streamed from disk in 1 MiB chunks (one under 64 KiB is sent
+        as the check read it), and the storage request carries no ``Authorization`` header.
+        An upload whose answer was lost is not sent again (`OutcomeUnknownError`): storage
+        may have kept it, so look at the dataset's status. Returns the upload URL answer,
+        whose ``import_id`` identifies the import job of a V4 dataset.
 
         Example::
 
             await client.datasets.upload(ds.id, "reviews.csv")
             ds = await client.datasets.wait_ready(ds.id)
         """
-        name, size = await self._checked(path, filename)
+        name, size, whole = await self._checked(path, filename)
         target = await self.upload_url(dataset_id, name)
         kind = (content_type or target.content_type or mimetypes.guess_type(name)[0]
                 or "application/octet-stream")
@@ -199,8 +200,12 @@ class Datasets(V4Datasets):
             # Streamed from disk, as chunks aiohttp cannot rewind: it silently sends a PUT again
             # after a cut connection when it can rewind the body, and an upload must not be
             # repeated unseen (storage may have kept the first; see Transport.transfer).
-            # One trip to a worker thread per chunk (open, read, close): most files are one.
+            # One trip to a worker thread per chunk (open, read, close): most files are one,
+            # and a small file was read whole by the check.
             async def chunks() -> AsyncIterator[bytes]:
+                if whole is not None:
+                    yield whole
+                    return
                 offset = 0
                 while offset < size:
                     chunk = await anyio.to_thread.run_sync(_read_chunk, path, offset)
@@ -231,13 +236,15 @@ class Datasets(V4Datasets):
         await self._checked(path, filename)
 
     @staticmethod
-    async def _checked(path: str | os.PathLike[str], filename: str | None) -> tuple[str, int]:
-        """The name to upload as and the size, once the file is known to be fit to send."""
+    async def _checked(path: str | os.PathLike[str], filename: str | None
+                       ) -> tuple[str, int, bytes | None]:
+        """The name to upload as, the size and (a small file) the bytes, once the file is
+        known to be fit to send."""
         name = filename or Path(path).name
         segment("filename", name, text=True)
         # One trip to a worker thread for every look at the disk: a run of a thousand plans
         # checks a thousand files, and each trip costs more than the looks themselves.
-        return name, await anyio.to_thread.run_sync(_fit_to_send, os.fspath(path), name)
+        return name, *await anyio.to_thread.run_sync(_fit_to_send, os.fspath(path), name)
 
     async def import_status(self, dataset_id: str, import_id: str) -> DatasetImport:
         """A V4 import job's status and counts."""

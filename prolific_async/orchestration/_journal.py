@@ -1,9 +1,12 @@
 """The journal: one SQLite file that makes a run resumable.
 
 Per plan it keeps the fingerprint of the plan's inputs, each id the moment it is known, and
-each stage begun and finished. Every write is committed (WAL) before the pipeline goes on, so
-after a crash the journal is never behind by more than the one step in flight, and that step
-is marked *begun*: the pipeline then asks the server what happened instead of guessing.
+each stage begun and finished. A stage that creates something is marked *begun*, committed
+(WAL), before it sends anything; the ids and outputs it keeps and its end are committed with
+the next trip to the journal's thread, at the latest with the plan's next *begun*, without
+the pipeline waiting for them. So after a crash the journal is never behind by more than the
+step in flight, and that step is marked begun: the pipeline then asks the server what
+happened instead of guessing.
 
 SQLite is used through the standard library in a worker thread (writes never block the event
 loop, and one connection serialises them). A thousand plans write at once, and a trip to a
@@ -15,9 +18,11 @@ refused.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -31,6 +36,8 @@ import attrs
 
 from . import _sdk as pa
 from ._leases import JournalStatus, plan_status
+
+logger = logging.getLogger("prolific_async")
 
 __all__ = ["Journal", "JournalInUseError", "PlanChangedError", "PlanRecord", "StageState"]
 
@@ -105,6 +112,10 @@ class Journal:
         # One trip to the thread at a time touches the connection; see `_run`.
         self._waiting: list[_Call] = []
         self._trip: anyio.Event | None = None  # set when the trip under way ends
+        # Writes nobody waits for are carried by a task of their own (`_post`); their errors
+        # wait for their plan's next awaited call.
+        self._carriers: set[asyncio.Task[None]] = set()
+        self._failed: dict[str, Exception] = {}
         # One run holds the file, so its leases need no database: it holds them all.
         self._added: dict[str, None] = {}
         self._leased: set[str] = set()
@@ -163,14 +174,15 @@ class Journal:
             raise
         return cls(path, db)
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _run(self, fn: Callable[..., T], *args: Any, in_transaction: bool = True) -> T:
         """``fn(*args)`` on the connection, in the journal's worker thread, in call order.
 
         Group commit: a call joins the calls waiting; when no trip to the thread is under
         way, the caller takes every waiting call in one trip, and callers whose call went in
-        it wake when it ends (no trip of their own). Each statement still commits on its own.
+        it wake when it ends (no trip of their own). A trip is one transaction, committed
+        before any caller goes on; a call that fails undoes only its own writes (`_run_calls`).
         """
-        call = _Call(fn, args)
+        call = _Call(fn, args, in_transaction=in_transaction)
         self._waiting.append(call)
         # Not abandoned on cancellation: a write in flight finishes (and commits) first, so a
         # cancelled run leaves the journal consistent.
@@ -188,7 +200,7 @@ class Journal:
         group, self._waiting = self._waiting, []
         self._trip = trip = anyio.Event()
         try:
-            await anyio.to_thread.run_sync(_run_calls, group)
+            await anyio.to_thread.run_sync(_run_calls, self._db, group)
         except BaseException as exc:
             # The trip itself broke: every call it took ends with that, none waits forever.
             for call in group:
@@ -198,11 +210,41 @@ class Journal:
             raise
         finally:
             self._trip = None
+            for call in group:
+                if call.plan is not None and call.error is not None:
+                    self._failed.setdefault(call.plan, call.error)
             trip.set()
+
+    def _post(self, plan: str, fn: Callable[..., Any], *args: Any) -> None:
+        """``fn(*args)`` in call order like `_run`, but nobody waits for it: it goes with the
+        next trip, and one is started if none is under way. For the writes that only save
+        requests (an id, a stage done): lost in a crash, the stage is still marked begun and
+        the next run asks the server. An error is raised by the plan's next `begin`, `forget`
+        or `release`."""
+        self._waiting.append(_Call(fn, args, plan=plan))
+        if self._trip is None:
+            carrier = asyncio.get_running_loop().create_task(self._carry_posted())
+            self._carriers.add(carrier)
+            carrier.add_done_callback(self._carriers.discard)
+
+    async def _carry_posted(self) -> None:
+        with contextlib.suppress(Exception):  # each call keeps its own error
+            while self._waiting and self._trip is None:
+                await self._carry()
+
+    def _raise_failed(self, plan: str) -> None:
+        failed = self._failed.pop(plan, None)
+        if failed is not None:
+            raise failed
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
-            await self._run(self._db.close)
+            while self._carriers:  # the writes nobody waited for land first
+                await asyncio.wait(set(self._carriers))
+            await self._run(self._db.close, in_transaction=False)
+        for plan, error in self._failed.items():
+            logger.warning("journal %s: a write of plan %r failed: %r; a rerun asks the "
+                           "server instead", self.path, plan, error)
 
     # -- reads and writes ---------------------------------------------------------------------
 
@@ -250,23 +292,29 @@ class Journal:
         return True
 
     async def begin(self, plan: str, stage: str) -> None:
-        """Mark ``stage`` begun: what it creates may exist on the server from now on."""
+        """Mark ``stage`` begun: what it creates may exist on the server from now on.
+        Awaited (committed) before the stage sends anything."""
+        self._raise_failed(plan)
         await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, NULL)",
                         (plan, stage, StageState.BEGUN.value))
 
     async def finish(self, plan: str, stage: str, seconds: float) -> None:
-        await self._run(self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
-                        (plan, stage, StageState.DONE.value, seconds))
+        """Mark ``stage`` done. Not waited for (`_post`): committed by the next trip."""
+        self._post(plan, self._execute, "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
+                   (plan, stage, StageState.DONE.value, seconds))
 
     async def set_id(self, plan: str, key: str, value: str) -> None:
-        await self._run(self._execute, "INSERT OR REPLACE INTO ids VALUES (?, ?, ?)",
-                        (plan, key, value))
+        """Keep an id or an output. Not waited for (`_post`): committed by the next trip,
+        at the latest with the plan's next `begin`, before that stage sends anything."""
+        self._post(plan, self._execute, "INSERT OR REPLACE INTO ids VALUES (?, ?, ?)",
+                   (plan, key, value))
 
     async def forget(self, plan: str, key: str) -> None:
+        self._raise_failed(plan)
         await self._run(self._execute, "DELETE FROM ids WHERE plan=? AND key=?", (plan, key))
 
     def _execute(self, sql: str, args: tuple[Any, ...]) -> None:
-        # Autocommit mode: each statement is its own committed transaction.
+        # In the trip's transaction, committed with it (`_run_calls`).
         self._db.execute(sql, args)
 
     # -- leases: the file's lock makes this run the one worker -----------------------------
@@ -294,6 +342,7 @@ class Journal:
 
     async def release(self, plan: str, *, finished: bool) -> None:
         self._leased.discard(plan)
+        self._raise_failed(plan)
         if finished:
             self._finished.add(plan)
             # For `journal status`: stages alone cannot say so (skipped ones are not recorded).
@@ -326,16 +375,81 @@ class _Call:
     done: bool = False
     result: Any = None
     error: Exception | None = None
+    #: False for a call that must not run inside a transaction (closing the connection).
+    in_transaction: bool = True
+    #: The plan of a call nobody waits for (`Journal._post`), whose error waits for it.
+    plan: str | None = None
 
 
-def _run_calls(calls: list[_Call]) -> None:
-    """Run ``calls`` in order (blocking); each keeps its own result or error."""
-    for call in calls:
+def _run_calls(db: sqlite3.Connection, calls: list[_Call]) -> None:
+    """Run ``calls`` in order (blocking), in one transaction committed before any of them is
+    done; each keeps its own result or error.
+
+    A savepoint around each call undoes the writes of a call that fails, and only those. One
+    commit a trip, not one a statement: a thousand plans write about 27,000 times, and each
+    commit is a write to the WAL file. A call that cannot run inside a transaction (closing
+    the connection) goes after a commit of the calls before it.
+    """
+    pending: list[_Call] = []  # succeeded; done once committed
+    try:
+        for call in calls:
+            if not call.in_transaction:
+                _commit(db, pending)
+                _run_alone(call)
+                continue
+            if not _in_transaction(db):
+                db.execute("BEGIN")
+            db.execute("SAVEPOINT call")
+            try:
+                call.result = call.fn(*call.args)
+            except Exception as exc:  # handed to the call's own caller
+                call.error, call.done = exc, True
+                if not _in_transaction(db):  # SQLite rolled it all back (disk full, I/O)
+                    _fail(pending, exc)
+                    continue
+                db.execute("ROLLBACK TO call")
+            else:
+                pending.append(call)
+            db.execute("RELEASE call")
+        _commit(db, pending)
+    finally:
+        if _in_transaction(db):  # the trip itself broke: none of its writes is kept
+            db.rollback()
+
+
+def _in_transaction(db: sqlite3.Connection) -> bool:
+    try:
+        return db.in_transaction
+    except sqlite3.ProgrammingError:  # closed (the last call of the journal)
+        return False
+
+
+def _run_alone(call: _Call) -> None:
+    try:
+        call.result = call.fn(*call.args)
+    except Exception as exc:
+        call.error = exc
+    call.done = True
+
+
+def _commit(db: sqlite3.Connection, pending: list[_Call]) -> None:
+    """Commit the open transaction; the calls in it are done (with its error if it fails)."""
+    if _in_transaction(db):
         try:
-            call.result = call.fn(*call.args)
-        except Exception as exc:  # handed to the call's own caller
-            call.error = exc
+            db.execute("COMMIT")
+        except Exception as exc:
+            db.rollback()
+            _fail(pending, exc)
+    for call in pending:
         call.done = True
+    pending.clear()
+
+
+def _fail(pending: list[_Call], error: Exception) -> None:
+    """The writes of ``pending`` were rolled back: each call ends with ``error``."""
+    for call in pending:
+        call.result, call.error, call.done = None, error, True
+    pending.clear()
 
 
 def changed_inputs(plan: str, recorded: Mapping[str, str], fingerprint: Mapping[str, str]) -> bool:

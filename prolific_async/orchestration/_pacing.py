@@ -4,9 +4,11 @@ Batches of one workspace are watched through one shared ``batches.list`` per tic
 their number. Datasets, studies and export jobs have no such list: each is polled on its
 own, so a thousand plans waiting at once would poll a thousand times as often as one. A plan
 waits on at most one such job at a time, so if each wait polls every ``n / rate`` seconds,
-where ``n`` is the number of plans running, the run polls at most about ``rate`` times a
-second: a run of 100 plans and one of 1,000 put the same load on the API, and each wait is
-only stretched when the run is that large. The rate is the client's adaptive one by default
+where ``n`` is the number of such waits under way, the run polls at most about ``rate``
+times a second: a run of 100 plans and one of 1,000 put the same load on the API, and each
+wait is only stretched when that many wait at once. Plans that are creating, uploading or
+watching their batch do not count: counting every running plan stretched each wait by the
+plans that were not polling at all. The rate is the client's adaptive one by default
 (`Prolific.poll_rate`: high, halved on each 429, grown back while none come), or the run's
 fixed ``poll_rate``.
 
@@ -40,8 +42,7 @@ class Pacer:
     Example::
 
         pacer = Pacer(client.poll, rate=lambda: client.poll_rate)
-        with pacer.running():                     # around each plan
-            ...
+        with pacer.waiting():                     # around each wait
             poll = pacer.policy()
             await anyio.sleep(pacer.first_delay(poll, "dataset"))
             started = anyio.current_time()
@@ -54,26 +55,27 @@ class Pacer:
             raise ValueError(f"poll_rate must be > 0, got {rate!r}")
         self.base = base
         self.rate = rate
-        self.running_plans = 0
+        #: The waits under way that poll on their own.
+        self.waits = 0
         #: The quickest wait for a just-started job of each kind, from start to done.
         self.shortest: dict[str, float] = {}
         self._rng = random.Random()
 
     @contextmanager
-    def running(self) -> Iterator[None]:
-        """One more plan runs while the block does."""
-        self.running_plans += 1
+    def waiting(self) -> Iterator[None]:
+        """One more wait polls on its own while the block runs."""
+        self.waits += 1
         try:
             yield
         finally:
-            self.running_plans -= 1
+            self.waits -= 1
 
     def current_rate(self) -> float:
         return self.rate() if callable(self.rate) else self.rate
 
     def policy(self) -> pa.PollPolicy:
         """The policy of a wait starting now; the client's own while that is slower anyway."""
-        spacing = self.running_plans / self.current_rate()
+        spacing = self.waits / self.current_rate()
         if spacing <= self.base.initial:
             return self.base
         return attrs.evolve(self.base, initial=spacing, ceiling=max(self.base.ceiling, spacing))

@@ -154,21 +154,24 @@ class Pipeline:
         deadline: float | None = None,
     ) -> Any:
         """Watch a job on the run's paced policy (see `Pacer`); returns the last snapshot."""
-        poll = self.pacer.policy()
-        if deadline is not None:
-            poll = attrs.evolve(poll, deadline=deadline)
-        if not just_started:
-            return await self.watch(start(poll))
-        # Each stage waits on one kind of job: the quickest such wait sets the first poll.
-        kind = str(self.state.stage)
-        began = anyio.current_time()
-        await anyio.sleep(self.pacer.first_delay(poll, kind))
-        last = await self.watch(start(poll))
-        self.pacer.took(kind, anyio.current_time() - began)
-        return last
+        with self.pacer.waiting():
+            poll = self.pacer.policy()
+            if deadline is not None:
+                poll = attrs.evolve(poll, deadline=deadline)
+            if not just_started:
+                return await self.watch(start(poll))
+            # Each stage waits on one kind of job: the quickest such wait sets the first poll,
+            # and the watch, counting from the job's start, looks again around that age.
+            kind = str(self.state.stage)
+            began = anyio.current_time()
+            await anyio.sleep(self.pacer.first_delay(poll, kind))
+            with pa.job_started_at(began):
+                last = await self.watch(start(poll))
+            self.pacer.took(kind, anyio.current_time() - began)
+            return last
 
     async def set(self, key: str, value: str, *, created: bool = False) -> None:
-        """Keep an id (or an output) of the plan, in the journal at once."""
+        """Keep an id (or an output) of the plan: in the journal by its next begun mark."""
         self.state.ids[key] = value
         self.journaled[key] = value
         if created:

@@ -45,7 +45,7 @@ from .._models.studies import (
     StudyStatus,
 )
 from .._models.submissions import Approve, Reject, Submission, SubmissionStatus
-from .._watch import Transition, Watch
+from .._watch import Transition, Watch, job_started_at
 
 __all__ = [
     "Batch", "BatchPage", "BatchStatus", "CompletionCode", "CompletionCodeType",
@@ -58,5 +58,5 @@ __all__ = [
     "RequestInfo", "RichText", "Study", "StudyCreate", "StudyFilter",
     "StudyStatus", "TaskDetails", "Transition", "Watch", "one_page",
     "Approve", "BonusPayment", "DEFAULT_MAX_BONUS", "Reject", "Submission", "SubmissionStatus",
-    "TaskResponse",
+    "TaskResponse", "job_started_at",
 ]

@@ -24,8 +24,8 @@ creates. A stage is therefore only its functions:
 
 What a stage function may use of ``p`` is the `Runner` protocol below (the runner in
 `_pipeline` implements it): the client, the plan, its ids, what the server showed, what this
-run did, and ``set``/``forget`` (ids, journaled at once), ``watch``/``wait`` (follow a
-watch, reporting its transitions), ``transition`` (report one).
+run did, and ``set``/``forget`` (ids, in the journal by the plan's next begun mark),
+``watch``/``wait`` (follow a watch, reporting its transitions), ``transition`` (report one).
 
 Adding a stage: add its `Stage` member (in `_events`, in run order), write its functions
 here (or in a module of its own, as the money stages in `_review`), and put one

@@ -5,12 +5,16 @@ batch there. One ``batches.list`` per workspace (and, only when some plan found 
 one ``studies.list``) serves every plan of the run: looking costs a fresh run next to
 nothing, and a rerun without its journal finds everything an earlier run made. The first
 plan to ask reads the list; plans asking meanwhile wait for that one answer. A look after an
-unsure create (``fresh=True``) reads the server again and refreshes the shared answer.
+unsure create (``fresh=True``) waits for a read begun after it asked (its own, or one it
+shares) and refreshes the shared answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
+import attrs
 
 from . import _sdk as pa
 
@@ -48,23 +52,25 @@ class Survey:
 
     def __init__(self, client: pa.Prolific) -> None:
         self._client = client
-        self._batches: dict[str, list[pa.Batch]] = {}
-        self._studies: list[pa.Study] | None = None
-        self._locks: dict[str, anyio.Lock] = {}
-
-    def _lock(self, key: str) -> anyio.Lock:
-        return self._locks.setdefault(key, anyio.Lock())
+        #: Per workspace, its batches by name.
+        self._batches: dict[str, dict[str | None, list[pa.Batch]]] = {}
+        #: The account's studies by the batch they collect for.
+        self._studies: dict[str | None, list[pa.Study]] | None = None
+        self._reads = _SharedReads()
 
     async def batch(self, name: str, *, workspace_id: str, fresh: bool = False
                     ) -> pa.Batch | None:
         """The batch named ``name`` in the workspace, or None; `DuplicateBatchesError` when
         several bear the name."""
-        async with self._lock(f"batches:{workspace_id}"):
-            if fresh or workspace_id not in self._batches:
-                self._batches[workspace_id] = await self._client.batches.list(
-                    workspace_id=workspace_id)
-            listed = self._batches[workspace_id]
-        found = sorted((b for b in listed if b.name == name),
+        if fresh or workspace_id not in self._batches:
+            async def read() -> None:
+                by_name: dict[str | None, list[pa.Batch]] = {}
+                for batch in await self._client.batches.list(workspace_id=workspace_id):
+                    by_name.setdefault(batch.name, []).append(batch)
+                self._batches[workspace_id] = by_name
+
+            await self._reads.run(f"batches:{workspace_id}", read, fresh=fresh)
+        found = sorted(self._batches[workspace_id].get(name, ()),
                        key=lambda b: b.created_at.isoformat() if b.created_at else "")
         if len(found) > 1:
             raise DuplicateBatchesError(name, workspace_id, [b.id for b in found])
@@ -72,8 +78,56 @@ class Survey:
 
     async def studies_of(self, batch_id: str, *, fresh: bool = False) -> list[pa.Study]:
         """The studies of a batch (the API cannot filter on it: one list serves all)."""
-        async with self._lock("studies"):
-            if fresh or self._studies is None:
-                self._studies = await self._client.studies.list()
-            listed = self._studies
-        return [s for s in listed if s.data_collection_id == batch_id]
+        if fresh or self._studies is None:
+            async def read() -> None:
+                by_batch: dict[str | None, list[pa.Study]] = {}
+                for study in await self._client.studies.list():
+                    by_batch.setdefault(study.data_collection_id, []).append(study)
+                self._studies = by_batch
+
+            await self._reads.run("studies", read, fresh=fresh)
+        assert self._studies is not None
+        return list(self._studies.get(batch_id, ()))
+
+
+@attrs.define
+class _Read:
+    number: int
+    done: anyio.Event = attrs.field(factory=anyio.Event)
+
+
+class _SharedReads:
+    """One read of each list at a time, whose answer serves every plan that asked meanwhile.
+
+    A thousand plans look up their batch at the start of a run: each waiting its turn at a
+    lock was woken one per turn of the event loop, which spread the run's start over
+    seconds. Here they all wake together when the one read ends.
+    """
+
+    def __init__(self) -> None:
+        self._reading: dict[str, _Read] = {}
+        self._begun: dict[str, int] = {}
+        #: The number of the last read of each key that succeeded.
+        self._latest: dict[str, int] = {}
+
+    async def run(self, key: str, read: Callable[[], Awaitable[None]], *, fresh: bool) -> None:
+        """Have ``read`` (which keeps its answer) done, or share a read of ``key`` under way;
+        ``fresh``: only a read begun after this call will do. A read that fails is not
+        shared: the next waiter reads for itself."""
+        asked = self._begun.get(key, 0)
+        while self._latest.get(key, -1) <= (asked if fresh else -1):
+            under_way = self._reading.get(key)
+            if under_way is None:
+                await self._read(key, read)
+                return
+            await under_way.done.wait()
+
+    async def _read(self, key: str, read: Callable[[], Awaitable[None]]) -> None:
+        number = self._begun[key] = self._begun.get(key, 0) + 1
+        self._reading[key] = mine = _Read(number)
+        try:
+            await read()
+            self._latest[key] = number
+        finally:
+            del self._reading[key]
+            mine.done.set()
