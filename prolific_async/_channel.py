@@ -87,7 +87,8 @@ class Channel:
         # This watcher's next poll: at once before any answer, else after its own backoff.
         due = -math.inf if self.version == 0 else loop.next_poll_at(
             self.started, self.finished, spread=draw(),
-            error=self.outcome.error if isinstance(self.outcome, Failure) else None)
+            error=self.outcome.error if isinstance(self.outcome, Failure) else None,
+            look_again=not self._gate.rate.slowed)
         while True:
             if self.version > seen:
                 return self.version, self.outcome

@@ -213,7 +213,7 @@ class PollLoop:
         return -math.inf if quickest is None else self.started_at + quickest
 
     def next_poll_at(self, started: float, finished: float, *, spread: float,
-                     error: Exception | None = None) -> float:
+                     error: Exception | None = None, look_again: bool = True) -> float:
         """When the next poll goes, after one that ran from ``started`` to ``finished``.
 
         Polls are spaced start to start, so a slow answer does not stretch the cadence (and
@@ -226,12 +226,14 @@ class PollLoop:
         quickest such job had ended, then every `LOOK_AGAIN` of that duration until the job
         is `LOOK_AROUND` times as old, rather than on its backoff: most jobs of a kind end
         at about the same age, and a wait that polled a moment too early would otherwise
-        see its job only a whole (run-paced) delay later.
+        see its job only a whole (run-paced) delay later. Not with ``look_again=False``
+        (the client's channels pass it while a 429 has cut the poll rate: under a limit the
+        server has shown, extra looks only spend its budget).
         """
         delay = next_delay(self.policy, self.attempt, hint=self.hint_of(error), spread=spread)
         due = max(started + delay, finished + MIN_DELAY, self.floor_at)
         quickest = self.quickest
-        if error is None and quickest is not None and \
+        if look_again and error is None and quickest is not None and \
                 finished < self.started_at + LOOK_AROUND * quickest:
             due = min(due, max(self.floor_at, finished + LOOK_AGAIN * quickest))
         return min(due, max(self.deadline_at, finished + MIN_DELAY))

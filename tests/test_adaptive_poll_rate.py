@@ -109,6 +109,8 @@ def test_a_wait_that_polled_too_early_looks_again_around_the_age_such_jobs_end()
                                 request=pa.RequestInfo("GET", "/x"))
     limited.retry_after = 7.0
     assert wait.next_poll_at(1.0, 1.01, spread=0.5, error=limited) > 7
+    # Once a 429 has cut the client's rate, its channels pass look_again=False: backoff.
+    assert wait.next_poll_at(1.0, 1.01, spread=0.5, look_again=False) == pytest.approx(61.0)
     plain = PollLoop(job=KINDS["dataset"], ids=("d2",), policy=policy, started_at=0.0,
                      shortest=shortest)
     plain.on_status("PROCESSING", 0.0)
