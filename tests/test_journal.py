@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -152,11 +152,7 @@ async def test_writes_made_at_once_all_land_and_a_failing_one_fails_alone(
             except pa.PlanChangedError as exc:
                 failures.append(exc)
 
-        async with anyio.create_task_group() as group:
-            for n in range(200):
-                group.start_soon(one, n)
-                if n == 100:
-                    group.start_soon(changed)
+        await one_more_among(one, 200, changed, at=100)
     finally:
         await journal.aclose()
     assert len(failures) == 1
@@ -179,7 +175,7 @@ async def test_a_failing_write_undoes_only_its_own_statements_and_each_trip_comm
         raise ValueError("half-way")
 
     async def good(n: int) -> None:
-        await journal.set_id(f"p{n}", "batch", f"b{n}")
+        await journal.begin(f"p{n}", "dataset_create")  # a write its caller waits for
         open_after.append(journal._db.in_transaction)
 
     async def bad() -> None:
@@ -187,15 +183,23 @@ async def test_a_failing_write_undoes_only_its_own_statements_and_each_trip_comm
             await journal._run(half_then_fail)
 
     try:
-        async with anyio.create_task_group() as group:
-            for n in range(20):
-                group.start_soon(good, n)
-                if n == 10:
-                    group.start_soon(bad)
+        await one_more_among(good, 20, bad, at=10)
     finally:
         await journal.aclose()
     assert open_after == [False] * 20
-    assert sorted(read(path, "SELECT plan FROM ids")) == sorted((f"p{n}",) for n in range(20))
+    assert read(path, "SELECT plan FROM ids") == []
+    assert sorted(read(path, "SELECT plan FROM stages")) == sorted(
+        (f"p{n}",) for n in range(20))
+
+
+async def one_more_among(each: Callable[[int], Awaitable[None]], count: int,
+                         extra: Callable[[], Awaitable[None]], *, at: int) -> None:
+    """``each(n)`` for ``count`` tasks at once, and ``extra()`` started among them."""
+    async with anyio.create_task_group() as group:
+        for n in range(count):
+            group.start_soon(each, n)
+            if n == at:
+                group.start_soon(extra)
 
 
 async def test_writes_nobody_waits_for_land_and_their_errors_reach_their_plan(
@@ -230,6 +234,40 @@ async def test_writes_nobody_waits_for_land_and_their_errors_reach_their_plan(
     finally:
         await journal.aclose()
     assert sorted(read(path, "SELECT plan, value FROM ids")) == [("p1", "b1"), ("p3", "b3")]
+
+
+async def test_a_write_nobody_waits_for_made_during_a_trip_lands_with_no_later_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A trip under way took its calls already; a write posted meanwhile must not wait for
+    # some later awaited write (a plan may then wait on its study for hours).
+    import threading
+
+    from prolific_async.orchestration import _journal
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+    release = threading.Event()
+    real = _journal._run_calls
+
+    def held(db: object, calls: list[object]) -> None:
+        release.wait(10)
+        real(db, calls)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_journal, "_run_calls", held)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(journal.begin, "p1", "dataset_create")
+            await anyio.wait_all_tasks_blocked()  # its trip is in the thread, held
+            await journal.set_id("p1", "dataset_id", "d1")
+            release.set()
+        with anyio.fail_after(10):
+            await asyncio.wait(set(journal._carriers))
+        assert journal._waiting == []
+    finally:
+        monkeypatch.undo()
+        await journal.aclose()
+    assert read(path, "SELECT value FROM ids") == [("d1",)]
 
 
 async def test_a_write_cancelled_from_outside_still_lands(tmp_path: Path) -> None:

@@ -216,21 +216,25 @@ class Journal:
             trip.set()
 
     def _post(self, plan: str, fn: Callable[..., Any], *args: Any) -> None:
-        """``fn(*args)`` in call order like `_run`, but nobody waits for it: it goes with the
-        next trip, and one is started if none is under way. For the writes that only save
-        requests (an id, a stage done): lost in a crash, the stage is still marked begun and
-        the next run asks the server. An error is raised by the plan's next `begin`, `forget`
-        or `release`."""
+        """``fn(*args)`` in call order like `_run`, but nobody waits for it: a carrier task
+        takes it with the next trip (after the one under way, if any). For the writes that
+        only save requests (an id, a stage done): lost in a crash, the stage is still marked
+        begun and the next run asks the server. An error is raised by the plan's next
+        `begin`, `forget` or `release`."""
         self._waiting.append(_Call(fn, args, plan=plan))
-        if self._trip is None:
+        if not self._carriers:
             carrier = asyncio.get_running_loop().create_task(self._carry_posted())
             self._carriers.add(carrier)
             carrier.add_done_callback(self._carriers.discard)
 
     async def _carry_posted(self) -> None:
+        # A trip under way took its calls already: whoever started it carries only those.
         with contextlib.suppress(Exception):  # each call keeps its own error
-            while self._waiting and self._trip is None:
-                await self._carry()
+            while self._waiting:
+                if self._trip is None:
+                    await self._carry()
+                else:
+                    await self._trip.wait()
 
     def _raise_failed(self, plan: str) -> None:
         failed = self._failed.pop(plan, None)
