@@ -9,7 +9,8 @@ import anyio
 import pytest
 
 import prolific_async as pa
-from prolific_async.orchestration._survey import Survey, _SharedReads
+from prolific_async.orchestration._shared_reads import SharedReads
+from prolific_async.orchestration._survey import Survey
 from prolific_async.testing import FakeClock, FakeProlific
 
 from .orchestration import client_for
@@ -41,7 +42,7 @@ async def test_a_thousand_lookups_at_once_share_one_list_and_each_finds_its_own(
 
 
 async def test_a_fresh_look_waits_for_a_read_begun_after_it_asked() -> None:
-    reads = _SharedReads()
+    reads = SharedReads()
     answers: list[int] = []
     release = anyio.Event()
 
@@ -72,7 +73,7 @@ async def test_a_fresh_look_waits_for_a_read_begun_after_it_asked() -> None:
 
 
 async def test_a_failed_read_is_not_shared_the_next_waiter_reads_for_itself() -> None:
-    reads = _SharedReads()
+    reads = SharedReads()
     calls: list[str] = []
     release = anyio.Event()
 

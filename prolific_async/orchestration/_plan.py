@@ -19,6 +19,7 @@ import attrs
 
 from . import _sdk as pa
 from ._feeding import Feed
+from ._shared_reads import SharedReads
 
 __all__ = ["BatchPlan", "DatasetSource", "ExistingDataset", "StudyPlan", "fingerprint"]
 
@@ -447,20 +448,14 @@ class FileDigests:
 
     def __init__(self) -> None:
         self._known: dict[Path, str] = {}
-        self._reading: dict[Path, anyio.Event] = {}
+        self._reads = SharedReads()
 
     async def of(self, path: Path) -> str:
-        while path not in self._known:
-            reading = self._reading.get(path)
-            if reading is not None:  # another plan is reading it: share its answer
-                await reading.wait()
-                continue
-            self._reading[path] = reading = anyio.Event()
-            try:
+        if path not in self._known:
+            async def read() -> None:
                 self._known[path] = await anyio.to_thread.run_sync(file_data, path)
-            finally:
-                del self._reading[path]
-                reading.set()
+
+            await self._reads.run(str(path), read, fresh=False)
         return self._known[path]
 
 

@@ -11,12 +11,8 @@ shares) and refreshes the shared answer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import anyio
-import attrs
-
 from . import _sdk as pa
+from ._shared_reads import SharedReads
 
 __all__ = ["DuplicateBatchesError", "Survey"]
 
@@ -56,7 +52,7 @@ class Survey:
         self._batches: dict[str, dict[str | None, list[pa.Batch]]] = {}
         #: The account's studies by the batch they collect for.
         self._studies: dict[str | None, list[pa.Study]] | None = None
-        self._reads = _SharedReads()
+        self._reads = SharedReads()
 
     async def batch(self, name: str, *, workspace_id: str, fresh: bool = False
                     ) -> pa.Batch | None:
@@ -88,46 +84,3 @@ class Survey:
             await self._reads.run("studies", read, fresh=fresh)
         assert self._studies is not None
         return list(self._studies.get(batch_id, ()))
-
-
-@attrs.define
-class _Read:
-    number: int
-    done: anyio.Event = attrs.field(factory=anyio.Event)
-
-
-class _SharedReads:
-    """One read of each list at a time, whose answer serves every plan that asked meanwhile.
-
-    A thousand plans look up their batch at the start of a run: each waiting its turn at a
-    lock was woken one per turn of the event loop, which spread the run's start over
-    seconds. Here they all wake together when the one read ends.
-    """
-
-    def __init__(self) -> None:
-        self._reading: dict[str, _Read] = {}
-        self._begun: dict[str, int] = {}
-        #: The number of the last read of each key that succeeded.
-        self._latest: dict[str, int] = {}
-
-    async def run(self, key: str, read: Callable[[], Awaitable[None]], *, fresh: bool) -> None:
-        """Have ``read`` (which keeps its answer) done, or share a read of ``key`` under way;
-        ``fresh``: only a read begun after this call will do. A read that fails is not
-        shared: the next waiter reads for itself."""
-        asked = self._begun.get(key, 0)
-        while self._latest.get(key, -1) <= (asked if fresh else -1):
-            under_way = self._reading.get(key)
-            if under_way is None:
-                await self._read(key, read)
-                return
-            await under_way.done.wait()
-
-    async def _read(self, key: str, read: Callable[[], Awaitable[None]]) -> None:
-        number = self._begun[key] = self._begun.get(key, 0) + 1
-        self._reading[key] = mine = _Read(number)
-        try:
-            await read()
-            self._latest[key] = number
-        finally:
-            del self._reading[key]
-            mine.done.set()
