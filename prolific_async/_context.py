@@ -20,7 +20,7 @@ from ._config import PollPolicy
 from ._errors import ClientClosedError
 from ._polling import AdaptiveRate
 from ._transport import Transport
-from ._watch import Watch, WatchEnv, WatchSpec, transitions
+from ._watch import JOB_STARTED, Watch, WatchEnv, WatchSpec, transitions
 
 if TYPE_CHECKING:
     from ._hooks import HookReceiver
@@ -114,4 +114,5 @@ class Context:
             poll = events.poll_policy(self.poll)
         return Watch(spec, transitions(spec, poll or self.poll, self.watch_env,
                                        previous=previous, attempt=attempt,
-                                       expect_started=expect_started, events=events))
+                                       expect_started=expect_started, events=events,
+                                       job_started=JOB_STARTED.get()))

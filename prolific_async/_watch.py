@@ -139,8 +139,8 @@ class Watch(Generic[S]):
         await self.aclose()
 
 
-#: When the job a wait is for was started (`job_started_at`).
-_JOB_STARTED: ContextVar[float | None] = ContextVar("prolific_async_job_started", default=None)
+#: When the job a wait is for was started (`job_started_at`), read as a watch is created.
+JOB_STARTED: ContextVar[float | None] = ContextVar("prolific_async_job_started", default=None)
 
 
 @contextmanager
@@ -158,11 +158,11 @@ def job_started_at(when: float) -> Iterator[None]:
         with pa.job_started_at(began):
             await client.datasets.watch(ds.id).wait()
     """
-    token = _JOB_STARTED.set(when)
+    token = JOB_STARTED.set(when)
     try:
         yield
     finally:
-        _JOB_STARTED.reset(token)
+        JOB_STARTED.reset(token)
 
 
 @attrs.define
@@ -182,15 +182,15 @@ class WatchEnv:
 async def transitions(
     spec: WatchSpec[S], policy: PollPolicy, env: WatchEnv, *,
     previous: str | None = None, attempt: int = 0, expect_started: bool = False,
-    events: HookReceiver | None = None,
+    events: HookReceiver | None = None, job_started: float | None = None,
 ) -> AsyncGenerator[Transition[S], None]:
     """Yield a `Transition` for the first status and each change; end after a terminal one.
 
     ``previous``/``attempt`` continue a watch from a resume token; ``expect_started`` makes
     a job found never started on the first poll a `JobNotStarted`; each ``events`` webhook
-    about the job makes the channel poll at once.
+    about the job makes the channel poll at once; ``job_started`` (see `job_started_at`)
+    is when the job was started: the watch counts from then and learns from it.
     """
-    job_started = _JOB_STARTED.get()
     loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy,
                     started_at=anyio.current_time() if job_started is None else job_started,
                     previous=previous, attempt=attempt,
