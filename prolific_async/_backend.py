@@ -10,7 +10,7 @@ import asyncio
 
 from ._errors import ConfigurationError
 
-__all__ = ["require_asyncio"]
+__all__ = ["loop_time", "require_asyncio"]
 
 
 def _running_library() -> str | None:
@@ -45,3 +45,10 @@ def require_asyncio(*, inside_async: bool) -> None:
                 "prolific_async runs on asyncio (aiohttp), and no asyncio event loop is "
                 "running here: run it with asyncio.run(main()) or "
                 "anyio.run(main, backend=\"asyncio\")") from None
+
+
+def loop_time() -> float:
+    """The running event loop's clock: what ``anyio.current_time()`` reads on asyncio, without
+    its look-up of the async library on each call (a request reads the clock several times,
+    and a run of a thousand plans read it ~90 times a plan: 3 % of its CPU went there)."""
+    return asyncio.get_running_loop().time()

@@ -10,12 +10,12 @@ first of them is due); how many polls a second the client sends, its `AdaptiveRa
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import anyio
 
+from ._backend import loop_time
 from ._polling import AdaptiveRate, Failure, PollLoop
 
 __all__: list[str] = []  # nothing public here
@@ -42,12 +42,12 @@ class RateGate:
         so the requests the client sends together stay under the rate the server allowed
         (creates and pages included, not only polls). Time without a 429 grows the rate back
         here too, so a client that has stopped polling is not held at its lowest rate."""
-        self.rate.answered(anyio.current_time())
+        self.rate.answered(loop_time())
         await self.wait()
 
     async def wait(self) -> None:
         """Wait for this poll's slot."""
-        now = anyio.current_time()
+        now = loop_time()
         due = max(self._due, now)
         self._due = due + 1 / self.rate.rate
         if due - now > self.BURST:
@@ -84,15 +84,19 @@ class Channel:
         first."""
         if self.version > seen:
             return self.version, self.outcome
-        # This watcher's next poll: at once before any answer, else after its own backoff.
-        due = -math.inf if self.version == 0 else loop.next_poll_at(
+        # This watcher's next poll: at once before any answer (unless the wait knows its job
+        # is too young to be done), else after its own backoff.
+        due = loop.first_poll_at(draw()) if self.version == 0 else loop.next_poll_at(
             self.started, self.finished, spread=draw(),
             error=self.outcome.error if isinstance(self.outcome, Failure) else None,
             look_again=not self._gate.rate.slowed)
         while True:
             if self.version > seen:
                 return self.version, self.outcome
-            now = anyio.current_time()
+            now = loop_time()
+            if now >= due and not self.woken:
+                # What the waits learned meanwhile may make it too early still.
+                due = max(due, min(loop.floor_at, loop.deadline_at))
             if not self.busy and (now >= due or self.woken):
                 if not await self._fetch(fetch, loop):
                     return None  # cut at the deadline
@@ -117,9 +121,11 @@ class Channel:
         """One poll for every watcher; False when the fetching watch's deadline cut it."""
         self.busy = True
         self.woken = False
+        # Decided now: until it is answered, younger jobs of its kind are not asked about.
+        loop.sending(loop_time())
         try:
             await self._gate.wait()
-            started = anyio.current_time()
+            started = loop_time()
             # The watch's deadline bounds the request in flight too (a trickling server).
             with anyio.move_on_after(loop.cutoff(started) - started):
                 outcome: Any
@@ -127,7 +133,7 @@ class Channel:
                     outcome = await fetch()
                 except Exception as exc:  # handed to every watcher, which decides
                     outcome = Failure(exc)
-                self.started, self.finished = started, anyio.current_time()
+                self.started, self.finished = started, loop_time()
                 self.version += 1
                 self.outcome = outcome
                 if not isinstance(outcome, Failure):

@@ -13,8 +13,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
+from ._backend import loop_time
 from ._channel import Channels
 from ._config import PollPolicy
 from ._errors import ClientClosedError
@@ -46,7 +45,7 @@ class Context:
 
     def throttled(self) -> None:
         """A 429 from the API: every watch of the client slows down."""
-        self.rate.throttled(anyio.current_time())
+        self.rate.throttled(loop_time())
 
     def derive(self, poll: PollPolicy, how: Callable[[Transport], Transport]) -> Context:
         """The context of a view: this one's watch state, its transport changed by ``how``

@@ -39,6 +39,8 @@ FINAL_POLL_GRACE = 0.5
 #: that found its job still running, until the job is this many times as old (then backoff).
 LOOK_AGAIN = 0.25
 LOOK_AROUND = 1.5
+#: A wait for a job just started first asks no sooner than this share of its first delay.
+FIRST_LOOK = 0.2
 
 
 def next_delay(policy: PollPolicy, attempt: int, *, hint: float | None = None,
@@ -193,8 +195,13 @@ class PollLoop:
     shortest: dict[str, float] | None = None
     learn: bool = False
     #: Whether ``started_at`` is when the job was started (`job_started_at`): a job seen done
-    #: at the first poll then also tells how long such a job takes (at most).
+    #: at the first poll then also tells how long such a job takes (at most), and until one
+    #: is seen done, the oldest such job asked about spaces the polls of the others.
     from_job_start: bool = False
+    #: The oldest age, by kind of job, at which such a job (counted from its start) was
+    #: polled, shared like ``shortest``: while no such job has ended, younger waits do not
+    #: ask sooner (see `floor_at`).
+    asked: dict[str, float] | None = None
 
     @property
     def resource_id(self) -> str:
@@ -207,10 +214,50 @@ class PollLoop:
     @property
     def floor_at(self) -> float:
         """No poll of a wait for a job just started before the quickest such job this client
-        has seen finish could have finished (the first poll still goes at once). Read at each
-        poll: waits started together learn from the first of them to end."""
+        has seen finish could have finished. Read at each poll: waits started together learn
+        from the first of them to end.
+
+        Until one has ended, a wait counted from its job's start (`job_started_at`) polls no
+        job younger than a `LOOK_AGAIN` past the oldest such job already asked about: a
+        thousand jobs started together are probed by the oldest of them, each look a quarter
+        older than the last, rather than each polled too early. It waits at most its
+        policy's ceiling for that: a job stuck for an hour holds no other wait back longer."""
         quickest = self.quickest
-        return -math.inf if quickest is None else self.started_at + quickest
+        if quickest is not None:
+            return self.started_at + quickest
+        asked = self.oldest_asked
+        if asked is None:
+            return -math.inf
+        return self.started_at + min((1 + LOOK_AGAIN) * asked, self.policy.ceiling)
+
+    @property
+    def oldest_asked(self) -> float | None:
+        """The oldest age a job of this kind was polled at, for a wait counted from its job's
+        start while no such job has been seen to end; else None."""
+        if self.asked is None or not (self.learn and self.from_job_start):
+            return None
+        return self.asked.get(self.job.name)
+
+    def sending(self, now: float) -> None:
+        """A poll of this wait goes now: no other job of the kind is asked about until it is
+        older (see `floor_at`)."""
+        if self.asked is not None and self.learn and self.from_job_start \
+                and self.quickest is None:
+            age = now - self.started_at
+            self.asked[self.job.name] = max(age, self.asked.get(self.job.name, age))
+
+    def first_poll_at(self, spread: float) -> float:
+        """When the first poll goes. A plain watch asks at once (it reports the status it
+        finds). A wait counted from its job's start (`job_started_at`) knows its job is
+        young: it first asks after a share of its policy's first delay, drawn by ``spread``
+        in [0, 1) from `FIRST_LOOK` to all of it (at once it would only see the job pending;
+        drawn, so jobs started together are not all asked about at once), and not before
+        `floor_at`."""
+        if not self.from_job_start:
+            return -math.inf
+        share = FIRST_LOOK + (1 - FIRST_LOOK) * spread
+        return min(max(self.started_at + share * self.policy.initial, self.floor_at),
+                   self.deadline_at)
 
     def next_poll_at(self, started: float, finished: float, *, spread: float,
                      error: Exception | None = None, look_again: bool = True) -> float:
@@ -233,9 +280,14 @@ class PollLoop:
         delay = next_delay(self.policy, self.attempt, hint=self.hint_of(error), spread=spread)
         due = max(started + delay, finished + MIN_DELAY, self.floor_at)
         quickest = self.quickest
-        if look_again and error is None and quickest is not None and \
-                finished < self.started_at + LOOK_AROUND * quickest:
-            due = min(due, max(self.floor_at, finished + LOOK_AGAIN * quickest))
+        if look_again and error is None:
+            if quickest is not None and finished < self.started_at + LOOK_AROUND * quickest:
+                due = min(due, max(self.floor_at, finished + LOOK_AGAIN * quickest))
+            elif quickest is None and self.oldest_asked is not None:
+                # Nothing of the kind has ended yet: the oldest job asked about is looked at
+                # again once it is a `LOOK_AGAIN` older (how long such a job takes is then
+                # learned within that share), rather than on its backoff.
+                due = min(due, max(self.floor_at, finished + MIN_DELAY))
         return min(due, max(self.deadline_at, finished + MIN_DELAY))
 
     @property

@@ -271,7 +271,7 @@ class Transport:
             async with (body() if body else nullcontext()) as data, self.session.request(
                 method, url, data=data, headers=asked, timeout=self._transfer_timeout,
                 allow_redirects=False, read_bufsize=TRANSFER_READ_BUFFER,
-                middlewares=(_OnlyAsked(self.session.headers, asked),),
+                middlewares=self._storage_middlewares(asked),
             ) as resp:
                 if resp.status >= 300:
                     status = await _status_error(resp, request)
@@ -284,6 +284,15 @@ class Transport:
 
         await attempts(send, self.shared, self._storage_pause, method=method, url=request.url,
                        rules=STORAGE, idempotent=True, unsafe=body is not None)
+
+
+    def _storage_middlewares(self, asked: Mapping[str, str]) -> tuple[_OnlyAsked, ...]:
+        """None of the session's own middlewares, nor its default headers or ``auth``: only
+        a session that has some (a user's ``session=``) needs them dropped."""
+        session = self.session
+        if not session.headers and session.auth is None:
+            return ()
+        return (_OnlyAsked(session.headers, asked),)
 
 
 class _Authorize:

@@ -7,6 +7,7 @@ server, a local proxy); Prolific's own CLI refuses plain-http downloads too.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from urllib.parse import SplitResult, urlsplit
 
@@ -15,6 +16,7 @@ __all__ = ["api_origin_problem", "is_loopback", "storage_url_problem"]
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
+@functools.lru_cache(maxsize=64)  # asked for each storage URL, of a few hosts
 def is_loopback(host: str | None) -> bool:
     """Whether ``host`` is this machine: ``localhost``, ``127.0.0.0/8`` or ``::1``."""
     if not host:

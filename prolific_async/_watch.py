@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anyio
 import attrs
 
+from ._backend import loop_time
 from ._channel import Channels
 from ._config import PollPolicy
 from ._errors import ResourceFailed, is_paced_refusal
@@ -169,13 +169,15 @@ def job_started_at(when: float) -> Iterator[None]:
 class WatchEnv:
     """What every watch of one client shares: its channels, its retry budget, its random
     numbers, the unknown statuses already warned about, the shortest wait seen by kind of
-    job, and a hint for timeout messages."""
+    job (and, before one ended, the oldest such job polled), and a hint for timeout
+    messages."""
 
     channels: Channels
     spend_retry: Callable[[], bool]
     rng: random.Random
     warned: set[tuple[str, str]] = attrs.Factory(set)
     shortest: dict[str, float] = attrs.Factory(dict)
+    asked: dict[str, float] = attrs.Factory(dict)
     timeout_hint: str = ""
 
 
@@ -192,11 +194,13 @@ async def transitions(
     is when the job was started: the watch counts from then and learns from it.
     """
     loop = PollLoop(job=spec.job, ids=spec.ids, policy=policy,
-                    started_at=anyio.current_time() if job_started is None else job_started,
+                    started_at=loop_time() if job_started is None else job_started,
                     previous=previous, attempt=attempt,
                     expect_started=expect_started and previous is None,
-                    timeout_hint=env.timeout_hint, shortest=env.shortest,
-                    learn=expect_started or job_started is not None,
+                    timeout_hint=env.timeout_hint, shortest=env.shortest, asked=env.asked,
+                    # A watch woken by webhooks polls only as a safety net: it neither
+                    # probes its job nor is held back by what the others learned.
+                    learn=(expect_started or job_started is not None) and events is None,
                     from_job_start=job_started is not None)
     key = spec.key
     channel = env.channels.join(key)
@@ -208,7 +212,7 @@ async def transitions(
             if answer is None:
                 raise loop.timeout()
             seen, outcome = answer
-            now = anyio.current_time()
+            now = loop_time()
             if isinstance(outcome, Failure):
                 # A paced refusal is no failure: it spends no token of the budget.
                 error = loop.on_error(outcome.error, now, budget_left=is_paced_refusal(

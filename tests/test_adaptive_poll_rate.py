@@ -3,7 +3,9 @@ quickest job of its kind could have finished; the fake answers 429 beyond its ra
 
 from __future__ import annotations
 
+import math
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -115,6 +117,104 @@ def test_a_wait_that_polled_too_early_looks_again_around_the_age_such_jobs_end()
                      shortest=shortest)
     plain.on_status("PROCESSING", 0.0)
     assert plain.next_poll_at(1.0, 1.01, spread=0.5) == pytest.approx(1.0 + 30 * 1.3)
+
+
+def test_jobs_started_together_are_probed_by_the_oldest_until_one_of_them_ends() -> None:
+    # Nothing of the kind has ended yet. The oldest job is asked about; the others, younger,
+    # wait until they are a quarter older than it was, so while it is probed (each look a
+    # quarter later than the last) they send nothing; once it is seen done, each of them
+    # polls once, when a job that quick would have ended.
+    shortest: dict[str, float] = {}
+    asked: dict[str, float] = {}
+    policy = pa.PollPolicy(initial=0.25, ceiling=15, jitter=0)
+    oldest, second, third = (
+        PollLoop(job=KINDS["dataset"], ids=(f"d{n}",), policy=policy, started_at=0.05 * n,
+                 shortest=shortest, asked=asked, learn=True, from_job_start=True)
+        for n in range(3))
+    assert oldest.floor_at == -math.inf  # nothing learned: each one's own first delay
+    oldest.sending(0.4)
+    assert asked == {"dataset": pytest.approx(0.4)}
+    assert second.floor_at == pytest.approx(0.05 + 0.5)
+    assert third.floor_at == pytest.approx(0.10 + 0.5)
+    assert second.first_poll_at(spread=0.0) == pytest.approx(0.55)  # not its own 0.1
+    oldest.on_status("PROCESSING", 0.45)
+    assert oldest.next_poll_at(0.4, 0.45, spread=0.5) == pytest.approx(0.5)  # 1.25 x 0.4
+    oldest.sending(0.5)
+    assert second.floor_at == pytest.approx(0.05 + 0.625)
+    assert oldest.on_status("READY", 1.1).done
+    assert shortest == {"dataset": pytest.approx(1.1)}
+    assert second.floor_at == pytest.approx(1.15)
+    assert third.floor_at == pytest.approx(1.2)
+    # A plain watch, or one that does not learn, is never held back by the others.
+    plain = PollLoop(job=KINDS["dataset"], ids=("d9",), policy=policy, started_at=0.0,
+                     shortest={}, asked={"dataset": 0.5}, learn=True)
+    assert plain.floor_at == -math.inf and plain.first_poll_at(spread=0.5) == -math.inf
+
+
+def test_a_job_stuck_for_an_hour_holds_the_younger_waits_back_a_ceiling_at_most() -> None:
+    asked = {"dataset": 3600.0}
+    policy = pa.PollPolicy(initial=0.25, ceiling=15, jitter=0)
+    young = PollLoop(job=KINDS["dataset"], ids=("d1",), policy=policy, started_at=100.0,
+                     shortest={}, asked=asked, learn=True, from_job_start=True)
+    assert young.floor_at == pytest.approx(115.0)
+    young.sending(115.0)
+    assert asked == {"dataset": 3600.0}  # the oldest age asked about only grows
+
+
+def test_a_wait_counted_from_its_jobs_start_first_asks_after_a_drawn_share_of_its_delay() -> None:
+    # At once it would only see its job pending; drawn, so that jobs started together are
+    # not all asked about at the same moment (a run's waits have a spacing of seconds).
+    policy = pa.PollPolicy(initial=2.0, ceiling=15, jitter=0)
+    counted = PollLoop(job=KINDS["study"], ids=("s1",), policy=policy, started_at=10.0,
+                       shortest={}, asked={}, learn=True, from_job_start=True)
+    assert counted.first_poll_at(spread=0.0) == pytest.approx(10.4)  # a fifth of 2 s
+    assert counted.first_poll_at(spread=0.5) == pytest.approx(11.2)
+    assert counted.first_poll_at(spread=0.999) == pytest.approx(12.0, abs=0.01)
+    learned = PollLoop(job=KINDS["study"], ids=("s2",), policy=policy, started_at=10.0,
+                       shortest={"study": 3.0}, asked={}, learn=True, from_job_start=True)
+    assert learned.first_poll_at(spread=0.0) == pytest.approx(13.0)  # no sooner than that
+    short = pa.PollPolicy(initial=2.0, ceiling=15, deadline=1.0)
+    bounded = PollLoop(job=KINDS["study"], ids=("s3",), policy=short, started_at=10.0,
+                       shortest={"study": 3.0}, asked={}, learn=True, from_job_start=True)
+    assert bounded.first_poll_at(spread=0.5) == pytest.approx(11.0)  # the deadline's look
+
+
+async def test_datasets_uploaded_together_are_each_polled_about_once(tmp_path: Path) -> None:
+    # Twenty datasets are processing (the fake's clock stands still); their waits know when
+    # each upload ended. Until one is seen done only the oldest is asked about; the clock is
+    # moved past the processing once a poll finds the oldest 0.6 s old. Polled on their own
+    # backoff (0.25 s, then 30 % more each time), the twenty would have sent ~60 polls.
+    csv = tmp_path / "rows.csv"
+    csv.write_text("prompt\nhello\n")
+    async with FakeProlific(clock=FakeClock(speed=0), dataset_processing=1.0) as fake:
+        status_polls: list[float] = []
+        began: list[float] = []
+
+        def on_request(event: pa.RequestEvent) -> None:
+            if event.path.endswith("/status"):
+                status_polls.append(anyio.current_time())
+                if began and status_polls[-1] - began[0] >= 0.6 and fake.clock.now() < 1.0:
+                    fake.clock.advance(5.0)
+
+        async with pa.Prolific(fake.token, base_url=fake.url, seed=11,
+                               on_request=on_request) as client:
+            ids = await create_datasets_at_once(client, fake, 20)
+
+            async def upload_and_wait(dataset_id: str) -> None:
+                await client.datasets.upload(dataset_id, csv)
+                with pa.job_started_at(anyio.current_time()):
+                    if not began:
+                        began.append(anyio.current_time())
+                    await client.datasets.watch(dataset_id).wait()
+
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as group:
+                    for dataset_id in ids:
+                        group.start_soon(upload_and_wait, dataset_id)
+    assert fake.clock.now() >= 1.0  # the oldest was probed until 0.6 s old
+    # About a dozen looks at the oldest (from its first at 0.05-0.25 s, each 1.25x older),
+    # then one for each of the others. (Without the probing: 60.)
+    assert 20 <= len(status_polls) <= 20 + 16
 
 
 def test_a_job_seen_done_at_the_first_poll_teaches_only_when_its_start_is_known() -> None:

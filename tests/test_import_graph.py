@@ -102,8 +102,8 @@ def test_every_sdk_name_orchestration_uses_is_public() -> None:
         assert name in prolific_async.__all__, name
         assert getattr(prolific_async, name) is getattr(_sdk, name), name
     # Besides _sdk, orchestration uses only plumbing that has no public face: the run's
-    # scratch folder (held and cleaned up like a download's .part file).
-    plumbing = {"prolific_async._scratch"}
+    # scratch folder (held and cleaned up like a download's .part file) and the loop's clock.
+    plumbing = {"prolific_async._scratch", "prolific_async._backend"}
     sdk_modules = {m for name in GRAPH if name.startswith("prolific_async.orchestration.")
                    for m in GRAPH[name]
                    if not m.startswith("prolific_async.orchestration") and m not in plumbing}

@@ -323,12 +323,6 @@ def test_waits_are_paced_by_the_waits_under_way() -> None:
             stack.enter_context(pacer.waiting())
         paced = pacer.policy()
         assert (paced.initial, paced.ceiling, paced.deadline) == (10.0, 15, 600)
-        assert 2.0 <= pacer.first_delay(paced, "dataset") <= 10.0
-        # The quickest wait of a kind sets the first poll of the next ones, never another's.
-        pacer.took("dataset", 12.0)
-        pacer.took("dataset", 11.0)
-        assert pacer.first_delay(paced, "dataset") == 11.0
-        assert pacer.first_delay(paced, "export") <= 10.0
     assert pacer.waits == 0 and pacer.policy() is base
     with pytest.raises(ValueError, match="poll_rate must be > 0"):
         Pacer(base, rate=0)

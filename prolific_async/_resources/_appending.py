@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._backend import loop_time
 from .._config import PollPolicy
 from .._context import Context
 from .._errors import ConflictError
@@ -176,14 +177,14 @@ class Appender:
     async def send(self, chunk: Chunk) -> AppendAnswer:
         body = chunk.body()
         policy = self._poll
-        started = anyio.current_time()
+        started = loop_time()
         attempt = 0
         while True:
             try:
                 response = await self._context.transport.request(
                     "POST", self._path, content=(NDJSON, body))
             except ConflictError as exc:
-                left = started + policy.deadline - anyio.current_time()
+                left = started + policy.deadline - loop_time()
                 if left <= 0:
                     raise
                 self.conflicts += 1

@@ -12,9 +12,10 @@ plans that were not polling at all. The rate is the client's adaptive one by def
 (`Prolific.poll_rate`: high, halved on each 429, grown back while none come), or the run's
 fixed ``poll_rate``.
 
-A wait for a job just started sends its first poll no earlier than the quickest such wait of
-the run took (a job that takes a second is not asked about after a tenth of one), and
-spreads the polls of plans started together over a random part of their spacing.
+A wait for a job just started is counted from the job's start (``pa.job_started_at``): its
+first poll is spread over a random part of the spacing, so plans started together do not
+poll together, and goes no earlier than the quickest such job of the client took (a job
+that takes a second is not asked about after a tenth of one).
 
 The pacer only spreads the polls, so few are wasted on jobs still pending; the bound itself
 is the client's rate gate, which every watch passes.
@@ -22,7 +23,6 @@ is the client's rate gate, which every watch passes.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -44,10 +44,8 @@ class Pacer:
         pacer = Pacer(client.poll, rate=lambda: client.poll_rate)
         with pacer.waiting():                     # around each wait
             poll = pacer.policy()
-            await anyio.sleep(pacer.first_delay(poll, "dataset"))
-            started = anyio.current_time()
-            await client.datasets.watch(dataset_id, poll=poll).wait()
-            pacer.took("dataset", anyio.current_time() - started)
+            with pa.job_started_at(anyio.current_time()):  # the upload just ended
+                await client.datasets.watch(dataset_id, poll=poll).wait()
     """
 
     def __init__(self, base: pa.PollPolicy, rate: float | Callable[[], float]) -> None:
@@ -57,9 +55,6 @@ class Pacer:
         self.rate = rate
         #: The waits under way that poll on their own.
         self.waits = 0
-        #: The quickest wait for a just-started job of each kind, from start to done.
-        self.shortest: dict[str, float] = {}
-        self._rng = random.Random()
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
@@ -79,14 +74,3 @@ class Pacer:
         if spacing <= self.base.initial:
             return self.base
         return attrs.evolve(self.base, initial=spacing, ceiling=max(self.base.ceiling, spacing))
-
-    def first_delay(self, policy: pa.PollPolicy, kind: str) -> float:
-        """How long a wait for a job of ``kind`` just started sleeps before its first poll: a
-        random share of its spacing (at least a fifth: a poll at once would only see it
-        pending), and no less than the quickest such wait took."""
-        spread = policy.initial * self._rng.uniform(0.2, 1.0)
-        return max(spread, self.shortest.get(kind, 0.0))
-
-    def took(self, kind: str, seconds: float) -> None:
-        """A wait for a just-started job of ``kind`` ended done after ``seconds``."""
-        self.shortest[kind] = min(seconds, self.shortest.get(kind, seconds))

@@ -29,9 +29,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import attrs
 
+from .._backend import loop_time
 from . import _sdk as pa
 from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import PlanRecord, StageState
@@ -97,7 +97,7 @@ class Pipeline:
         self._emit_event = emit
         self._journal = journal
         self._record = record
-        self._started = anyio.current_time()
+        self._started = loop_time()
         #: Whether the running stage was begun by an earlier run that did not record its end.
         self.resuming = False
         #: The plan's batch as the server listed it (None: not there, or not looked yet).
@@ -160,15 +160,12 @@ class Pipeline:
                 poll = attrs.evolve(poll, deadline=deadline)
             if not just_started:
                 return await self.watch(start(poll))
-            # Each stage waits on one kind of job: the quickest such wait sets the first poll,
-            # and the watch, counting from the job's start, looks again around that age.
-            kind = str(self.state.stage)
-            began = anyio.current_time()
-            await anyio.sleep(self.pacer.first_delay(poll, kind))
-            with pa.job_started_at(began):
-                last = await self.watch(start(poll))
-            self.pacer.took(kind, anyio.current_time() - began)
-            return last
+            # The watch counts from the job's start: its first poll is spread over the paced
+            # spacing, and goes no earlier than the quickest such job took (before one ended:
+            # than a quarter past the oldest such job asked about); it looks again around
+            # that age.
+            with pa.job_started_at(loop_time()):
+                return await self.watch(start(poll))
 
     async def set(self, key: str, value: str, *, created: bool = False) -> None:
         """Keep an id (or an output) of the plan: in the journal by its next begun mark."""
@@ -191,7 +188,7 @@ class Pipeline:
 
     def _emit(self, stage: Stage, kind: EventKind, **fields: Any) -> None:
         event = PipelineEvent(plan=self.plan.name, stage=stage, kind=kind,
-                              elapsed=anyio.current_time() - self._started, **fields)
+                              elapsed=loop_time() - self._started, **fields)
         if self._observer is not None:
             self._observer.saw(event)
         self._emit_event(event)
@@ -248,16 +245,16 @@ class Pipeline:
         self.ran.add(stage)
         self.resuming = recorded is StageState.BEGUN
         self._emit(stage, EventKind.STARTED)
-        began = anyio.current_time()
+        began = loop_time()
         try:
             if self._journal is not None and spec.creates:
                 await self._journal.begin(self.plan.name, stage.value)
             message = await self._run(spec)
-            seconds = anyio.current_time() - began
+            seconds = loop_time() - began
             if self._journal is not None:
                 await self._journal.finish(self.plan.name, stage.value, seconds)
         except Exception as exc:
-            self.state.timings[stage] = anyio.current_time() - began
+            self.state.timings[stage] = loop_time() - began
             self._emit(stage, EventKind.FAILED, error=exc)
             self.state.reported = True
             raise

@@ -100,9 +100,11 @@ async def orchestrate(
     together poll about the client's `Prolific.poll_rate` times a second however many plans
     run. That rate adapts: it starts high, halves on each 429 (every wait slows together)
     and grows back while none come, so the run finds the server's limit on its own. A wait
-    for a job just started first polls no earlier than the quickest such wait of the run
-    took. A fixed ``poll_rate`` (polls a second) replaces the adaptive rate for the run and
-    caps the client (unless ``client.max_poll_rate`` is set already).
+    for a job just started first polls no earlier than the quickest such job took; before
+    one has ended, the oldest jobs of a kind are probed while the others wait, so each job
+    is polled about once (see `pa.job_started_at`). A fixed ``poll_rate`` (polls a second)
+    replaces the adaptive rate for the run and caps the client (unless
+    ``client.max_poll_rate`` is set already).
 
     One plan's failure never stops another: its error is kept in its result. With ``journal`` (a
     SQLite file), a rerun with the same plans resumes: done stages are skipped and created
