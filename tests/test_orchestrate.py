@@ -158,6 +158,34 @@ async def test_dataset_sources(fake: FakeProlific, tmp_path: Path) -> None:
         ("dataset_create", "an existing dataset"), ("dataset_upload", "an existing dataset")]
 
 
+async def test_plans_sharing_a_file_check_it_once_and_a_bad_one_fails_each_before_creating(
+        fake: FakeProlific, tmp_path: Path) -> None:
+    good, empty = tmp_path / "good.csv", tmp_path / "empty.csv"
+    good.write_text("prompt,response\np1,r1\n")
+    empty.write_text("")
+    async with client_for(fake) as client:
+        checked: list[Path] = []
+        check = client.datasets.check_upload
+
+        async def counted(path: Path, *, filename: str | None = None) -> None:
+            checked.append(path)
+            await check(path, filename=filename)
+
+        client.datasets.check_upload = counted  # type: ignore[method-assign]
+        plans = [plan(f"good-{n}", fake.workspace_id, dataset=good, study=None)
+                 for n in range(4)]
+        plans += [plan(f"empty-{n}", fake.workspace_id, dataset=empty, study=None)
+                  for n in range(2)]
+        results, _ = await run_all(client, plans)
+    assert [r.ok for r in results] == [True] * 4 + [False] * 2
+    for refused in results[4:]:
+        assert isinstance(refused.error, ValueError) and "is empty" in str(refused.error)
+        assert refused.dataset_id is None and refused.stage is pa.Stage.DATASET_CREATE
+    assert len(fake.world.datasets) == 4  # none for the refused file
+    # One check of the good file for its four plans; the empty one, each plan its own.
+    assert checked.count(good) == 1 and checked.count(empty) == 2
+
+
 async def test_layout_is_sent_as_given(fake: FakeProlific) -> None:
     layout = [pa.BatchPage(rows=[pa.BatchRow(columns=[
         pa.BatchColumn(items=[pa.RichText(content="<p>Read</p>")]),

@@ -37,7 +37,7 @@ from ._events import EventKind, PipelineEvent, PlanResult, Stage
 from ._journal import PlanRecord, StageState
 from ._journal_api import JournalStore
 from ._pacing import Pacer
-from ._plan import BatchPlan, ExistingDataset
+from ._plan import BatchPlan, ExistingDataset, FileDigests
 from ._reconcile import create_once
 from ._stage_hook import StageHook, StageObserver
 from ._stages import STAGES, StageSpec, upload_name
@@ -85,8 +85,11 @@ class Pipeline:
         emit: Callable[[PipelineEvent], None], journal: JournalStore | None,
         record: PlanRecord, scratch: Path, pacer: Pacer, survey: Survey,
         hooks: pa.HookReceiver | None = None, on_stage: StageHook | None = None,
+        files: FileDigests | None = None,
     ) -> None:
         self.client = client
+        #: The run's checks of data files (one per file, not one per plan).
+        self.files = files or FileDigests()
         self.plan = plan
         self.state = state
         self.scratch = scratch
@@ -203,8 +206,8 @@ class Pipeline:
             if isinstance(self.plan.dataset, Path):
                 # A file the upload would refuse is refused before anything is sent.
                 self.state.stage = STAGES[0].stage
-                await self.client.datasets.check_upload(
-                    self.plan.dataset, filename=upload_name(self.plan.dataset))
+                await self.files.check(self.client, self.plan.dataset,
+                                       upload_name(self.plan.dataset))
             await self._look_up_batch()
             for spec in STAGES:
                 with self._observed(spec.stage):

@@ -437,18 +437,35 @@ def file_data(path: Path) -> str:
 
 
 class FileDigests:
-    """Each data file's `file_data`, read once per run: a thousand plans often share one file,
-    and each read is a trip to a worker thread.
+    """Each data file's `file_data`, and its upload check, once per run: a thousand plans
+    often share one file, and each read is a trip to a worker thread (a thousand of them at
+    a run's start kept the plans from sending anything for a quarter of a second).
 
     Example::
 
         digests = FileDigests()
         parts = fingerprint(plan, await digests.of(plan.dataset))
+        await digests.check(client, plan.dataset, "data.csv")
     """
 
     def __init__(self) -> None:
         self._known: dict[Path, str] = {}
+        self._checked: set[tuple[Path, str]] = set()
         self._reads = SharedReads()
+
+    async def check(self, client: pa.Prolific, path: Path, filename: str) -> None:
+        """``client.datasets.check_upload(path, filename=filename)``, once per run for each
+        file and name that passes; a file refused is checked again by each plan, which
+        reports its own error. (Each upload still checks the file it sends.)"""
+        key = (path, filename)
+        if key in self._checked:
+            return
+
+        async def read() -> None:
+            await client.datasets.check_upload(path, filename=filename)
+            self._checked.add(key)
+
+        await self._reads.run(f"check:{path}:{filename}", read, fresh=False)
 
     async def of(self, path: Path) -> str:
         if path not in self._known:

@@ -247,14 +247,15 @@ async def _drive(
                 if journal is None:
                     await Pipeline(client, plan, state, emit=emit, journal=None,
                                    record=PlanRecord(), scratch=scratch, pacer=pacer,
-                                   survey=survey, hooks=hooks, on_stage=on_stage).run()
+                                   survey=survey, hooks=hooks, on_stage=on_stage,
+                                   files=digests).run()
                     return
             source = plan.dataset
             parts = fingerprint(plan, await digests.of(source)
                                 if isinstance(source, Path) else None)
             await _share(client, plan, state, parts, emit=emit, journal=journal,
                          limiter=limiter, scratch=scratch, pacer=pacer, survey=survey,
-                         hooks=hooks, on_stage=on_stage)
+                         hooks=hooks, on_stage=on_stage, files=digests)
         except anyio.get_cancelled_exc_class():
             where = f"during {state.stage}" if state.stage else "before it started"
             state.error = PlanCancelled(f"plan {plan.name!r} was cancelled {where}; rerun "
@@ -274,7 +275,7 @@ async def _share(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState, parts: dict[str, str], *,
     emit: Callable[[PipelineEvent], None], journal: JournalStore, limiter: anyio.CapacityLimiter,
     scratch: Path, pacer: Pacer, survey: Survey, hooks: pa.HookReceiver | None,
-    on_stage: StageHook | None,
+    on_stage: StageHook | None, files: FileDigests,
 ) -> None:
     """Drive ``plan`` under its lease, or follow it while another worker of a shared journal
     drives it: take it over once that worker goes silent, report it once it is finished.
@@ -302,7 +303,8 @@ async def _share(
                     try:
                         await Pipeline(client, plan, state, emit=emit, journal=journal,
                                        record=record, scratch=scratch, pacer=pacer,
-                                       survey=own, hooks=hooks, on_stage=on_stage).run()
+                                       survey=own, hooks=hooks, on_stage=on_stage,
+                                       files=files).run()
                     except LeaseLostError:
                         scope.cancel()  # found out by a write or a check: followed below
                 if not scope.cancel_called:
