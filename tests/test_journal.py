@@ -192,6 +192,34 @@ async def test_a_failing_write_undoes_only_its_own_statements_and_each_trip_comm
         (f"p{n}",) for n in range(20))
 
 
+async def test_a_failing_single_statement_undoes_itself_without_a_savepoint(
+        tmp_path: Path) -> None:
+    # One statement (every write of a run's stages and ids) runs without a savepoint of its
+    # own: SQLite undoes a failing statement whole, even one that had written a row already.
+    import sqlite3
+
+    from prolific_async.orchestration._journal import Journal
+
+    path = tmp_path / "run.db"
+    journal = await Journal.open(path)
+
+    async def good(n: int) -> None:
+        await journal.begin(f"p{n}", "dataset_create")
+
+    async def bad() -> None:
+        with pytest.raises(sqlite3.IntegrityError):  # its second row repeats the first's key
+            await journal._run(journal._execute,
+                               "INSERT INTO ids VALUES (?, 'batch', 'b1'), (?, 'batch', 'b2')",
+                               ("twice", "twice"))
+
+    try:
+        await one_more_among(good, 20, bad, at=10)
+    finally:
+        await journal.aclose()
+    assert read(path, "SELECT plan FROM ids") == []
+    assert len(read(path, "SELECT plan FROM stages")) == 20
+
+
 async def one_more_among(each: Callable[[int], Awaitable[None]], count: int,
                          extra: Callable[[], Awaitable[None]], *, at: int) -> None:
     """``each(n)`` for ``count`` tasks at once, and ``extra()`` started among them."""
