@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -184,6 +185,35 @@ async def test_plans_sharing_a_file_check_it_once_and_a_bad_one_fails_each_befor
     assert len(fake.world.datasets) == 4  # none for the refused file
     # One check of the good file for its four plans; the empty one, each plan its own.
     assert checked.count(good) == 1 and checked.count(empty) == 2
+
+
+async def test_a_run_waited_for_makes_no_events_once_waited_for(
+        fake: FakeProlific, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `run.wait()` discards the events: from then on the plans do not make them (a thousand
+    # plans made ~32,000 only to be thrown away). Events read before it were real ones.
+    from prolific_async.orchestration import _pipeline
+
+    made: list[pa.PipelineEvent] = []
+
+    class Counted(pa.PipelineEvent):
+        def __init__(self, **fields: Any) -> None:
+            super().__init__(**fields)
+            made.append(self)
+
+    monkeypatch.setattr(_pipeline, "PipelineEvent", Counted)
+    async with client_for(fake) as client:
+        plans = [plan(f"quiet-{n}", fake.workspace_id, study=None) for n in range(3)]
+        async with pa.orchestrate(client, plans) as run:
+            first = await run.__anext__()
+            seen = len(made)
+            results = await run.wait()
+        assert [r.ok for r in results] == [True] * 3
+        assert first.kind is pa.EventKind.STARTED and seen >= 1
+        assert len(made) == seen  # none made after wait()
+        # Iterated, a run streams every stage's start and end.
+        async with pa.orchestrate(client, [plan("loud", fake.workspace_id, study=None)]) as run:
+            events = [event async for event in run]
+    assert len(events) >= 2 * 5 and len(made) > seen
 
 
 async def test_layout_is_sent_as_given(fake: FakeProlific) -> None:

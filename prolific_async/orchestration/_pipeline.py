@@ -190,6 +190,8 @@ class Pipeline:
     # -- the runner ---------------------------------------------------------------------------
 
     def _emit(self, stage: Stage, kind: EventKind, **fields: Any) -> None:
+        if self._observer is None and not getattr(self._emit_event, "wanted", True):
+            return  # nobody would see it (`Run.wait`)
         event = PipelineEvent(plan=self.plan.name, stage=stage, kind=kind,
                               elapsed=loop_time() - self._started, **fields)
         if self._observer is not None:

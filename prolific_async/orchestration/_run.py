@@ -45,9 +45,11 @@ class Run:
     """
 
     def __init__(self, states: list[PipelineState],
-                 events: MemoryObjectReceiveStream[PipelineEvent]) -> None:
+                 events: MemoryObjectReceiveStream[PipelineEvent],
+                 audience: Audience | None = None) -> None:
         self._states = states
         self._events = events
+        self._audience = audience or Audience()
         self._ready: collections.deque[PipelineEvent] = collections.deque()
 
     def __aiter__(self) -> Run:
@@ -74,9 +76,53 @@ class Run:
 
     async def wait(self) -> list[PlanResult]:
         """Run every plan to its end, discarding the events; returns `results`."""
+        # Nobody reads the events from now on: the plans stop making them (a thousand plans
+        # made ~32,000 that were only thrown away). The iteration still ends with the plans.
+        self._audience.listening = False
+        self._ready.clear()
         async for _ in self:
             pass
         return self.results
+
+
+class Audience:
+    """Whether anyone reads a run's events (`Run.wait` does not), shared by its plans."""
+
+    __slots__ = ("listening",)
+
+    def __init__(self) -> None:
+        self.listening = True
+
+
+class Emitter:
+    """A plan's way to the run's events: sends each while someone listens.
+
+    ``wanted`` tells a plan whether an event is worth making at all.
+    """
+
+    __slots__ = ("_audience", "_events")
+
+    def __init__(self, events: MemoryObjectSendStream[PipelineEvent], audience: Audience
+                 ) -> None:
+        self._events = events
+        self._audience = audience
+
+    @property
+    def wanted(self) -> bool:
+        return self._audience.listening
+
+    def __enter__(self) -> Emitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._events.close()  # the run's iteration ends once every plan's is closed
+
+    def __call__(self, event: PipelineEvent) -> None:
+        if not self._audience.listening:
+            return
+        # Nobody listens any more when the run is being left: the event is dropped.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._events.send_nowait(event)
 
 
 @asynccontextmanager
@@ -176,6 +222,7 @@ async def orchestrate(
     scratch_dir = await Scratch.open()
     scratch = scratch_dir.path
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
+    audience = Audience()
     limiter = anyio.CapacityLimiter(concurrency)
     # The pacer spaces each wait's polls; the client's rate gate keeps their sum flat even
     # when many plans reach the same stage together. A fixed ``poll_rate`` caps the client
@@ -199,10 +246,11 @@ async def orchestrate(
         async with receive, anyio.create_task_group() as group:
             with send:
                 for plan, state in zip(plans, states, strict=True):
-                    group.start_soon(_drive, client, plan, state, send.clone(), opened,
+                    group.start_soon(_drive, client, plan, state,
+                                     Emitter(send.clone(), audience), opened,
                                      limiter, scratch, pacer, survey, dry_run, events,
                                      on_stage, digests)
-            yield Run(states, receive)
+            yield Run(states, receive, audience)
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
     finally:
@@ -216,17 +264,12 @@ async def orchestrate(
 
 async def _drive(
     client: pa.Prolific, plan: BatchPlan, state: PipelineState,
-    events: MemoryObjectSendStream[PipelineEvent], journal: JournalStore | None,
+    emit: Emitter, journal: JournalStore | None,
     limiter: anyio.CapacityLimiter, scratch: Path, pacer: Pacer, survey: Survey,
     dry_run: bool, hooks: pa.HookReceiver | None, on_stage: StageHook | None,
     digests: FileDigests,
 ) -> None:
     """One plan: wait for a slot, check its journal entry, run its pipeline, keep the end."""
-
-    def emit(event: PipelineEvent) -> None:
-        # Nobody listens any more when the run is being left: the event is dropped.
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-            events.send_nowait(event)
 
     study = plan.study
     if study is not None and study.publish and plan.export_to and not study.wait_for:
@@ -234,7 +277,7 @@ async def _drive(
             plan=plan.name, stage=Stage.EXPORT, kind=EventKind.WARNING, elapsed=0.0,
             message="publishes and exports without wait_for: the export holds only the "
                     "responses that have arrived by then (set StudyPlan.wait_for)"))
-    with events:
+    with emit:
         try:
             async with limiter:
                 if dry_run:
