@@ -28,7 +28,7 @@ from ._resources import (
 )
 from ._secret import Secret
 from ._stats import ClientStats
-from ._transport import MAX_RESPONSE_BODY, Transport
+from ._transport import MAX_RESPONSE_BODY, Transport, authorizing_request
 from ._urls import api_origin_problem
 from ._version import __version__
 from ._watch import Watch
@@ -159,7 +159,8 @@ class Prolific:
                 limit=self._max_connections, limit_per_host=self._max_connections,
                 ttl_dns_cache=300,
             )
-            session = aiohttp.ClientSession(connector=connector)
+            session = aiohttp.ClientSession(connector=connector,
+                                            request_class=authorizing_request(self._token))
         transport = Transport(
             session=session, base_url=self.base_url, token=self._token,
             user_agent=self.user_agent, timeouts=self.timeouts, retry=self.retry,
