@@ -45,11 +45,11 @@ class Run:
     """
 
     def __init__(self, states: list[PipelineState],
-                 events: MemoryObjectReceiveStream[PipelineEvent],
-                 audience: Audience | None = None) -> None:
+                 events: MemoryObjectReceiveStream[PipelineEvent]) -> None:
         self._states = states
         self._events = events
-        self._audience = audience or Audience()
+        #: Whether anyone reads the events: shared with the plans' `Emitter` s.
+        self._audience = Audience()
         self._ready: collections.deque[PipelineEvent] = collections.deque()
 
     def __aiter__(self) -> Run:
@@ -222,7 +222,6 @@ async def orchestrate(
     scratch_dir = await Scratch.open()
     scratch = scratch_dir.path
     send, receive = anyio.create_memory_object_stream[PipelineEvent](math.inf)
-    audience = Audience()
     limiter = anyio.CapacityLimiter(concurrency)
     # The pacer spaces each wait's polls; the client's rate gate keeps their sum flat even
     # when many plans reach the same stage together. A fixed ``poll_rate`` caps the client
@@ -243,14 +242,15 @@ async def orchestrate(
             share(poll_rate)
         else:
             await opened.share_polls(poll_rate, share)
+        run = Run(states, receive)
         async with receive, anyio.create_task_group() as group:
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state,
-                                     Emitter(send.clone(), audience), opened,
+                                     Emitter(send.clone(), run._audience), opened,
                                      limiter, scratch, pacer, survey, dry_run, events,
                                      on_stage, digests)
-            yield Run(states, receive, audience)
+            yield run
             # Left early (or every plan is done): stop what still runs.
             group.cancel_scope.cancel()
     finally:
