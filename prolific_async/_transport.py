@@ -2,8 +2,8 @@
 
 `Transport.request` sends an API call: ``User-Agent`` and ``Accept`` headers, the token added
 at the last moment (`authorizing_request`, or `_Authorize` on a user's session), a total
-timeout per attempt, 2xx bodies read within a cap
-and decoded as JSON, error answers mapped to exceptions. `Transport.transfer` uploads to and
+timeout per attempt, 2xx bodies read within a cap and decoded as JSON, error answers mapped
+to exceptions. `Transport.transfer` uploads to and
 downloads from presigned storage URLs, which never get the token. Both are retried by the one
 loop of `_retrying`, which also spends the client-wide retry budget and obeys ``Retry-After``.
 
@@ -136,7 +136,9 @@ class Transport:
         # request class in place of a marker (`authorizing_request`), or on a user's session
         # by a middleware (`_Authorize`), around which the session's own middlewares run.
         self._api_middlewares: tuple[Any, ...] | None = None
-        if getattr(getattr(session, "_request_class", None), "authorizes", False):
+        # (Only the class made for this very token: a session shared from another client
+        # would carry that client's.)
+        if getattr(getattr(session, "_request_class", None), "token", None) is token:
             self._headers["Authorization"] = _ASK_FOR_TOKEN
             self._json_headers["Authorization"] = _ASK_FOR_TOKEN
         else:
@@ -292,7 +294,6 @@ class Transport:
         await attempts(send, self.shared, self._storage_pause, method=method, url=request.url,
                        rules=STORAGE, idempotent=True, unsafe=body is not None)
 
-
     def _storage_middlewares(self, asked: Mapping[str, str]) -> tuple[_OnlyAsked, ...]:
         """None of the session's own middlewares, nor its default headers or ``auth``: only
         a session that has some (a user's ``session=``) needs them dropped."""
@@ -307,7 +308,7 @@ class Transport:
 _ASK_FOR_TOKEN = "prolific-async: the client's token"
 
 
-def authorizing_request(token: Secret) -> type[aiohttp.ClientRequest]:
+def authorizing_request(secret: Secret) -> type[aiohttp.ClientRequest]:
     """The request class of a client's own session: it puts the token in, in place of the
     marker an API request carries, as the request object is built (below aiohttp's request
     frame, whose locals hold only the marker). Storage requests carry no marker, so no token.
@@ -317,12 +318,13 @@ def authorizing_request(token: Secret) -> type[aiohttp.ClientRequest]:
     """
 
     class AuthorizedRequest(aiohttp.ClientRequest):
-        authorizes = True
+        #: Whose token it puts in (a `Secret`: its repr shows nothing).
+        token = secret
 
         def update_headers(self, headers: Any) -> None:
             super().update_headers(headers)
             if self.headers.get("Authorization") == _ASK_FOR_TOKEN:
-                self.headers["Authorization"] = "Token " + token.reveal()
+                self.headers["Authorization"] = "Token " + secret.reveal()
 
     return AuthorizedRequest
 
