@@ -306,8 +306,13 @@ class PollLoop:
         """A server's wait hint carried by a failed poll (429 or 503 + Retry-After)."""
         return error.retry_after if isinstance(error, APIStatusError) else None
 
-    def on_status(self, status: str, now: float) -> Step:
-        """A poll answered with ``status``."""
+    def on_status(self, status: str, now: float, *, sent: float | None = None) -> Step:
+        """A poll answered with ``status`` at ``now`` (sent at ``sent``, when known).
+
+        A job seen done teaches how long such a job takes, counted to when the poll was
+        sent: a later wait's poll, sent at that age, spends the same time on its way, so it
+        reaches the job as old as this one found it done (counted to the answer, each later
+        wait would be late by one whole request)."""
         self.attempt += 1
         self.errors = 0
         first = self.attempt == 1 and self.expect_started
@@ -329,7 +334,7 @@ class PollLoop:
         if category is Category.DONE:
             if self.learn and self.shortest is not None and (
                     previous is not None or self.from_job_start):
-                took = now - self.started_at
+                took = (now if sent is None else sent) - self.started_at
                 self.shortest[self.job.name] = min(took, self.shortest.get(self.job.name, took))
             return Step(changed=changed, previous=previous, category=category, done=True)
         return Step(changed=changed, previous=previous, category=category,

@@ -227,7 +227,7 @@ async def transitions(
                 if (timeout := loop.expired(now)) is not None:
                     raise timeout
                 continue
-            step = loop.on_status(status, now)
+            step = loop.on_status(status, now, sent=channel.started)
             if step.category is Category.UNKNOWN and (spec.kind, status) not in env.warned:
                 env.warned.add((spec.kind, status))
                 logger.warning("%s %s has a status this SDK does not know: %r; still polling",

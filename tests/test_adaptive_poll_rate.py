@@ -231,6 +231,12 @@ def test_a_job_seen_done_at_the_first_poll_teaches_only_when_its_start_is_known(
                        shortest=shortest, learn=True, from_job_start=True)
     assert counted.on_status("complete", 6.25).done
     assert shortest == {"batch_export": 1.25}
+    # Counted to when the poll was sent, when known: a later wait's poll, sent at that age,
+    # spends the same time on its way (counted to the answer it would be a request late).
+    sent = PollLoop(job=KINDS["batch_export"], ids=("e3",), policy=policy, started_at=5.0,
+                    shortest=shortest, learn=True, from_job_start=True)
+    assert sent.on_status("complete", 6.2, sent=6.0).done
+    assert shortest == {"batch_export": pytest.approx(1.0)}
 
 
 async def test_a_watch_begun_under_job_started_at_counts_from_the_jobs_start() -> None:
