@@ -474,14 +474,14 @@ class FileDigests:
             await client.datasets.check_upload(path, filename=filename)
             self._checked.add(key)
 
-        await self._reads.run(f"check:{path}:{filename}", read, fresh=False)
+        await self._reads.run(("check", path, filename), read, fresh=False)
 
     async def of(self, path: Path) -> str:
         if path not in self._known:
             async def read() -> None:
                 self._known[path] = await anyio.to_thread.run_sync(file_data, path)
 
-            await self._reads.run(str(path), read, fresh=False)
+            await self._reads.run(("digest", path), read, fresh=False)
         return self._known[path]
 
 

@@ -48,8 +48,8 @@ class Run:
                  events: MemoryObjectReceiveStream[PipelineEvent]) -> None:
         self._states = states
         self._events = events
-        #: Whether anyone reads the events: shared with the plans' `Emitter` s.
-        self._audience = Audience()
+        #: Whether anyone reads the events (`wait` does not): the plans' `Emitter` s ask.
+        self._listening = True
         self._ready: collections.deque[PipelineEvent] = collections.deque()
 
     def __aiter__(self) -> Run:
@@ -78,20 +78,11 @@ class Run:
         """Run every plan to its end, discarding the events; returns `results`."""
         # Nobody reads the events from now on: the plans stop making them (a thousand plans
         # made ~32,000 that were only thrown away). The iteration still ends with the plans.
-        self._audience.listening = False
+        self._listening = False
         self._ready.clear()
         async for _ in self:
             pass
         return self.results
-
-
-class Audience:
-    """Whether anyone reads a run's events (`Run.wait` does not), shared by its plans."""
-
-    __slots__ = ("listening",)
-
-    def __init__(self) -> None:
-        self.listening = True
 
 
 class Emitter:
@@ -100,16 +91,15 @@ class Emitter:
     ``wanted`` tells a plan whether an event is worth making at all.
     """
 
-    __slots__ = ("_audience", "_events")
+    __slots__ = ("_events", "_run")
 
-    def __init__(self, events: MemoryObjectSendStream[PipelineEvent], audience: Audience
-                 ) -> None:
+    def __init__(self, events: MemoryObjectSendStream[PipelineEvent], run: Run) -> None:
         self._events = events
-        self._audience = audience
+        self._run = run
 
     @property
     def wanted(self) -> bool:
-        return self._audience.listening
+        return self._run._listening
 
     def __enter__(self) -> Emitter:
         return self
@@ -118,7 +108,7 @@ class Emitter:
         self._events.close()  # the run's iteration ends once every plan's is closed
 
     def __call__(self, event: PipelineEvent) -> None:
-        if not self._audience.listening:
+        if not self._run._listening:
             return
         # Nobody listens any more when the run is being left: the event is dropped.
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -247,7 +237,7 @@ async def orchestrate(
             with send:
                 for plan, state in zip(plans, states, strict=True):
                     group.start_soon(_drive, client, plan, state,
-                                     Emitter(send.clone(), run._audience), opened,
+                                     Emitter(send.clone(), run), opened,
                                      limiter, scratch, pacer, survey, dry_run, events,
                                      on_stage, digests)
             yield run

@@ -3,7 +3,7 @@ meanwhile (the run's shared lists, each data file's digest)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 
 import anyio
 
@@ -25,12 +25,12 @@ class SharedReads:
 
     def __init__(self) -> None:
         #: Set when the read of each key under way ends.
-        self._reading: dict[str, anyio.Event] = {}
-        self._begun: dict[str, int] = {}
+        self._reading: dict[Hashable, anyio.Event] = {}
+        self._begun: dict[Hashable, int] = {}
         #: The number of the last read of each key that succeeded.
-        self._latest: dict[str, int] = {}
+        self._latest: dict[Hashable, int] = {}
 
-    async def run(self, key: str, read: Callable[[], Awaitable[None]], *, fresh: bool) -> None:
+    async def run(self, key: Hashable, read: Callable[[], Awaitable[None]], *, fresh: bool) -> None:
         """Have ``read`` (which keeps its answer) done, or share a read of ``key`` under way;
         ``fresh``: only a read begun after this call will do. A read that fails is not
         shared: the next waiter reads for itself."""
@@ -42,7 +42,7 @@ class SharedReads:
                 return
             await under_way.wait()
 
-    async def _read(self, key: str, read: Callable[[], Awaitable[None]]) -> None:
+    async def _read(self, key: Hashable, read: Callable[[], Awaitable[None]]) -> None:
         number = self._begun[key] = self._begun.get(key, 0) + 1
         self._reading[key] = done = anyio.Event()
         try:
