@@ -99,6 +99,13 @@ class PollMeter:
                         else "dataset" if "/datasets/" in path else "batch")
                 self.kinds[second, kind] += 1
 
+    def per_kind(self) -> dict[str, int]:
+        """Status polls sent, by kind of job (batches: the shared list's reads)."""
+        totals: collections.Counter[str] = collections.Counter()
+        for (_, kind), count in self.kinds.items():
+            totals[kind] += count
+        return dict(totals)
+
     def peak(self) -> int:
         return max(self.polls.values(), default=0)
 
@@ -114,7 +121,8 @@ class PollMeter:
 def finish(queue: Any, started: float, meter: PollMeter, done: int, extra: dict[str, Any]
            ) -> None:
     queue.put({"seconds": time.monotonic() - started, "requests": meter.requests,
-               "peak_polls": meter.peak(), "peak_kinds": meter.peak_kinds(), "done": done,
+               "peak_polls": meter.peak(), "peak_kinds": meter.peak_kinds(),
+               "polls_by_kind": meter.per_kind(), "done": done,
                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra})
 
 
@@ -154,6 +162,8 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
                                       **rate) as run:
                 results = await run.wait()
             seconds, first = time.monotonic() - started, meter.requests
+            # The figures are the first run's: the reruns' lookups are counted apart.
+            polls, kinds = meter.polls.copy(), meter.kinds.copy()
             again: dict[str, Any] = {}
             # A finished run, run again: with its journal, then with none (the server is
             # the truth: the lookups find everything, nothing is created again).
@@ -166,7 +176,7 @@ def side_orchestrate(queue: Any, url: str, token: str, workspace_id: str, plans:
                     again[f"rerun_{label}"] = meter.requests - before
                     again[f"rerun_{label}_failed"] = sum(not r.ok for r in redone)
         failed = [r for r in results if not r.ok]
-        meter.requests = first
+        meter.requests, meter.polls, meter.kinds = first, polls, kinds
         finish(queue, started, meter, len(results) - len(failed),
                {"errors": [repr(r.error) for r in failed[:3]],
                 "rate_limited": client.stats.rate_limited, **again})
@@ -437,6 +447,9 @@ def speed(plans: int, poll_rate: float | None, repeat: int) -> None:
     for run in runs:
         if run.get("errors"):
             print("  orchestrate errors:", run["errors"])
+    polls = ", ".join(f"{kind} {count / plans:.2f}"
+                      for kind, count in sorted(ours["polls_by_kind"].items()))
+    print(f"  orchestrate status polls a plan, by kind (first run): {polls}")
     print(f"  orchestrate: median {median:.1f} s of {repeat} runs ({each} s), "
           f"{sum(r['done'] for r in runs)}/{plans * repeat} plans done")
     print(f"  speed-up: {docs['seconds'] / median:.1f}x (median; goal >= 30x; range "
